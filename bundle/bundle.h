@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BUNDLE_BUNDLE_H
+#define KW_BUNDLE_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle/value.h"
+#include "crypto/err.h"
+
+/*
+ * The bundle: the plaintext payload of one feed entry, a list of indicators with STIX 2.1
+ * Indicator semantics. A bundle owns all the strings its indicators point to (an arena), so
+ * freeing the bundle frees everything. Wire form: docs/protocol.md, "Payload".
+ */
+
+/* Upper bounds, checked by the decoder before anything is allocated. */
+#define KW_BUNDLE_MAX_INDICATORS 100000u
+#define KW_BUNDLE_MAX_LIST 64u     /* labels, indicator_types, kill chain phases, recipients */
+#define KW_BUNDLE_MAX_TEXT 65536u  /* description and other free text */
+#define KW_BUNDLE_DEFAULT_SIZE 1000u /* indicators per entry when publishing a list */
+
+typedef struct kw_kill_chain_phase {
+    const char *kill_chain_name;
+    const char *phase_name;
+} kw_kill_chain_phase;
+
+typedef struct kw_indicator {
+    uint8_t id[16];           /* the UUID of "indicator--<uuid>" */
+    kw_obs_type type;
+    const char *value;        /* normalised value, NUL-terminated */
+    uint32_t value_len;
+    int64_t created;          /* ms since the epoch, UTC */
+    int64_t modified;
+    int64_t valid_from;
+    int64_t valid_until;      /* 0: no end */
+    int confidence;           /* 0-100, or -1 when not set */
+    bool revoked;
+    const char *name;         /* optional, NULL when absent */
+    const char *description;  /* optional */
+    const char **labels;
+    uint32_t n_labels;
+    const char **indicator_types;
+    uint32_t n_indicator_types;
+    kw_kill_chain_phase *kill_chain_phases;
+    uint32_t n_kill_chain_phases;
+} kw_indicator;
+
+typedef struct kw_bundle {
+    kw_indicator *items;
+    uint32_t n;
+    uint32_t cap;
+    const char *description; /* optional bundle-level text */
+    /* For sealed entries: the recipients' node ids (32-byte Ed25519 keys), inside the
+     * encrypted plaintext so only recipients learn who else received it. */
+    uint8_t (*recipients)[32];
+    uint32_t n_recipients;
+    struct kw__arena *arena;
+} kw_bundle;
+
+/* Creates an empty bundle. */
+kw_err kw_bundle_new(kw_bundle **out);
+
+/* Frees b, its indicators and every string they hold. Accepts NULL. */
+void kw_bundle_free(kw_bundle *b);
+
+/* Removes every indicator (keeping the allocations for reuse). */
+void kw_bundle_reset(kw_bundle *b);
+
+/*
+ * Appends a zeroed indicator (confidence -1) and returns it in *out; valid until the next
+ * kw_bundle_add or kw_bundle_free. KW_ERR_TOOBIG past KW_BUNDLE_MAX_INDICATORS.
+ */
+kw_err kw_bundle_add(kw_bundle *b, kw_indicator **out);
+
+/* Copies len bytes of s (plus a NUL) into the bundle's arena. NULL when out of memory. */
+const char *kw_bundle_strdup(kw_bundle *b, const char *s, size_t len);
+
+/* Allocates n zeroed bytes in the bundle's arena (aligned for pointers). */
+void *kw_bundle_alloc(kw_bundle *b, size_t n);
+
+/* Sets the recipients list (copied). */
+kw_err kw_bundle_set_recipients(kw_bundle *b, const uint8_t (*ids)[32], size_t n);
+
+/*
+ * Encodes b as a msgpack payload into a malloc'd buffer (*out, *out_len; the caller frees
+ * it). Indicator ids must be set.
+ */
+kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len);
+
+/*
+ * Decodes a payload. Every length and count is bounded before use; values are checked
+ * to be in normalised form for their type. KW_ERR_DECODE on anything malformed.
+ */
+kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len);
+
+/* Fills a random (version 4) UUID. */
+void kw_uuid_random(uint8_t uuid[static 16]);
+
+/* Formats "indicator--xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (buf at least 48 bytes). */
+void kw_indicator_id_format(char *buf, const uint8_t uuid[static 16]);
+
+/* Parses an "indicator--<uuid>" id, or a bare UUID. KW_ERR_INVAL otherwise. */
+kw_err kw_indicator_id_parse(const char *s, uint8_t uuid[static 16]);
+
+/* Formats a STIX id "<prefix>--<uuid>" (buf at least strlen(prefix) + 39 bytes). */
+void kw_stix_id_format(char *buf, size_t cap, const char *prefix, const uint8_t uuid[static 16]);
+
+/* Parses "<anything>--<uuid>" into its uuid and writes the prefix length to *prefix_len. */
+kw_err kw_stix_id_parse(const char *s, uint8_t uuid[static 16], size_t *prefix_len);
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BUNDLE_VALUE_H
+#define KW_BUNDLE_VALUE_H
+
+#include <stddef.h>
+
+#include "crypto/err.h"
+
+/* Observable types of an indicator. The numbers are stored on disk and sent on the wire. */
+#define KW_OBS_MAP(X)                 \
+    X(IPV4, 1, "ipv4")                \
+    X(IPV6, 2, "ipv6")                \
+    X(CIDR, 3, "cidr")                \
+    X(DOMAIN, 4, "domain")            \
+    X(URL, 5, "url")                  \
+    X(EMAIL, 6, "email")              \
+    X(MD5, 7, "md5")                  \
+    X(SHA1, 8, "sha1")                \
+    X(SHA256, 9, "sha256")            \
+    X(SHA512, 10, "sha512")           \
+    X(FILENAME, 11, "filename")       \
+    X(STIX_PATTERN, 12, "stix-pattern")
+
+typedef enum kw_obs_type {
+    KW_OBS_NONE = 0,
+#define KW__OBS_ENUM(name, value, text) KW_OBS_##name = (value),
+    KW_OBS_MAP(KW__OBS_ENUM)
+#undef KW__OBS_ENUM
+} kw_obs_type;
+
+#define KW_OBS_MAX KW_OBS_STIX_PATTERN
+
+/* Longest normalised value in bytes (without the NUL). Longer input is rejected. */
+#define KW_VALUE_MAX 4096
+
+/* The lower-case name of t ("ipv4", ...), or "unknown". */
+const char *kw_obs_type_name(kw_obs_type t);
+
+/* Parses a type name (case-insensitive). KW_ERR_INVAL for unknown names. */
+kw_err kw_obs_type_parse(const char *s, kw_obs_type *out);
+
+/*
+ * Validates and normalises one value of the given type.
+ * in/len: the raw value (not necessarily NUL-terminated; surrounding ASCII whitespace is
+ * trimmed). out/cap: receives the normalised, NUL-terminated value; cap must be at least
+ * KW_VALUE_MAX + 1. *out_len gets its length. On failure returns KW_ERR_INVAL and sets *why
+ * to a static phrase naming what is wrong, fit to follow the value in a message, e.g.
+ * "is not an IPv4 address (octet 999 out of range)". why may be NULL.
+ */
+kw_err kw_value_normalise(kw_obs_type type, const char *in, size_t len, char *out, size_t cap,
+    size_t *out_len, const char **why);
+
+/*
+ * Detects the type of a raw value and normalises it (same contract as kw_value_normalise).
+ * Detection order: ipv4, ipv6, cidr, hashes by length (32 md5, 40 sha1, 64 sha256,
+ * 128 sha512 hex digits), email (has '@'), url (has "://"), domain. filename and
+ * stix-pattern are never detected. A value that fits no type is KW_ERR_INVAL.
+ */
+kw_err kw_value_detect(const char *in, size_t len, kw_obs_type *type, char *out, size_t cap,
+    size_t *out_len, const char **why);
+
+#endif
