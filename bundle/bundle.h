@@ -20,6 +20,8 @@
 #define KW_BUNDLE_MAX_LIST 64u     /* labels, indicator_types, kill chain phases, recipients */
 #define KW_BUNDLE_MAX_TEXT 65536u  /* description and other free text */
 #define KW_BUNDLE_DEFAULT_SIZE 1000u /* indicators per entry when publishing a list */
+#define KW_BUNDLE_MAX_RECIPIENTS 1024u
+#define KW_PAYLOAD_MAX (16u * 1024u * 1024u) /* payload bytes, plain or sealed */
 
 typedef struct kw_kill_chain_phase {
     const char *kill_chain_name;
@@ -79,6 +81,12 @@ const char *kw_bundle_strdup(kw_bundle *b, const char *s, size_t len);
 
 /* Allocates n zeroed bytes in the bundle's arena (aligned for pointers). */
 void *kw_bundle_alloc(kw_bundle *b, size_t n);
+
+/*
+ * Appends a deep copy of src (its strings copied into b's arena). *out (may be NULL) gets the
+ * copy.
+ */
+kw_err kw_bundle_copy_indicator(kw_bundle *b, const kw_indicator *src, kw_indicator **out);
 
 /* Sets the recipients list (copied). */
 kw_err kw_bundle_set_recipients(kw_bundle *b, const uint8_t (*ids)[32], size_t n);

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "bundle/bundle.h"
+#include "bundle/mpcheck.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Strings of a bundle live in a chunked arena: a published list of a thousand indicators
+ * costs a handful of allocations instead of several thousand, and freeing is one walk.
+ */
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used;
+    size_t cap;
+    max_align_t data[];
+} arena_chunk;
+
+struct kw__arena {
+    arena_chunk *head;
+};
+
+#define ARENA_CHUNK 65536u
+
+static void *arena_alloc(struct kw__arena *a, size_t n)
+{
+    arena_chunk *c = a->head;
+    size_t need = (n + 7u) & ~(size_t)7u;
+
+    if (c == NULL || c->cap - c->used < need) {
+        size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+        arena_chunk *nc = malloc(sizeof(*nc) + cap);
+        if (nc == NULL) {
+            return NULL;
+        }
+        nc->used = 0;
+        nc->cap = cap;
+        nc->next = a->head;
+        a->head = nc;
+        c = nc;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += need;
+    return p;
+}
+
+static void arena_clear(struct kw__arena *a)
+{
+    arena_chunk *c = a->head;
+    while (c != NULL) {
+        arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+}
+
+kw_err kw_bundle_new(kw_bundle **out)
+{
+    kw_bundle *b = calloc(1, sizeof(*b));
+
+    *out = NULL;
+    if (b == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    if ((b->arena = calloc(1, sizeof(*b->arena))) == NULL) {
+        free(b);
+        return KW_ERR_NOMEM;
+    }
+    *out = b;
+    return KW_ERR_OK;
+}
+
+void kw_bundle_free(kw_bundle *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    arena_clear(b->arena);
+    free(b->arena);
+    free(b->items);
+    free(b);
+}
+
+void kw_bundle_reset(kw_bundle *b)
+{
+    arena_clear(b->arena);
+    b->n = 0;
+    b->description = NULL;
+    b->recipients = NULL;
+    b->n_recipients = 0;
+}
+
+kw_err kw_bundle_add(kw_bundle *b, kw_indicator **out)
+{
+    if (b->n >= KW_BUNDLE_MAX_INDICATORS) {
+        return KW_ERR_TOOBIG;
+    }
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 64;
+        if (cap > KW_BUNDLE_MAX_INDICATORS) {
+            cap = KW_BUNDLE_MAX_INDICATORS;
+        }
+        kw_indicator *items = realloc(b->items, (size_t)cap * sizeof(*items));
+        if (items == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        b->items = items;
+        b->cap = cap;
+    }
+    kw_indicator *ind = &b->items[b->n++];
+    memset(ind, 0, sizeof(*ind));
+    ind->confidence = -1;
+    *out = ind;
+    return KW_ERR_OK;
+}
+
+const char *kw_bundle_strdup(kw_bundle *b, const char *s, size_t len)
+{
+    char *p = arena_alloc(b->arena, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (len > 0) {
+        memcpy(p, s, len);
+    }
+    p[len] = '\0';
+    return p;
+}
+
+void *kw_bundle_alloc(kw_bundle *b, size_t n)
+{
+    void *p = arena_alloc(b->arena, n == 0 ? 1 : n);
+    if (p != NULL) {
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+kw_err kw_bundle_set_recipients(kw_bundle *b, const uint8_t (*ids)[32], size_t n)
+{
+    if (n > KW_BUNDLE_MAX_RECIPIENTS) {
+        return KW_ERR_TOOBIG;
+    }
+    uint8_t(*r)[32] = kw_bundle_alloc(b, n * 32);
+    if (r == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    if (n > 0) {
+        memcpy(r, ids, n * 32);
+    }
+    b->recipients = r;
+    b->n_recipients = (uint32_t)n;
+    return KW_ERR_OK;
+}
+
+kw_err kw_bundle_copy_indicator(kw_bundle *b, const kw_indicator *src, kw_indicator **out)
+{
+    kw_indicator *d = NULL;
+    kw_err rc;
+
+    if ((rc = kw_bundle_add(b, &d)) != KW_ERR_OK) {
+        return rc;
+    }
+    *d = *src;
+    d->value = kw_bundle_strdup(b, src->value, src->value_len);
+    d->name = src->name ? kw_bundle_strdup(b, src->name, strlen(src->name)) : NULL;
+    d->description
+        = src->description ? kw_bundle_strdup(b, src->description, strlen(src->description)) : NULL;
+    d->labels = kw_bundle_alloc(b, sizeof(char *) * src->n_labels);
+    d->indicator_types = kw_bundle_alloc(b, sizeof(char *) * src->n_indicator_types);
+    d->kill_chain_phases = kw_bundle_alloc(b, sizeof(kw_kill_chain_phase) * src->n_kill_chain_phases);
+    if (d->value == NULL || d->labels == NULL || d->indicator_types == NULL
+        || d->kill_chain_phases == NULL) {
+        b->n--;
+        return KW_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < src->n_labels; i++) {
+        d->labels[i] = kw_bundle_strdup(b, src->labels[i], strlen(src->labels[i]));
+    }
+    for (uint32_t i = 0; i < src->n_indicator_types; i++) {
+        d->indicator_types[i]
+            = kw_bundle_strdup(b, src->indicator_types[i], strlen(src->indicator_types[i]));
+    }
+    for (uint32_t i = 0; i < src->n_kill_chain_phases; i++) {
+        const kw_kill_chain_phase *k = &src->kill_chain_phases[i];
+        d->kill_chain_phases[i].kill_chain_name
+            = kw_bundle_strdup(b, k->kill_chain_name, strlen(k->kill_chain_name));
+        d->kill_chain_phases[i].phase_name = kw_bundle_strdup(b, k->phase_name, strlen(k->phase_name));
+    }
+    if (out != NULL) {
+        *out = d;
+    }
+    return KW_ERR_OK;
+}
+
+/* ---- UUIDs and STIX ids ---- */
+
+void kw_uuid_random(uint8_t uuid[static 16])
+{
+    randombytes_buf(uuid, 16);
+    uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);
+    uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+void kw_stix_id_format(char *buf, size_t cap, const char *prefix, const uint8_t uuid[static 16])
+{
+    char u[37];
+    size_t o = 0;
+
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            u[o++] = '-';
+        }
+        u[o++] = hexd[uuid[i] >> 4];
+        u[o++] = hexd[uuid[i] & 15];
+    }
+    u[o] = '\0';
+    snprintf(buf, cap, "%s--%s", prefix, u);
+}
+
+void kw_indicator_id_format(char *buf, const uint8_t uuid[static 16])
+{
+    kw_stix_id_format(buf, 48, "indicator", uuid);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+static kw_err uuid_parse(const char *s, size_t len, uint8_t uuid[static 16])
+{
+    size_t j = 0;
+
+    if (len != 36) {
+        return KW_ERR_INVAL;
+    }
+    for (size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return KW_ERR_INVAL;
+            }
+            i++;
+            continue;
+        }
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return KW_ERR_INVAL;
+        }
+        uuid[j++] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw_stix_id_parse(const char *s, uint8_t uuid[static 16], size_t *prefix_len)
+{
+    const char *sep = strstr(s, "--");
+    if (sep == NULL || sep == s) {
+        return KW_ERR_INVAL;
+    }
+    if (prefix_len != NULL) {
+        *prefix_len = (size_t)(sep - s);
+    }
+    return uuid_parse(sep + 2, strlen(sep + 2), uuid);
+}
+
+kw_err kw_indicator_id_parse(const char *s, uint8_t uuid[static 16])
+{
+    if (strncmp(s, "indicator--", 11) == 0) {
+        s += 11;
+    }
+    return uuid_parse(s, strlen(s), uuid);
+}
+
+/* ---- msgpack codec ----
+ * Payload: map { "v": 1, "i": [indicator...], "d"?: str, "r"?: [bin32...] }
+ * Indicator: map with short keys (docs/protocol.md lists them); absent keys take defaults.
+ */
+
+#define PAYLOAD_VERSION 1
+
+static void pack_key(msgpack_packer *pk, const char *k)
+{
+    size_t n = strlen(k);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, k, n);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_str_list(msgpack_packer *pk, const char *key, const char **v, uint32_t n)
+{
+    pack_key(pk, key);
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        pack_str(pk, v[i]);
+    }
+}
+
+static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
+{
+    size_t fields = 6; /* id t v c m vf */
+
+    fields += d->valid_until != 0;
+    fields += d->confidence >= 0;
+    fields += d->revoked;
+    fields += d->name != NULL;
+    fields += d->description != NULL;
+    fields += d->n_labels > 0;
+    fields += d->n_indicator_types > 0;
+    fields += d->n_kill_chain_phases > 0;
+    msgpack_pack_map(pk, fields);
+    pack_key(pk, "id");
+    msgpack_pack_bin(pk, 16);
+    msgpack_pack_bin_body(pk, d->id, 16);
+    pack_key(pk, "t");
+    msgpack_pack_uint8(pk, (uint8_t)d->type);
+    pack_key(pk, "v");
+    msgpack_pack_str(pk, d->value_len);
+    msgpack_pack_str_body(pk, d->value, d->value_len);
+    pack_key(pk, "c");
+    msgpack_pack_int64(pk, d->created);
+    pack_key(pk, "m");
+    msgpack_pack_int64(pk, d->modified);
+    pack_key(pk, "vf");
+    msgpack_pack_int64(pk, d->valid_from);
+    if (d->valid_until != 0) {
+        pack_key(pk, "vu");
+        msgpack_pack_int64(pk, d->valid_until);
+    }
+    if (d->confidence >= 0) {
+        pack_key(pk, "cf");
+        msgpack_pack_uint8(pk, (uint8_t)d->confidence);
+    }
+    if (d->revoked) {
+        pack_key(pk, "rv");
+        msgpack_pack_true(pk);
+    }
+    if (d->name != NULL) {
+        pack_key(pk, "n");
+        pack_str(pk, d->name);
+    }
+    if (d->description != NULL) {
+        pack_key(pk, "ds");
+        pack_str(pk, d->description);
+    }
+    if (d->n_labels > 0) {
+        pack_str_list(pk, "lb", d->labels, d->n_labels);
+    }
+    if (d->n_indicator_types > 0) {
+        pack_str_list(pk, "it", d->indicator_types, d->n_indicator_types);
+    }
+    if (d->n_kill_chain_phases > 0) {
+        pack_key(pk, "kc");
+        msgpack_pack_array(pk, d->n_kill_chain_phases);
+        for (uint32_t i = 0; i < d->n_kill_chain_phases; i++) {
+            msgpack_pack_array(pk, 2);
+            pack_str(pk, d->kill_chain_phases[i].kill_chain_name);
+            pack_str(pk, d->kill_chain_phases[i].phase_name);
+        }
+    }
+}
+
+kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t fields = 2;
+
+    *out = NULL;
+    *out_len = 0;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fields += b->description != NULL;
+    fields += b->n_recipients > 0;
+    msgpack_pack_map(&pk, fields);
+    pack_key(&pk, "v");
+    msgpack_pack_uint8(&pk, PAYLOAD_VERSION);
+    if (b->description != NULL) {
+        pack_key(&pk, "d");
+        pack_str(&pk, b->description);
+    }
+    if (b->n_recipients > 0) {
+        pack_key(&pk, "r");
+        msgpack_pack_array(&pk, b->n_recipients);
+        for (uint32_t i = 0; i < b->n_recipients; i++) {
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, b->recipients[i], 32);
+        }
+    }
+    pack_key(&pk, "i");
+    msgpack_pack_array(&pk, b->n);
+    for (uint32_t i = 0; i < b->n; i++) {
+        pack_indicator(&pk, &b->items[i]);
+    }
+    if (sb.data == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    *out = (uint8_t *)sb.data;
+    *out_len = sb.size;
+    return KW_ERR_OK;
+}
+
+static int key_is(const msgpack_object *k, const char *s)
+{
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n
+        && memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static kw_err get_int(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX) {
+            return KW_ERR_DECODE;
+        }
+        *out = (int64_t)o->via.u64;
+        return KW_ERR_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return KW_ERR_OK;
+    }
+    return KW_ERR_DECODE;
+}
+
+static const char *get_str(kw_bundle *b, const msgpack_object *o, size_t max)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max
+        || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL) {
+        return NULL;
+    }
+    return kw_bundle_strdup(b, o->via.str.ptr, o->via.str.size);
+}
+
+static kw_err get_str_list(kw_bundle *b, const msgpack_object *o, const char ***out, uint32_t *n)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > KW_BUNDLE_MAX_LIST) {
+        return KW_ERR_DECODE;
+    }
+    const char **v = kw_bundle_alloc(b, sizeof(char *) * o->via.array.size);
+    if (v == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        if ((v[i] = get_str(b, &o->via.array.ptr[i], 1024)) == NULL) {
+            return KW_ERR_DECODE;
+        }
+    }
+    *out = v;
+    *n = o->via.array.size;
+    return KW_ERR_OK;
+}
+
+static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm)
+{
+    kw_indicator *d = NULL;
+    kw_err rc;
+    unsigned seen = 0;
+    int64_t v;
+
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > 32) {
+        return KW_ERR_DECODE;
+    }
+    if ((rc = kw_bundle_add(b, &d)) != KW_ERR_OK) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        const msgpack_object *val = &o->via.map.ptr[i].val;
+        rc = KW_ERR_DECODE;
+        if (key_is(k, "id")) {
+            if (val->type != MSGPACK_OBJECT_BIN || val->via.bin.size != 16) {
+                return KW_ERR_DECODE;
+            }
+            memcpy(d->id, val->via.bin.ptr, 16);
+            seen |= 1;
+        } else if (key_is(k, "t")) {
+            if (get_int(val, &v) != KW_ERR_OK || v < 1 || v > KW_OBS_MAX) {
+                return KW_ERR_DECODE;
+            }
+            d->type = (kw_obs_type)v;
+            seen |= 2;
+        } else if (key_is(k, "v")) {
+            if (val->type != MSGPACK_OBJECT_STR || val->via.str.size == 0
+                || val->via.str.size > KW_VALUE_MAX) {
+                return KW_ERR_DECODE;
+            }
+            d->value = kw_bundle_strdup(b, val->via.str.ptr, val->via.str.size);
+            d->value_len = val->via.str.size;
+            seen |= 4;
+        } else if (key_is(k, "c")) {
+            if (get_int(val, &d->created) != KW_ERR_OK) {
+                return KW_ERR_DECODE;
+            }
+            seen |= 8;
+        } else if (key_is(k, "m")) {
+            if (get_int(val, &d->modified) != KW_ERR_OK) {
+                return KW_ERR_DECODE;
+            }
+            seen |= 16;
+        } else if (key_is(k, "vf")) {
+            if (get_int(val, &d->valid_from) != KW_ERR_OK) {
+                return KW_ERR_DECODE;
+            }
+            seen |= 32;
+        } else if (key_is(k, "vu")) {
+            if (get_int(val, &d->valid_until) != KW_ERR_OK) {
+                return KW_ERR_DECODE;
+            }
+        } else if (key_is(k, "cf")) {
+            if (get_int(val, &v) != KW_ERR_OK || v < 0 || v > 100) {
+                return KW_ERR_DECODE;
+            }
+            d->confidence = (int)v;
+        } else if (key_is(k, "rv")) {
+            if (val->type != MSGPACK_OBJECT_BOOLEAN) {
+                return KW_ERR_DECODE;
+            }
+            d->revoked = val->via.boolean;
+        } else if (key_is(k, "n")) {
+            if ((d->name = get_str(b, val, 1024)) == NULL) {
+                return KW_ERR_DECODE;
+            }
+        } else if (key_is(k, "ds")) {
+            if ((d->description = get_str(b, val, KW_BUNDLE_MAX_TEXT)) == NULL) {
+                return KW_ERR_DECODE;
+            }
+        } else if (key_is(k, "lb")) {
+            if ((rc = get_str_list(b, val, &d->labels, &d->n_labels)) != KW_ERR_OK) {
+                return rc;
+            }
+        } else if (key_is(k, "it")) {
+            if ((rc = get_str_list(b, val, &d->indicator_types, &d->n_indicator_types))
+                != KW_ERR_OK) {
+                return rc;
+            }
+        } else if (key_is(k, "kc")) {
+            if (val->type != MSGPACK_OBJECT_ARRAY || val->via.array.size > KW_BUNDLE_MAX_LIST) {
+                return KW_ERR_DECODE;
+            }
+            d->n_kill_chain_phases = val->via.array.size;
+            d->kill_chain_phases
+                = kw_bundle_alloc(b, sizeof(kw_kill_chain_phase) * val->via.array.size);
+            if (d->kill_chain_phases == NULL) {
+                return KW_ERR_NOMEM;
+            }
+            for (uint32_t j = 0; j < val->via.array.size; j++) {
+                const msgpack_object *p = &val->via.array.ptr[j];
+                if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2) {
+                    return KW_ERR_DECODE;
+                }
+                d->kill_chain_phases[j].kill_chain_name = get_str(b, &p->via.array.ptr[0], 256);
+                d->kill_chain_phases[j].phase_name = get_str(b, &p->via.array.ptr[1], 256);
+                if (d->kill_chain_phases[j].kill_chain_name == NULL
+                    || d->kill_chain_phases[j].phase_name == NULL) {
+                    return KW_ERR_DECODE;
+                }
+            }
+        }
+        /* Unknown keys are ignored so newer publishers can add fields. */
+    }
+    if (seen != 63 || d->value == NULL) {
+        return KW_ERR_DECODE;
+    }
+    /* A payload must carry values in normalised form; anything else is a broken or hostile
+     * publisher, and would poison the value index. */
+    size_t nlen = 0;
+    if (kw_value_normalise(d->type, d->value, d->value_len, norm, KW_VALUE_MAX + 1, &nlen, NULL)
+            != KW_ERR_OK
+        || nlen != d->value_len || memcmp(norm, d->value, nlen) != 0) {
+        return KW_ERR_DECODE;
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len)
+{
+    kw_err rc = KW_ERR_DECODE;
+    kw_bundle *b = NULL;
+    msgpack_unpacked up;
+    size_t off = 0;
+    char *norm = NULL;
+    int have_items = 0;
+
+    *out = NULL;
+    msgpack_unpacked_init(&up);
+    if (len == 0 || len > KW_PAYLOAD_MAX || kw_msgpack_check(buf, len, 6) != KW_ERR_OK) {
+        goto out;
+    }
+    if (msgpack_unpack_next(&up, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS
+        || off != len) {
+        goto out;
+    }
+    if ((rc = kw_bundle_new(&b)) != KW_ERR_OK) {
+        goto out;
+    }
+    if ((norm = malloc(KW_VALUE_MAX + 1)) == NULL) {
+        rc = KW_ERR_NOMEM;
+        goto out;
+    }
+    rc = KW_ERR_DECODE;
+    const msgpack_object *root = &up.data;
+    if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size > 16) {
+        goto out;
+    }
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object *k = &root->via.map.ptr[i].key;
+        const msgpack_object *v = &root->via.map.ptr[i].val;
+        if (key_is(k, "v")) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 != PAYLOAD_VERSION) {
+                goto out;
+            }
+        } else if (key_is(k, "d")) {
+            if ((b->description = get_str(b, v, KW_BUNDLE_MAX_TEXT)) == NULL) {
+                goto out;
+            }
+        } else if (key_is(k, "r")) {
+            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > KW_BUNDLE_MAX_RECIPIENTS) {
+                goto out;
+            }
+            b->recipients = kw_bundle_alloc(b, 32u * v->via.array.size);
+            if (b->recipients == NULL) {
+                rc = KW_ERR_NOMEM;
+                goto out;
+            }
+            for (uint32_t j = 0; j < v->via.array.size; j++) {
+                const msgpack_object *r = &v->via.array.ptr[j];
+                if (r->type != MSGPACK_OBJECT_BIN || r->via.bin.size != 32) {
+                    goto out;
+                }
+                memcpy(b->recipients[j], r->via.bin.ptr, 32);
+            }
+            b->n_recipients = v->via.array.size;
+        } else if (key_is(k, "i")) {
+            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > KW_BUNDLE_MAX_INDICATORS) {
+                goto out;
+            }
+            for (uint32_t j = 0; j < v->via.array.size; j++) {
+                if ((rc = decode_indicator(b, &v->via.array.ptr[j], norm)) != KW_ERR_OK) {
+                    goto out;
+                }
+            }
+            rc = KW_ERR_DECODE;
+            have_items = 1;
+        }
+    }
+    if (!have_items) {
+        goto out;
+    }
+    *out = b;
+    b = NULL;
+    rc = KW_ERR_OK;
+out:
+    free(norm);
+    kw_bundle_free(b);
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}

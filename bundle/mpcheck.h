@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BUNDLE_MPCHECK_H
+#define KW_BUNDLE_MPCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/err.h"
+
+/* Deepest container nesting any kawan message uses, with room to spare. */
+#define KW_MSGPACK_MAX_DEPTH 16
+
+/*
+ * Walks the msgpack bytes of exactly one object without allocating and checks that it is
+ * well formed, that it ends exactly at len, that no container nests deeper than max_depth,
+ * and that no container announces more elements than there are bytes left. Run before
+ * msgpack_unpack_next on untrusted input: the unpacker allocates what a header announces,
+ * so a five-byte array header would otherwise ask for gigabytes.
+ * KW_ERR_DECODE if any check fails.
+ */
+kw_err kw_msgpack_check(const uint8_t *buf, size_t len, int max_depth);
+
+#endif

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_STORE_STORE_H
+#define KW_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle/bundle.h"
+#include "bundle/entry.h"
+#include "bundle/tlp.h"
+#include "crypto/err.h"
+#include "crypto/identity.h"
+
+/*
+ * The store: one LMDB environment in the data directory holding every feed (own and
+ * received), the indicator indexes, the roster and node settings. Layout: docs/storage.md.
+ * Several processes may open one store (the CLI and the daemon); LMDB serialises writers.
+ * Nothing returned by these functions points into LMDB memory: results are copied, or are
+ * valid only inside a callback, as each function says.
+ */
+typedef struct kw_store kw_store;
+
+#define KW_STORE_RDONLY 1u
+
+/* Opens the store in dir (which must hold an initialised node). KW_ERR_NOINIT if not. */
+kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags);
+
+/* Creates a new store in dir for the node `self` named name. KW_ERR_EXISTS if one exists. */
+kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const char *name);
+
+void kw_store_close(kw_store *s);
+
+/* Own node id and name (copied). */
+void kw_store_self(const kw_store *s, uint8_t self[static 32]);
+kw_err kw_store_name(kw_store *s, char *buf, size_t cap);
+
+/* Small string settings in the meta table ("listen", ...). KW_ERR_NOTFOUND if unset. */
+kw_err kw_store_setting_get(kw_store *s, const char *key, char *buf, size_t cap);
+kw_err kw_store_setting_set(kw_store *s, const char *key, const char *value);
+
+/* ---- Roster ---- */
+
+typedef struct kw_peer {
+    char name[64];
+    uint8_t id[32];
+    char address[128]; /* host:port, may be empty */
+    int64_t added_ms;
+} kw_peer;
+
+/* Adds a roster member. KW_ERR_EXISTS when the name or the id is taken; KW_ERR_INVAL for a
+ * bad name (1-63 of [A-Za-z0-9._-]), a bad id, the node's own id, or a bad address. */
+kw_err kw_store_peer_add(kw_store *s, const kw_peer *p);
+kw_err kw_store_peer_remove(kw_store *s, const char *name);
+/* Lists the roster in name order into a malloc'd array (*out, *n); the caller frees it. */
+kw_err kw_store_peer_list(kw_store *s, kw_peer **out, size_t *n);
+/* Finds a member by name or by id text (kw1.../hex). KW_ERR_NOTFOUND if none. */
+kw_err kw_store_peer_find(kw_store *s, const char *name_or_id, kw_peer *out);
+kw_err kw_store_peer_by_id(kw_store *s, const uint8_t id[static 32], kw_peer *out);
+/* True when id is the node itself or a roster member. */
+bool kw_store_is_member(kw_store *s, const uint8_t id[static 32]);
+
+/* ---- Publishing ---- */
+
+typedef struct kw_publish_opts {
+    kw_tlp tlp;
+    /* Recipients of sealed levels (Ed25519 ids); the publisher is always added. NULL/0 with
+     * AMBER and AMBER+STRICT means every roster member; RED requires at least one. */
+    const uint8_t (*recipients)[32];
+    size_t n_recipients;
+} kw_publish_opts;
+
+typedef struct kw_publish_result {
+    uint64_t entries;     /* feed entries written */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t indicators;  /* indicators written */
+    uint64_t duplicates;  /* skipped: this node already holds a current identical indicator */
+} kw_publish_result;
+
+/*
+ * Appends bundles[0..n) to the node's own feed as n entries (one per bundle) in ONE write
+ * transaction: each gets the next seq, the previous entry's id as prev, is sealed when the
+ * TLP says so, signed with id, stored and indexed. Indicators whose type and value this
+ * node already publishes as a current indicator are dropped from the bundle first
+ * (counted as duplicates); a bundle left empty writes no entry. Either all n are stored
+ * or none (on any error the transaction is aborted). Results are added to *res.
+ */
+kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
+    kw_bundle *const *bundles, size_t n, kw_publish_result *res);
+
+/* ---- Receiving (network and import share this path) ---- */
+
+typedef struct kw_wire_entry {
+    const uint8_t *hdr;
+    size_t hdr_len;
+    const uint8_t *sig;     /* KW_SIG_LEN bytes */
+    const uint8_t *payload; /* NULL when withheld */
+    size_t payload_len;
+} kw_wire_entry;
+
+/* Per-entry outcome of kw_store_ingest. */
+typedef enum kw_ingest_status {
+    KW_INGEST_STORED = 0,   /* new entry stored (and indexed when readable) */
+    KW_INGEST_HELD = 1,     /* already held (same entry id): nothing to do */
+    KW_INGEST_UPGRADED = 2, /* held as header only before; payload added now */
+    KW_INGEST_REJECTED = 3, /* failed a check: see err */
+    KW_INGEST_GAP = 4,      /* seq is ahead of the local head + 1: not stored, retry later */
+    KW_INGEST_FORK = 5,     /* a second valid entry for an existing seq: kept as evidence */
+    KW_INGEST_FROZEN = 6,   /* the origin's feed is frozen by an earlier fork */
+} kw_ingest_status;
+
+typedef struct kw_ingest_result {
+    kw_ingest_status status;
+    kw_err err;             /* for REJECTED: BADSIG, CHAIN, HASH, DECODE, ROSTER, TLP, ... */
+    uint8_t origin[32];
+    uint64_t seq;
+    uint32_t indicators;    /* indicators indexed from this entry */
+} kw_ingest_result;
+
+/*
+ * Verifies and stores a batch of received entries in ONE write transaction. Each entry is
+ * checked before it is stored: origin in the roster (or the node itself), header, signature,
+ * prev chain against the stored feed (entries of one batch may chain to each other),
+ * payload length and hash, and a decodable payload (opened first when sealed and this node
+ * is a recipient). A failing entry is not stored and does not stop the others; results[i]
+ * says what happened to entries[i]. Returns an error only when the transaction itself
+ * fails (then nothing of the batch is stored).
+ * me: the node's identity, to open sealed payloads addressed to it (may be NULL: then
+ * sealed payloads are stored unopened).
+ */
+kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
+    size_t n, kw_ingest_result *results);
+
+/* ---- Feeds ---- */
+
+typedef struct kw_head {
+    uint8_t origin[32];
+    uint64_t seq;        /* highest contiguous seq held (0: none) */
+    uint8_t id[32];      /* entry id of that entry */
+    bool forked;         /* frozen by a detected fork */
+} kw_head;
+
+/* The head of one origin's feed (seq 0 when nothing is held). */
+kw_err kw_store_head(kw_store *s, const uint8_t origin[static 32], kw_head *out);
+
+/* Every head (the version vector), malloc'd (*out, *n); the caller frees it. */
+kw_err kw_store_heads(kw_store *s, kw_head **out, size_t *n);
+
+/* A stored entry, copied out of the store. payload is NULL when it is not held. */
+typedef struct kw_stored_entry {
+    kw_header h;
+    uint8_t hdr[KW_HEADER_MAX];
+    size_t hdr_len;
+    uint8_t sig[KW_SIG_LEN];
+    uint8_t id[32];
+    uint64_t recv_ms;
+    uint8_t *payload; /* malloc'd, or NULL */
+    size_t payload_len;
+} kw_stored_entry;
+
+void kw_stored_entry_clear(kw_stored_entry *e);
+
+/*
+ * Calls cb for entries of origin with seq in [from, to] in order (to = 0: up to the head),
+ * with payloads when want_payload. Stops early when cb returns non-zero. The entry is valid
+ * only during the call. Reads in one read transaction.
+ */
+typedef int (*kw_entry_cb)(void *ctx, const kw_stored_entry *e);
+kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_t from,
+    uint64_t to, bool want_payload, kw_entry_cb cb, void *ctx);
+
+/* Calls cb for every entry received at or after since_ms (0: all), oldest first. */
+kw_err kw_store_entries_since(kw_store *s, int64_t since_ms, bool want_payload, kw_entry_cb cb,
+    void *ctx);
+
+/* Forks detected: calls cb with the two conflicting entries (valid only during the call). */
+typedef int (*kw_fork_cb)(void *ctx, const kw_stored_entry *a, const kw_stored_entry *b);
+kw_err kw_store_forks(kw_store *s, kw_fork_cb cb, void *ctx);
+
+/* ---- Queries ---- */
+
+typedef struct kw_query {
+    const char *value;      /* exact value (normalised by the caller), or NULL */
+    kw_obs_type type;       /* KW_OBS_NONE: any */
+    const char *substring;  /* value contains this (scan), or NULL */
+    const uint8_t *origin;  /* 32 bytes or NULL */
+    int tlp;                /* -1: any */
+    int64_t since_ms;       /* modified at or after (0: any) */
+    uint64_t limit;         /* 0: no limit */
+    bool all;               /* include revoked (and expired) */
+    const uint8_t *id;      /* 16-byte uuid, or NULL */
+} kw_query;
+
+typedef struct kw_result {
+    const kw_indicator *ind; /* valid only during the callback */
+    kw_tlp tlp;
+    uint8_t origin[32];
+    uint64_t seq;
+    uint64_t recv_ms;
+    const uint8_t (*recipients)[32]; /* sealed entries: who may read it */
+    uint32_t n_recipients;
+} kw_result;
+
+typedef int (*kw_result_cb)(void *ctx, const kw_result *r);
+
+/* Runs a query; cb gets each current indicator that matches. Stops when cb returns non-zero
+ * or after limit results. *count (may be NULL) gets the number delivered. */
+kw_err kw_store_query(kw_store *s, const kw_query *q, kw_result_cb cb, void *ctx,
+    uint64_t *count);
+
+/* ---- Status and checks ---- */
+
+typedef struct kw_store_stats {
+    uint64_t indicators;   /* current (newest version, not revoked) */
+    uint64_t versions;     /* all indicator records */
+    uint64_t entries;
+    uint64_t feeds;
+    uint64_t forks;
+    uint64_t withheld;     /* entries held as header only */
+    uint64_t sealed_unread;/* sealed payloads this node cannot open */
+    uint64_t store_bytes;  /* size of the data file */
+} kw_store_stats;
+
+kw_err kw_store_stats_get(kw_store *s, kw_store_stats *out);
+
+typedef struct kw_verify_report {
+    uint64_t entries;
+    uint64_t payloads;
+    uint64_t indicators;
+    uint64_t problems;
+    char first_problem[256];
+} kw_verify_report;
+
+/* Re-checks every stored entry (signature, chain, payload hash) and the indexes against the
+ * payloads. KW_ERR_OK with problems == 0 when all is well. */
+kw_err kw_store_verify(kw_store *s, const kw_identity *me, kw_verify_report *rep);
+
+/* ---- RED outbox ---- */
+
+/* Calls cb for each RED entry of this node still owed to recipient. */
+kw_err kw_store_outbox_list(kw_store *s, const uint8_t recipient[static 32], kw_entry_cb cb,
+    void *ctx);
+/* Marks one delivery done. */
+kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
+    const uint8_t origin[static 32], uint64_t seq);
+
+#endif
