@@ -473,7 +473,7 @@ static kw_err get_str_list(kw_bundle *b, const msgpack_object *o, const char ***
     return KW_ERR_OK;
 }
 
-static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm)
+static kw_err decode_fields(kw_bundle *b, const msgpack_object *o, char *norm)
 {
     kw_indicator *d = NULL;
     kw_err rc;
@@ -593,6 +593,90 @@ static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm
         return KW_ERR_DECODE;
     }
     return KW_ERR_OK;
+}
+
+static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm);
+
+void kw_buf_free(kw_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static int kw_buf_write(void *data, const char *buf, size_t len)
+{
+    kw_buf *b = data;
+    if (b->cap - b->len < len) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < len) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out)
+{
+    msgpack_packer pk;
+    size_t before = out->len;
+
+    msgpack_packer_init(&pk, out, kw_buf_write);
+    pack_indicator(&pk, d);
+    /* The packer ignores write errors, so detect a failed append by the length. */
+    if (out->len == before) {
+        return KW_ERR_NOMEM;
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw_indicator_decode(kw_bundle *b, const uint8_t *buf, size_t len, kw_indicator **out)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    size_t off = 0;
+    char *norm = NULL;
+    kw_err rc = KW_ERR_DECODE;
+
+    *out = NULL;
+    if (len == 0 || len > KW_PAYLOAD_MAX || kw_msgpack_check(buf, len, 4) != KW_ERR_OK) {
+        return KW_ERR_DECODE;
+    }
+    if ((norm = malloc(KW_VALUE_MAX + 1)) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    msgpack_zone_init(&zone, 2048);
+    if (msgpack_unpack((const char *)buf, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS
+        || off != len) {
+        goto out;
+    }
+    if ((rc = decode_indicator(b, &obj, norm)) != KW_ERR_OK) {
+        goto out;
+    }
+    *out = &b->items[b->n - 1];
+out:
+    msgpack_zone_destroy(&zone);
+    free(norm);
+    return rc;
+}
+
+/* Decodes one indicator into b; on failure b is left as it was. */
+static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm)
+{
+    uint32_t n0 = b->n;
+    kw_err rc = decode_fields(b, o, norm);
+    if (rc != KW_ERR_OK) {
+        b->n = n0;
+    }
+    return rc;
 }
 
 kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len)

@@ -103,6 +103,24 @@ kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len);
  */
 kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len);
 
+/* A growable byte buffer (malloc'd p; the owner frees it with kw_buf_free). */
+typedef struct kw_buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+} kw_buf;
+
+void kw_buf_free(kw_buf *b);
+
+/* Appends one indicator in its payload encoding (a msgpack map) to out. */
+kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out);
+
+/*
+ * Decodes one indicator encoded by kw_indicator_encode and appends it to b (strings in b's
+ * arena). The same checks as kw_bundle_decode apply. *out gets the new indicator.
+ */
+kw_err kw_indicator_decode(kw_bundle *b, const uint8_t *buf, size_t len, kw_indicator **out);
+
 /* Fills a random (version 4) UUID. */
 void kw_uuid_random(uint8_t uuid[static 16]);
 

@@ -1,0 +1,1135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store/store_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/timefmt.h"
+#include "crypto/id.h"
+#include "crypto/log.h"
+#include "crypto/seal.h"
+
+kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], kw_head *out)
+{
+    MDB_val k = { 32, (void *)origin }, v;
+    int mrc = mdb_get(txn, s->heads, &k, &v);
+
+    memset(out, 0, sizeof(*out));
+    memcpy(out->origin, origin, 32);
+    if (mrc == MDB_NOTFOUND) {
+        return KW_ERR_OK;
+    }
+    if (mrc != 0) {
+        return kw__mdb_err(mrc, "heads_get");
+    }
+    if (v.mv_size != KW__HEAD_LEN) {
+        return KW_ERR_STORE;
+    }
+    out->seq = kw__get64(v.mv_data);
+    memcpy(out->id, (const uint8_t *)v.mv_data + 8, 32);
+    out->forked = ((const uint8_t *)v.mv_data)[40] != 0;
+    return KW_ERR_OK;
+}
+
+kw_err kw__head_put(kw_store *s, MDB_txn *txn, const kw_head *h)
+{
+    uint8_t buf[KW__HEAD_LEN];
+    MDB_val k = { 32, (void *)h->origin }, v = { KW__HEAD_LEN, buf };
+    kw__put64(buf, h->seq);
+    memcpy(buf + 8, h->id, 32);
+    buf[40] = h->forked ? 1 : 0;
+    return kw__mdb_err(mdb_put(txn, s->heads, &k, &v, 0), "heads_put");
+}
+
+static kw_err put_entry(kw_store *s, MDB_txn *txn, const kw_header *h, const uint8_t *hdr,
+    size_t hdr_len, const uint8_t sig[static 64], const uint8_t id[static 32], uint8_t flags,
+    uint64_t recv_ms, const uint8_t *payload, size_t payload_len)
+{
+    uint8_t key[40];
+    uint8_t val[KW__ENT_HDR_OFF + KW_HEADER_MAX];
+    uint8_t tkey[48];
+    MDB_val k = { 40, key }, v = { KW__ENT_HDR_OFF + hdr_len, val };
+    MDB_val tk = { 48, tkey }, tv = { 0, NULL };
+    int mrc;
+
+    kw__feed_key(key, h->origin, h->seq);
+    val[0] = flags;
+    kw__put64(val + 1, recv_ms);
+    memcpy(val + 9, id, 32);
+    memcpy(val + 41, sig, 64);
+    memcpy(val + KW__ENT_HDR_OFF, hdr, hdr_len);
+    if ((mrc = mdb_put(txn, s->entries, &k, &v, 0)) != 0) {
+        return kw__mdb_err(mrc, "entries_put");
+    }
+    if (payload != NULL) {
+        MDB_val pv = { payload_len, (void *)payload };
+        if ((mrc = mdb_put(txn, s->payloads, &k, &pv, 0)) != 0) {
+            return kw__mdb_err(mrc, "payloads_put");
+        }
+    }
+    kw__put64(tkey, recv_ms);
+    memcpy(tkey + 8, key, 40);
+    if ((mrc = mdb_put(txn, s->by_time, &tk, &tv, 0)) != 0) {
+        return kw__mdb_err(mrc, "by_time_put");
+    }
+    return KW_ERR_OK;
+}
+
+/* Collects every roster member's id plus self (for AMBER defaults). */
+static kw_err roster_ids(kw_store *s, MDB_txn *txn, uint8_t (**out)[32], size_t *n)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint8_t(*ids)[32] = NULL;
+    size_t count = 0, cap = 0;
+    int mrc;
+    kw_err rc = kw__mdb_err(mdb_cursor_open(txn, s->peer_ids, &cur), "cursor");
+
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32) {
+            continue;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint8_t(*nl)[32] = realloc(ids, cap * 32);
+            if (nl == NULL) {
+                free(ids);
+                mdb_cursor_close(cur);
+                return KW_ERR_NOMEM;
+            }
+            ids = nl;
+        }
+        memcpy(ids[count++], k.mv_data, 32);
+    }
+    mdb_cursor_close(cur);
+    *out = ids;
+    *n = count;
+    return KW_ERR_OK;
+}
+
+/* Builds the recipient list: the given ids (or the roster) plus self, without duplicates. */
+static kw_err recipients_for(kw_store *s, MDB_txn *txn, const kw_publish_opts *o,
+    uint8_t (**out)[32], size_t *n)
+{
+    uint8_t(*ids)[32] = NULL;
+    size_t count = 0;
+    kw_err rc;
+
+    if (o->n_recipients == 0) {
+        if (o->tlp == KW_TLP_RED) {
+            return KW_ERR_INVAL;
+        }
+        if ((rc = roster_ids(s, txn, &ids, &count)) != KW_ERR_OK) {
+            return rc;
+        }
+    } else {
+        if (o->n_recipients > KW_BUNDLE_MAX_RECIPIENTS - 1) {
+            return KW_ERR_TOOBIG;
+        }
+        if ((ids = malloc(o->n_recipients * 32)) == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        memcpy(ids, o->recipients, o->n_recipients * 32);
+        count = o->n_recipients;
+    }
+    uint8_t(*all)[32] = realloc(ids, (count + 1) * 32);
+    if (all == NULL) {
+        free(ids);
+        return KW_ERR_NOMEM;
+    }
+    ids = all;
+    memcpy(ids[count++], s->self, 32);
+    /* Drop duplicates (quadratic, but recipient lists are short). */
+    size_t w = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < w; j++) {
+            if (memcmp(ids[i], ids[j], 32) == 0) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup) {
+            memmove(ids[w++], ids[i], 32);
+        }
+    }
+    *out = ids;
+    *n = w;
+    return KW_ERR_OK;
+}
+
+/* ---- Publishing ---- */
+
+typedef struct pub_ref {
+    uint32_t b;
+    uint32_t i;
+    uint32_t koff;
+    uint16_t klen;
+    uint8_t drop;
+} pub_ref;
+
+static const uint8_t *g_sort_keys; /* qsort has no context argument in C11 */
+
+static int ref_cmp_key(const void *a, const void *b)
+{
+    const pub_ref *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(g_sort_keys + x->koff, g_sort_keys + y->koff, n);
+    if (c != 0) {
+        return c;
+    }
+    return (int)x->klen - (int)y->klen;
+}
+
+/* True when this node already publishes a current indicator with this key (other id). */
+static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const uint8_t *key,
+    size_t klen, const uint8_t uuid[static 16], bool *found)
+{
+    MDB_val k = { klen, (void *)key }, d;
+    int mrc;
+
+    *found = false;
+    for (mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
+        const uint8_t *dv = d.mv_data;
+        if (d.mv_size != 48 || memcmp(dv + 16, s->self, 32) != 0 || memcmp(dv, uuid, 16) == 0) {
+            continue;
+        }
+        MDB_val ok = { 16, (void *)dv }, ov;
+        if (mdb_get(txn, s->objects, &ok, &ov) == 0 && ov.mv_size >= KW__OBJ_HDR
+            && !(((const uint8_t *)ov.mv_data)[57] & KW__OBJ_REVOKED)) {
+            *found = true;
+            return KW_ERR_OK;
+        }
+    }
+    return mrc == MDB_NOTFOUND ? KW_ERR_OK : kw__mdb_err(mrc, "by_value_get");
+}
+
+static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundles, size_t n,
+    kw_publish_result *res)
+{
+    pub_ref *refs = NULL;
+    uint8_t *keys = NULL;
+    size_t total = 0, kcap = 0, koff = 0;
+    MDB_cursor *cur = NULL;
+    kw_err rc = KW_ERR_NOMEM;
+
+    for (size_t b = 0; b < n; b++) {
+        total += bundles[b]->n;
+        for (uint32_t i = 0; i < bundles[b]->n; i++) {
+            kcap += 1 + (bundles[b]->items[i].value_len < KW__VKEY_MAX
+                            ? bundles[b]->items[i].value_len
+                            : KW__VKEY_MAX);
+        }
+    }
+    if (total == 0) {
+        return KW_ERR_OK;
+    }
+    refs = malloc(total * sizeof(*refs));
+    keys = malloc(kcap);
+    if (refs == NULL || keys == NULL) {
+        goto out;
+    }
+    size_t r = 0;
+    for (size_t b = 0; b < n; b++) {
+        for (uint32_t i = 0; i < bundles[b]->n; i++) {
+            const kw_indicator *d = &bundles[b]->items[i];
+            uint8_t tmp[KW__VKEY_MAX];
+            size_t kl = kw__vkey(tmp, d->type, d->value, d->value_len);
+            memcpy(keys + koff, tmp, kl);
+            refs[r] = (pub_ref) { (uint32_t)b, i, (uint32_t)koff, (uint16_t)kl, 0 };
+            koff += kl;
+            r++;
+        }
+    }
+    g_sort_keys = keys;
+    qsort(refs, total, sizeof(*refs), ref_cmp_key);
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    for (size_t i = 0; i < total;) {
+        size_t j = i + 1;
+        while (j < total && ref_cmp_key(&refs[i], &refs[j]) == 0) {
+            j++;
+        }
+        /* Versions of existing indicators (revocations, re-marking) are never duplicates. */
+        for (size_t x = i; x < j; x++) {
+            const kw_indicator *d = &bundles[refs[x].b]->items[refs[x].i];
+            MDB_val ok = { 16, (void *)d->id }, ov;
+            if (d->revoked || mdb_get(txn, s->objects, &ok, &ov) == 0) {
+                continue;
+            }
+            bool found = false;
+            if ((rc = has_current_own(s, txn, cur, keys + refs[x].koff, refs[x].klen, d->id,
+                     &found))
+                != KW_ERR_OK) {
+                goto out;
+            }
+            /* Later copies of a value within one publish are duplicates of the first. */
+            bool earlier = false;
+            for (size_t y = i; y < x; y++) {
+                if (!refs[y].drop) {
+                    earlier = true;
+                    break;
+                }
+            }
+            if (found || earlier) {
+                refs[x].drop = 1;
+            }
+        }
+        i = j;
+    }
+    /* Compact each bundle, keeping the original order of what stays. */
+    uint8_t **dropmask = calloc(n, sizeof(uint8_t *));
+    if (dropmask == NULL) {
+        rc = KW_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t b = 0; b < n; b++) {
+        dropmask[b] = calloc(bundles[b]->n ? bundles[b]->n : 1, 1);
+        if (dropmask[b] == NULL) {
+            rc = KW_ERR_NOMEM;
+            for (size_t x = 0; x < b; x++) {
+                free(dropmask[x]);
+            }
+            free(dropmask);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < total; i++) {
+        if (refs[i].drop) {
+            dropmask[refs[i].b][refs[i].i] = 1;
+            res->duplicates++;
+        }
+    }
+    for (size_t b = 0; b < n; b++) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < bundles[b]->n; i++) {
+            if (!dropmask[b][i]) {
+                bundles[b]->items[w++] = bundles[b]->items[i];
+            }
+        }
+        bundles[b]->n = w;
+        free(dropmask[b]);
+    }
+    free(dropmask);
+    rc = KW_ERR_OK;
+out:
+    mdb_cursor_close(cur);
+    free(refs);
+    free(keys);
+    return rc;
+}
+
+typedef struct idx_ref {
+    const kw_indicator *ind;
+    uint64_t seq;
+} idx_ref;
+
+static int idx_cmp(const void *a, const void *b)
+{
+    const idx_ref *x = a, *y = b;
+    return memcmp(x->ind->id, y->ind->id, 16);
+}
+
+kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
+    kw_bundle *const *bundles, size_t n, kw_publish_result *res)
+{
+    MDB_txn *txn = NULL;
+    kw_head head;
+    uint8_t(*recips)[32] = NULL;
+    size_t n_recips = 0;
+    idx_ref *refs = NULL;
+    size_t n_refs = 0, cap_refs = 0;
+    kw_buf scratch = { 0 };
+    kw_publish_result r = { 0 };
+    kw_err rc;
+    bool sealed = kw_tlp_sealed(opts->tlp);
+    uint64_t now = (uint64_t)kw_time_now_ms();
+
+    if (sodium_memcmp(kw_identity_pk(id), s->self, 32) != 0) {
+        return KW_ERR_INVAL;
+    }
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__head_get(s, txn, s->self, &head)) != KW_ERR_OK) {
+        goto out;
+    }
+    if (head.forked) {
+        rc = KW_ERR_FORK;
+        goto out;
+    }
+    if (sealed && (rc = recipients_for(s, txn, opts, &recips, &n_recips)) != KW_ERR_OK) {
+        goto out;
+    }
+    if ((rc = drop_duplicates(s, txn, bundles, n, &r)) != KW_ERR_OK) {
+        goto out;
+    }
+    for (size_t b = 0; b < n; b++) {
+        kw_bundle *bd = bundles[b];
+        uint8_t *plain = NULL, *payload = NULL;
+        size_t plain_len = 0, payload_len = 0;
+        kw_header h;
+        uint8_t hdr[KW_HEADER_MAX], sig[KW_SIG_LEN], eid[32];
+        size_t hdr_len;
+
+        if (bd->n == 0) {
+            continue;
+        }
+        memset(&h, 0, sizeof(h));
+        memcpy(h.origin, s->self, 32);
+        h.seq = head.seq + 1;
+        h.has_prev = head.seq > 0;
+        memcpy(h.prev, head.id, 32);
+        h.time_ms = now;
+        h.tlp = (uint8_t)opts->tlp;
+        if (sealed && (rc = kw_bundle_set_recipients(bd, (const uint8_t(*)[32])recips, n_recips))
+                != KW_ERR_OK) {
+            goto out;
+        }
+        if ((rc = kw_bundle_encode(bd, &plain, &plain_len)) != KW_ERR_OK) {
+            goto out;
+        }
+        if (sealed) {
+            uint8_t ad[KW_SEAL_AD_LEN];
+            (void)kw_seal_ad(ad, s->self, h.seq, (unsigned)opts->tlp);
+            rc = kw_seal_encrypt(plain, plain_len, ad, sizeof(ad),
+                (const uint8_t(*)[32])recips, n_recips, &payload, &payload_len);
+            sodium_memzero(plain, plain_len);
+            free(plain);
+            plain = NULL;
+            if (rc != KW_ERR_OK) {
+                goto out;
+            }
+            h.flags = KW_ENTRY_FLAG_SEALED;
+        } else {
+            payload = plain;
+            payload_len = plain_len;
+        }
+        if (payload_len > KW_PAYLOAD_MAX) {
+            free(payload);
+            rc = KW_ERR_TOOBIG;
+            goto out;
+        }
+        kw_payload_hash(h.payload_hash, payload, payload_len);
+        h.payload_len = payload_len;
+        if ((rc = kw_header_encode(&h, hdr, &hdr_len)) != KW_ERR_OK) {
+            free(payload);
+            goto out;
+        }
+        kw_entry_sign(id, sig, hdr, hdr_len);
+        kw_entry_id(eid, hdr, hdr_len, sig);
+        rc = put_entry(s, txn, &h, hdr, hdr_len, sig, eid, KW__ENT_HELD | KW__ENT_INDEXED, now,
+            payload, payload_len);
+        free(payload);
+        if (rc != KW_ERR_OK) {
+            goto out;
+        }
+        if (sealed) {
+            uint8_t key[40];
+            MDB_val k = { 40, key }, v = { n_recips * 32, recips };
+            kw__feed_key(key, s->self, h.seq);
+            if ((rc = kw__mdb_err(mdb_put(txn, s->recipients, &k, &v, 0), "recipients_put"))
+                != KW_ERR_OK) {
+                goto out;
+            }
+        }
+        if (opts->tlp == KW_TLP_RED) {
+            /* RED goes only from us, directly: remember every delivery we owe. */
+            for (size_t i = 0; i < n_recips; i++) {
+                uint8_t okey[72];
+                MDB_val ok = { 72, okey }, ov = { 0, NULL };
+                if (memcmp(recips[i], s->self, 32) == 0) {
+                    continue;
+                }
+                memcpy(okey, recips[i], 32);
+                kw__feed_key(okey + 32, s->self, h.seq);
+                if ((rc = kw__mdb_err(mdb_put(txn, s->outbox, &ok, &ov, 0), "outbox_put"))
+                    != KW_ERR_OK) {
+                    goto out;
+                }
+            }
+        }
+        head.seq = h.seq;
+        memcpy(head.id, eid, 32);
+        if (r.entries == 0) {
+            r.first_seq = h.seq;
+        }
+        r.last_seq = h.seq;
+        r.entries++;
+        if (n_refs + bd->n > cap_refs) {
+            cap_refs = (n_refs + bd->n) * 2;
+            idx_ref *nr = realloc(refs, cap_refs * sizeof(*nr));
+            if (nr == NULL) {
+                rc = KW_ERR_NOMEM;
+                goto out;
+            }
+            refs = nr;
+        }
+        for (uint32_t i = 0; i < bd->n; i++) {
+            refs[n_refs++] = (idx_ref) { &bd->items[i], h.seq };
+        }
+    }
+    /* Index in key order: LMDB inserts are far cheaper when they walk the tree in order. */
+    qsort(refs, n_refs, sizeof(*refs), idx_cmp);
+    for (size_t i = 0; i < n_refs; i++) {
+        bool indexed;
+        rc = kw__index_indicator(s, txn, refs[i].ind, s->self, refs[i].seq, now, opts->tlp,
+            &scratch, &indexed);
+        if (rc == KW_ERR_PERM) {
+            goto out; /* our own publish must not touch another origin's indicator */
+        }
+        if (rc != KW_ERR_OK) {
+            goto out;
+        }
+        r.indicators++;
+    }
+    if (r.entries > 0 && (rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
+        goto out;
+    }
+    rc = kw__mdb_err(mdb_txn_commit(txn), "commit");
+    txn = NULL;
+    if (rc == KW_ERR_OK) {
+        if (res->entries == 0) {
+            res->first_seq = r.first_seq;
+        }
+        if (r.entries > 0) {
+            res->last_seq = r.last_seq;
+            if (res->first_seq == 0) {
+                res->first_seq = r.first_seq;
+            }
+        }
+        res->entries += r.entries;
+        res->indicators += r.indicators;
+        res->duplicates += r.duplicates;
+    }
+out:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    free(recips);
+    free(refs);
+    kw_buf_free(&scratch);
+    return rc;
+}
+
+/* ---- Receiving ---- */
+
+static kw_err put_fork(kw_store *s, MDB_txn *txn, const uint8_t key[static 40],
+    const MDB_val *held, const kw_wire_entry *w)
+{
+    uint8_t buf[2 * (2 + KW_HEADER_MAX + KW_SIG_LEN)];
+    size_t o = 0;
+    const uint8_t *hv = held->mv_data;
+    size_t hl = held->mv_size - KW__ENT_HDR_OFF;
+    MDB_val k = { 40, (void *)key }, v;
+
+    buf[o++] = (uint8_t)(hl >> 8);
+    buf[o++] = (uint8_t)hl;
+    memcpy(buf + o, hv + KW__ENT_HDR_OFF, hl);
+    o += hl;
+    memcpy(buf + o, hv + 41, KW_SIG_LEN);
+    o += KW_SIG_LEN;
+    buf[o++] = (uint8_t)(w->hdr_len >> 8);
+    buf[o++] = (uint8_t)w->hdr_len;
+    memcpy(buf + o, w->hdr, w->hdr_len);
+    o += w->hdr_len;
+    memcpy(buf + o, w->sig, KW_SIG_LEN);
+    o += KW_SIG_LEN;
+    v.mv_size = o;
+    v.mv_data = buf;
+    return kw__mdb_err(mdb_put(txn, s->forks, &k, &v, 0), "forks_put");
+}
+
+/* Opens (when sealed and addressed to us) and decodes a payload. *b is NULL when the payload
+ * is sealed and not for us. */
+static kw_err payload_bundle(const kw_header *h, const uint8_t *payload, size_t len,
+    const kw_identity *me, kw_bundle **b)
+{
+    *b = NULL;
+    if (!(h->flags & KW_ENTRY_FLAG_SEALED)) {
+        return kw_bundle_decode(b, payload, len);
+    }
+    if (me == NULL) {
+        return KW_ERR_NOKEY;
+    }
+    uint8_t ad[KW_SEAL_AD_LEN];
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    (void)kw_seal_ad(ad, h->origin, h->seq, h->tlp);
+    kw_err rc = kw_seal_open(payload, len, ad, sizeof(ad), kw_identity_x25519_pk(me),
+        kw_identity_x25519_sk(me), &plain, &plain_len);
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    rc = kw_bundle_decode(b, plain, plain_len);
+    sodium_free(plain);
+    return rc;
+}
+
+static kw_err index_bundle(kw_store *s, MDB_txn *txn, const kw_header *h, const kw_bundle *b,
+    uint64_t recv_ms, kw_buf *scratch, uint32_t *count)
+{
+    char idtxt[48];
+    kw_err rc;
+
+    *count = 0;
+    if (kw_tlp_sealed((kw_tlp)h->tlp) && b->n_recipients > 0) {
+        uint8_t key[40];
+        MDB_val k = { 40, key }, v = { (size_t)b->n_recipients * 32, b->recipients };
+        kw__feed_key(key, h->origin, h->seq);
+        if ((rc = kw__mdb_err(mdb_put(txn, s->recipients, &k, &v, 0), "recipients_put"))
+            != KW_ERR_OK) {
+            return rc;
+        }
+    }
+    for (uint32_t i = 0; i < b->n; i++) {
+        bool indexed = false;
+        rc = kw__index_indicator(s, txn, &b->items[i], h->origin, h->seq, recv_ms,
+            (kw_tlp)h->tlp, scratch, &indexed);
+        if (rc == KW_ERR_PERM) {
+            /* Another origin reuses an id it does not own: the entry stays (its chain is
+             * valid) but this indicator is ignored, so nobody can revoke others' data. */
+            char who[13];
+            kw_indicator_id_format(idtxt, b->items[i].id);
+            kw_id_short(who, h->origin);
+            kw_log_warn("indicator id owned by another origin ignored", "origin=%s seq=%llu id=%s",
+                who, (unsigned long long)h->seq, idtxt);
+            continue;
+        }
+        if (rc != KW_ERR_OK) {
+            return rc;
+        }
+        *count += indexed;
+    }
+    return KW_ERR_OK;
+}
+
+static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
+    const kw_wire_entry *w, uint64_t now, kw_buf *scratch, kw_ingest_result *r)
+{
+    kw_header h;
+    kw_head head;
+    uint8_t key[40], eid[32];
+    MDB_val k = { 40, key }, v;
+    kw_bundle *b = NULL;
+    kw_err rc;
+    int mrc;
+
+    memset(r, 0, sizeof(*r));
+    r->status = KW_INGEST_REJECTED;
+    if (w->hdr_len > KW_HEADER_MAX) {
+        r->err = KW_ERR_DECODE;
+        return KW_ERR_OK;
+    }
+    if ((r->err = kw_entry_check(&h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len))
+        != KW_ERR_OK) {
+        /* The header may still say whose it was, for the log. */
+        kw_header tmp;
+        if (kw_header_decode(&tmp, w->hdr, w->hdr_len) == KW_ERR_OK) {
+            memcpy(r->origin, tmp.origin, 32);
+            r->seq = tmp.seq;
+        }
+        return KW_ERR_OK;
+    }
+    memcpy(r->origin, h.origin, 32);
+    r->seq = h.seq;
+    if (memcmp(h.origin, s->self, 32) != 0) {
+        MDB_val ik = { 32, h.origin }, iv;
+        if (mdb_get(txn, s->peer_ids, &ik, &iv) != 0) {
+            r->err = KW_ERR_ROSTER;
+            return KW_ERR_OK;
+        }
+    }
+    kw_entry_id(eid, w->hdr, w->hdr_len, w->sig);
+    kw__feed_key(key, h.origin, h.seq);
+    if ((rc = kw__head_get(s, txn, h.origin, &head)) != KW_ERR_OK) {
+        return rc;
+    }
+    mrc = mdb_get(txn, s->entries, &k, &v);
+    if (mrc == 0) {
+        const uint8_t *held = v.mv_data;
+        if (v.mv_size < KW__ENT_HDR_OFF) {
+            return KW_ERR_STORE;
+        }
+        if (memcmp(held + 9, eid, 32) != 0) {
+            char who[13];
+            kw_id_short(who, h.origin);
+            kw_log_error("FORK detected: two signed entries for one seq; feed frozen",
+                "origin=%s seq=%llu", who, (unsigned long long)h.seq);
+            if ((rc = put_fork(s, txn, key, &v, w)) != KW_ERR_OK) {
+                return rc;
+            }
+            if (!head.forked) {
+                head.forked = true;
+                if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
+                    return rc;
+                }
+            }
+            r->status = KW_INGEST_FORK;
+            r->err = KW_ERR_FORK;
+            return KW_ERR_OK;
+        }
+        /* Held already. A payload we lacked may arrive later (anti-entropy). */
+        uint8_t flags = held[0];
+        if ((flags & KW__ENT_HELD) || w->payload == NULL
+            || (h.tlp == KW_TLP_RED && !(flags & KW__ENT_HELD) && me == NULL)) {
+            r->status = KW_INGEST_HELD;
+            r->err = KW_ERR_OK;
+            return KW_ERR_OK;
+        }
+        rc = payload_bundle(&h, w->payload, w->payload_len, me, &b);
+        if (rc == KW_ERR_NOKEY && h.tlp == KW_TLP_RED) {
+            r->status = KW_INGEST_HELD;
+            r->err = KW_ERR_OK;
+            return KW_ERR_OK;
+        }
+        if (rc != KW_ERR_OK && rc != KW_ERR_NOKEY) {
+            r->err = rc;
+            return KW_ERR_OK;
+        }
+        uint8_t nv[KW__ENT_HDR_OFF + KW_HEADER_MAX];
+        memcpy(nv, held, v.mv_size);
+        nv[0] = (uint8_t)((flags & ~KW__ENT_WITHHELD) | KW__ENT_HELD);
+        if (b == NULL) {
+            nv[0] |= KW__ENT_SEALED;
+        } else {
+            nv[0] |= KW__ENT_INDEXED;
+        }
+        MDB_val vv = { v.mv_size, nv }, pv = { w->payload_len, (void *)w->payload };
+        if ((rc = kw__mdb_err(mdb_put(txn, s->entries, &k, &vv, 0), "entries_put"))
+                != KW_ERR_OK
+            || (rc = kw__mdb_err(mdb_put(txn, s->payloads, &k, &pv, 0), "payloads_put"))
+                != KW_ERR_OK) {
+            kw_bundle_free(b);
+            return rc;
+        }
+        if (flags & KW__ENT_WITHHELD) {
+            kw__counter_add(s, txn, "n_withheld", -1);
+        }
+        if (b == NULL) {
+            kw__counter_add(s, txn, "n_sealed", 1);
+        } else {
+            rc = index_bundle(s, txn, &h, b, kw__get64(held + 1), scratch, &r->indicators);
+            kw_bundle_free(b);
+            if (rc != KW_ERR_OK) {
+                return rc;
+            }
+        }
+        r->status = KW_INGEST_UPGRADED;
+        r->err = KW_ERR_OK;
+        return KW_ERR_OK;
+    } else if (mrc != MDB_NOTFOUND) {
+        return kw__mdb_err(mrc, "entries_get");
+    }
+    if (head.forked) {
+        r->status = KW_INGEST_FROZEN;
+        r->err = KW_ERR_FORK;
+        return KW_ERR_OK;
+    }
+    if (h.seq > head.seq + 1) {
+        r->status = KW_INGEST_GAP;
+        r->err = KW_ERR_GAP;
+        return KW_ERR_OK;
+    }
+    if (h.seq != head.seq + 1 || (h.has_prev && memcmp(h.prev, head.id, 32) != 0)) {
+        r->err = KW_ERR_CHAIN;
+        return KW_ERR_OK;
+    }
+    uint8_t flags = 0;
+    const uint8_t *payload = w->payload;
+    if (payload != NULL) {
+        rc = payload_bundle(&h, payload, w->payload_len, me, &b);
+        if (rc == KW_ERR_NOKEY || (rc == KW_ERR_CRYPTO && h.tlp != KW_TLP_RED && me != NULL)) {
+            /* Not addressed to us. RED must never rest here, not even as ciphertext; AMBER
+             * ciphertext is kept so we can relay it. A payload that does not open with a
+             * slot of ours is treated as not ours: the ciphertext is all we can check. */
+            if (rc == KW_ERR_CRYPTO) {
+                kw_log_warn("sealed payload failed to open with our slot", NULL);
+            }
+            if (h.tlp == KW_TLP_RED) {
+                payload = NULL;
+                flags = KW__ENT_WITHHELD;
+            } else {
+                flags = KW__ENT_HELD | KW__ENT_SEALED;
+            }
+        } else if (rc != KW_ERR_OK) {
+            r->err = rc;
+            return KW_ERR_OK;
+        } else {
+            flags = KW__ENT_HELD | KW__ENT_INDEXED;
+        }
+    } else {
+        flags = KW__ENT_WITHHELD;
+    }
+    rc = put_entry(s, txn, &h, w->hdr, w->hdr_len, w->sig, eid, flags, now, payload,
+        w->payload_len);
+    if (rc == KW_ERR_OK && b != NULL) {
+        rc = index_bundle(s, txn, &h, b, now, scratch, &r->indicators);
+    }
+    kw_bundle_free(b);
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    if (flags & KW__ENT_WITHHELD) {
+        kw__counter_add(s, txn, "n_withheld", 1);
+    }
+    if (flags & KW__ENT_SEALED) {
+        kw__counter_add(s, txn, "n_sealed", 1);
+    }
+    head.seq = h.seq;
+    memcpy(head.id, eid, 32);
+    if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
+        return rc;
+    }
+    r->status = KW_INGEST_STORED;
+    r->err = KW_ERR_OK;
+    return KW_ERR_OK;
+}
+
+kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
+    size_t n, kw_ingest_result *results)
+{
+    MDB_txn *txn = NULL;
+    kw_buf scratch = { 0 };
+    kw_err rc;
+    uint64_t now = (uint64_t)kw_time_now_ms();
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = ingest_one(s, txn, me, &entries[i], now, &scratch, &results[i]))
+            != KW_ERR_OK) {
+            mdb_txn_abort(txn);
+            kw_buf_free(&scratch);
+            return rc;
+        }
+    }
+    kw_buf_free(&scratch);
+    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+}
+
+/* ---- Reading feeds ---- */
+
+void kw_stored_entry_clear(kw_stored_entry *e)
+{
+    free(e->payload);
+    e->payload = NULL;
+    e->payload_len = 0;
+}
+
+kw_err kw__entry_load(kw_store *s, MDB_txn *txn, const MDB_val *key, const MDB_val *val,
+    bool want_payload, kw_stored_entry *e)
+{
+    const uint8_t *v = val->mv_data;
+    kw_err rc;
+
+    memset(e, 0, sizeof(*e));
+    if (val->mv_size < KW__ENT_HDR_OFF || val->mv_size - KW__ENT_HDR_OFF > KW_HEADER_MAX) {
+        return KW_ERR_STORE;
+    }
+    e->hdr_len = val->mv_size - KW__ENT_HDR_OFF;
+    memcpy(e->hdr, v + KW__ENT_HDR_OFF, e->hdr_len);
+    memcpy(e->sig, v + 41, KW_SIG_LEN);
+    memcpy(e->id, v + 9, 32);
+    e->recv_ms = kw__get64(v + 1);
+    if ((rc = kw_header_decode(&e->h, e->hdr, e->hdr_len)) != KW_ERR_OK) {
+        return KW_ERR_STORE;
+    }
+    if (want_payload && (v[0] & KW__ENT_HELD)) {
+        MDB_val pv;
+        int mrc = mdb_get(txn, s->payloads, (MDB_val *)key, &pv);
+        if (mrc == 0) {
+            if ((e->payload = malloc(pv.mv_size ? pv.mv_size : 1)) == NULL) {
+                return KW_ERR_NOMEM;
+            }
+            memcpy(e->payload, pv.mv_data, pv.mv_size);
+            e->payload_len = pv.mv_size;
+        } else if (mrc != MDB_NOTFOUND) {
+            return kw__mdb_err(mrc, "payloads_get");
+        }
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw_store_head(kw_store *s, const uint8_t origin[static 32], kw_head *out)
+{
+    MDB_txn *txn = NULL;
+    kw_err rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin");
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    rc = kw__head_get(s, txn, origin, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+kw_err kw_store_heads(kw_store *s, kw_head **out, size_t *n)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    kw_head *list = NULL;
+    size_t count = 0, cap = 0;
+    int mrc;
+    kw_err rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->heads, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != KW__HEAD_LEN) {
+            continue;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            kw_head *nl = realloc(list, cap * sizeof(*nl));
+            if (nl == NULL) {
+                rc = KW_ERR_NOMEM;
+                goto out;
+            }
+            list = nl;
+        }
+        kw_head *h = &list[count++];
+        memcpy(h->origin, k.mv_data, 32);
+        h->seq = kw__get64(v.mv_data);
+        memcpy(h->id, (const uint8_t *)v.mv_data + 8, 32);
+        h->forked = ((const uint8_t *)v.mv_data)[40] != 0;
+    }
+    *out = list;
+    *n = count;
+    list = NULL;
+    rc = KW_ERR_OK;
+out:
+    free(list);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_t from,
+    uint64_t to, bool want_payload, kw_entry_cb cb, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t key[40];
+    MDB_val k = { 40, key }, v;
+    kw_err rc;
+    int mrc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->entries, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    kw__feed_key(key, origin, from ? from : 1);
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        kw_stored_entry e;
+        if (k.mv_size != 40 || memcmp(k.mv_data, origin, 32) != 0) {
+            break;
+        }
+        uint64_t seq = kw__get64((const uint8_t *)k.mv_data + 32);
+        if (to != 0 && seq > to) {
+            break;
+        }
+        if ((rc = kw__entry_load(s, txn, &k, &v, want_payload, &e)) != KW_ERR_OK) {
+            goto out;
+        }
+        int stop = cb(ctx, &e);
+        kw_stored_entry_clear(&e);
+        if (stop) {
+            break;
+        }
+    }
+    rc = KW_ERR_OK;
+out:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+kw_err kw_store_entries_since(kw_store *s, int64_t since_ms, bool want_payload, kw_entry_cb cb,
+    void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t tkey[8];
+    MDB_val k = { 8, tkey }, v;
+    kw_err rc;
+    int mrc;
+
+    kw__put64(tkey, (uint64_t)(since_ms > 0 ? since_ms : 0));
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->by_time, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ek, ev;
+        kw_stored_entry e;
+        if (k.mv_size != 48) {
+            continue;
+        }
+        ek.mv_size = 40;
+        ek.mv_data = (uint8_t *)k.mv_data + 8;
+        if (mdb_get(txn, s->entries, &ek, &ev) != 0) {
+            continue;
+        }
+        if ((rc = kw__entry_load(s, txn, &ek, &ev, want_payload, &e)) != KW_ERR_OK) {
+            goto out;
+        }
+        int stop = cb(ctx, &e);
+        kw_stored_entry_clear(&e);
+        if (stop) {
+            break;
+        }
+    }
+    rc = KW_ERR_OK;
+out:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static kw_err fork_side(const uint8_t *p, size_t len, size_t *off, kw_stored_entry *e)
+{
+    size_t hl;
+    memset(e, 0, sizeof(*e));
+    if (len - *off < 2) {
+        return KW_ERR_STORE;
+    }
+    hl = (size_t)p[*off] << 8 | p[*off + 1];
+    *off += 2;
+    if (hl > KW_HEADER_MAX || len - *off < hl + KW_SIG_LEN) {
+        return KW_ERR_STORE;
+    }
+    memcpy(e->hdr, p + *off, hl);
+    e->hdr_len = hl;
+    *off += hl;
+    memcpy(e->sig, p + *off, KW_SIG_LEN);
+    *off += KW_SIG_LEN;
+    kw_entry_id(e->id, e->hdr, e->hdr_len, e->sig);
+    return kw_header_decode(&e->h, e->hdr, e->hdr_len) == KW_ERR_OK ? KW_ERR_OK : KW_ERR_STORE;
+}
+
+kw_err kw_store_forks(kw_store *s, kw_fork_cb cb, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    kw_err rc;
+    int mrc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->forks, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        kw_stored_entry a, b;
+        size_t off = 0;
+        if (fork_side(v.mv_data, v.mv_size, &off, &a) != KW_ERR_OK
+            || fork_side(v.mv_data, v.mv_size, &off, &b) != KW_ERR_OK) {
+            continue;
+        }
+        if (cb(ctx, &a, &b)) {
+            break;
+        }
+    }
+    rc = KW_ERR_OK;
+out:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- RED outbox ---- */
+
+kw_err kw_store_outbox_list(kw_store *s, const uint8_t recipient[static 32], kw_entry_cb cb,
+    void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = { 32, (void *)recipient }, v;
+    kw_err rc;
+    int mrc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->outbox, &cur), "cursor")) != KW_ERR_OK) {
+        goto out;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ek, ev;
+        kw_stored_entry e;
+        if (k.mv_size != 72 || memcmp(k.mv_data, recipient, 32) != 0) {
+            break;
+        }
+        ek.mv_size = 40;
+        ek.mv_data = (uint8_t *)k.mv_data + 32;
+        if (mdb_get(txn, s->entries, &ek, &ev) != 0) {
+            continue;
+        }
+        if ((rc = kw__entry_load(s, txn, &ek, &ev, true, &e)) != KW_ERR_OK) {
+            goto out;
+        }
+        int stop = cb(ctx, &e);
+        kw_stored_entry_clear(&e);
+        if (stop) {
+            break;
+        }
+    }
+    rc = KW_ERR_OK;
+out:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
+    const uint8_t origin[static 32], uint64_t seq)
+{
+    MDB_txn *txn = NULL;
+    uint8_t key[72];
+    MDB_val k = { 72, key };
+    kw_err rc;
+    int mrc;
+
+    memcpy(key, recipient, 32);
+    kw__feed_key(key + 32, origin, seq);
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    mrc = mdb_del(txn, s->outbox, &k, NULL);
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return kw__mdb_err(mrc, "outbox_del");
+    }
+    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store/store_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/timefmt.h"
+
+static kw_err by_value_del(kw_store *s, MDB_txn *txn, kw_obs_type type, const char *value,
+    size_t len, const uint8_t uuid[static 16], const uint8_t origin[static 32])
+{
+    uint8_t key[KW__VKEY_MAX];
+    uint8_t data[48];
+    MDB_val k = { kw__vkey(key, type, value, len), key };
+    MDB_val d = { 48, data };
+    memcpy(data, uuid, 16);
+    memcpy(data + 16, origin, 32);
+    int rc = mdb_del(txn, s->by_value, &k, &d);
+    return rc == MDB_NOTFOUND ? KW_ERR_OK : kw__mdb_err(rc, "by_value_del");
+}
+
+static kw_err by_value_put(kw_store *s, MDB_txn *txn, kw_obs_type type, const char *value,
+    size_t len, const uint8_t uuid[static 16], const uint8_t origin[static 32])
+{
+    uint8_t key[KW__VKEY_MAX];
+    uint8_t data[48];
+    MDB_val k = { kw__vkey(key, type, value, len), key };
+    MDB_val d = { 48, data };
+    memcpy(data, uuid, 16);
+    memcpy(data + 16, origin, 32);
+    int rc = mdb_put(txn, s->by_value, &k, &d, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? KW_ERR_OK : kw__mdb_err(rc, "by_value_put");
+}
+
+kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
+    const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,
+    bool *indexed)
+{
+    MDB_val k = { 16, (void *)ind->id };
+    MDB_val v;
+    kw_err rc;
+    int mrc;
+    bool had_old = false, old_revoked = false;
+
+    *indexed = false;
+    mrc = mdb_get(txn, s->objects, &k, &v);
+    if (mrc == 0) {
+        const uint8_t *old = v.mv_data;
+        if (v.mv_size < KW__OBJ_HDR) {
+            return KW_ERR_STORE;
+        }
+        /* Only the origin that created an indicator may version it. */
+        if (sodium_memcmp(old, origin, 32) != 0) {
+            return KW_ERR_PERM;
+        }
+        int64_t old_mod = (int64_t)kw__get64(old + 48);
+        if (old_mod > ind->modified
+            || (old_mod == ind->modified && kw__get64(old + 32) >= seq)) {
+            return KW_ERR_OK; /* We already hold this version or a newer one. */
+        }
+        had_old = true;
+        old_revoked = (old[57] & KW__OBJ_REVOKED) != 0;
+        /* The value may change between versions: drop the old value's index entry. The old
+         * record is decoded only for that, so read its type and value straight from it. */
+        kw_bundle *tmp = NULL;
+        kw_indicator *oi = NULL;
+        if ((rc = kw_bundle_new(&tmp)) != KW_ERR_OK) {
+            return rc;
+        }
+        rc = kw_indicator_decode(tmp, old + KW__OBJ_HDR, v.mv_size - KW__OBJ_HDR, &oi);
+        if (rc == KW_ERR_OK) {
+            rc = by_value_del(s, txn, oi->type, oi->value, oi->value_len, ind->id, origin);
+        }
+        kw_bundle_free(tmp);
+        if (rc != KW_ERR_OK) {
+            return rc;
+        }
+    } else if (mrc != MDB_NOTFOUND) {
+        return kw__mdb_err(mrc, "objects_get");
+    }
+    scratch->len = 0;
+    uint8_t hdr[KW__OBJ_HDR] = { 0 };
+    memcpy(hdr, origin, 32);
+    kw__put64(hdr + 32, seq);
+    kw__put64(hdr + 40, recv_ms);
+    kw__put64(hdr + 48, (uint64_t)ind->modified);
+    hdr[56] = (uint8_t)tlp;
+    hdr[57] = ind->revoked ? KW__OBJ_REVOKED : 0;
+    hdr[58] = (uint8_t)ind->type;
+    if (scratch->cap < KW__OBJ_HDR) {
+        uint8_t *p = realloc(scratch->p, 1024);
+        if (p == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        scratch->p = p;
+        scratch->cap = 1024;
+    }
+    memcpy(scratch->p, hdr, KW__OBJ_HDR);
+    scratch->len = KW__OBJ_HDR;
+    if ((rc = kw_indicator_encode(ind, scratch)) != KW_ERR_OK) {
+        return rc;
+    }
+    MDB_val nv = { scratch->len, scratch->p };
+    if ((mrc = mdb_put(txn, s->objects, &k, &nv, 0)) != 0) {
+        return kw__mdb_err(mrc, "objects_put");
+    }
+    if ((rc = by_value_put(s, txn, ind->type, ind->value, ind->value_len, ind->id, origin))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    int64_t cur_delta = (ind->revoked ? 0 : 1) - (had_old && !old_revoked ? 1 : 0);
+    if (cur_delta != 0 && (rc = kw__counter_add(s, txn, "n_current", cur_delta)) != KW_ERR_OK) {
+        return rc;
+    }
+    *indexed = true;
+    return KW_ERR_OK;
+}
+
+/* ---- Queries ---- */
+
+typedef struct query_ctx {
+    kw_store *s;
+    MDB_txn *txn;
+    const kw_query *q;
+    kw_result_cb cb;
+    void *cb_ctx;
+    uint64_t count;
+    kw_bundle *scratch;
+    int stop;
+} query_ctx;
+
+static bool contains(const char *hay, size_t hlen, const char *needle)
+{
+    size_t nlen = strlen(needle);
+    if (nlen == 0) {
+        return true;
+    }
+    if (nlen > hlen) {
+        return false;
+    }
+    return memmem(hay, hlen, needle, nlen) != NULL;
+}
+
+/* Checks an objects record against the query and delivers it. Returns a kw_err. */
+static kw_err deliver(query_ctx *c, const uint8_t *rec, size_t len)
+{
+    const kw_query *q = c->q;
+    kw_indicator *ind = NULL;
+    kw_result r;
+    kw_err rc;
+
+    if (len < KW__OBJ_HDR) {
+        return KW_ERR_STORE;
+    }
+    if (!q->all && (rec[57] & KW__OBJ_REVOKED)) {
+        return KW_ERR_OK;
+    }
+    if (q->type != KW_OBS_NONE && rec[58] != (uint8_t)q->type) {
+        return KW_ERR_OK;
+    }
+    if (q->tlp >= 0 && rec[56] != (uint8_t)q->tlp) {
+        return KW_ERR_OK;
+    }
+    if (q->origin != NULL && memcmp(rec, q->origin, 32) != 0) {
+        return KW_ERR_OK;
+    }
+    if (q->since_ms > 0 && (int64_t)kw__get64(rec + 40) < q->since_ms
+        && (int64_t)kw__get64(rec + 48) < q->since_ms) {
+        return KW_ERR_OK;
+    }
+    kw_bundle_reset(c->scratch);
+    if ((rc = kw_indicator_decode(c->scratch, rec + KW__OBJ_HDR, len - KW__OBJ_HDR, &ind))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    if (q->value != NULL && strcmp(ind->value, q->value) != 0) {
+        return KW_ERR_OK;
+    }
+    if (q->substring != NULL && !contains(ind->value, ind->value_len, q->substring)) {
+        return KW_ERR_OK;
+    }
+    memset(&r, 0, sizeof(r));
+    r.ind = ind;
+    r.tlp = (kw_tlp)rec[56];
+    memcpy(r.origin, rec, 32);
+    r.seq = kw__get64(rec + 32);
+    r.recv_ms = kw__get64(rec + 40);
+    if (kw_tlp_sealed(r.tlp)) {
+        uint8_t key[40];
+        MDB_val k = { 40, key }, v;
+        kw__feed_key(key, r.origin, r.seq);
+        if (mdb_get(c->txn, c->s->recipients, &k, &v) == 0 && v.mv_size % 32 == 0) {
+            r.recipients = (const uint8_t(*)[32])v.mv_data;
+            r.n_recipients = (uint32_t)(v.mv_size / 32);
+        }
+    }
+    c->count++;
+    if (c->cb(c->cb_ctx, &r) != 0 || (q->limit > 0 && c->count >= q->limit)) {
+        c->stop = 1;
+    }
+    return KW_ERR_OK;
+}
+
+static kw_err query_by_id(query_ctx *c, const uint8_t uuid[static 16])
+{
+    MDB_val k = { 16, (void *)uuid }, v;
+    int mrc = mdb_get(c->txn, c->s->objects, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        return KW_ERR_OK;
+    }
+    if (mrc != 0) {
+        return kw__mdb_err(mrc, "objects_get");
+    }
+    return deliver(c, v.mv_data, v.mv_size);
+}
+
+static kw_err query_by_value(query_ctx *c, kw_obs_type type)
+{
+    uint8_t key[KW__VKEY_MAX];
+    MDB_cursor *cur = NULL;
+    MDB_val k = { kw__vkey(key, type, c->q->value, strlen(c->q->value)), key }, d;
+    kw_err rc = KW_ERR_OK;
+    int mrc;
+
+    if ((rc = kw__mdb_err(mdb_cursor_open(c->txn, c->s->by_value, &cur), "cursor"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); mrc == 0 && !c->stop;
+         mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
+        if (d.mv_size != 48) {
+            continue;
+        }
+        if ((rc = query_by_id(c, d.mv_data)) != KW_ERR_OK) {
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static kw_err query_scan(query_ctx *c)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    kw_err rc;
+    int mrc;
+
+    if ((rc = kw__mdb_err(mdb_cursor_open(c->txn, c->s->objects, &cur), "cursor"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && !c->stop;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if ((rc = deliver(c, v.mv_data, v.mv_size)) != KW_ERR_OK) {
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+kw_err kw_store_query(kw_store *s, const kw_query *q, kw_result_cb cb, void *ctx,
+    uint64_t *count)
+{
+    query_ctx c = { .s = s, .q = q, .cb = cb, .cb_ctx = ctx };
+    kw_err rc;
+
+    if (count != NULL) {
+        *count = 0;
+    }
+    if ((rc = kw_bundle_new(&c.scratch)) != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c.txn), "txn_begin"))
+        != KW_ERR_OK) {
+        kw_bundle_free(c.scratch);
+        return rc;
+    }
+    if (q->id != NULL) {
+        rc = query_by_id(&c, q->id);
+    } else if (q->value != NULL && q->type != KW_OBS_NONE) {
+        rc = query_by_value(&c, q->type);
+    } else if (q->value != NULL) {
+        /* A value without a type: look it up under every type it could be stored as. */
+        rc = KW_ERR_OK;
+        for (int t = 1; t <= KW_OBS_MAX && rc == KW_ERR_OK && !c.stop; t++) {
+            rc = query_by_value(&c, (kw_obs_type)t);
+        }
+    } else {
+        rc = query_scan(&c);
+    }
+    mdb_txn_abort(c.txn);
+    kw_bundle_free(c.scratch);
+    if (count != NULL) {
+        *count = c.count;
+    }
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_STORE_STORE_INT_H
+#define KW_STORE_STORE_INT_H
+
+/* Internal to store/: the LMDB handles and the record layouts of docs/storage.md. */
+
+#include <lmdb.h>
+
+#include "store/store.h"
+
+#define KW__SCHEMA_VERSION 1
+
+struct kw_store {
+    MDB_env *env;
+    MDB_dbi meta, entries, payloads, objects, by_value, by_time, heads, forks, peers, peer_ids,
+        outbox, recipients;
+    uint8_t self[32];
+    bool rdonly;
+    char dir[4096];
+};
+
+/* entries value: flags(1) | recv_ms(8) | id(32) | sig(64) | header bytes */
+#define KW__ENT_HELD 0x01u     /* payload bytes are in `payloads` */
+#define KW__ENT_WITHHELD 0x02u /* header only: payload not ours to hold (RED) or not sent */
+#define KW__ENT_SEALED 0x04u   /* sealed payload this node cannot open */
+#define KW__ENT_INDEXED 0x08u  /* its indicators went through the index */
+#define KW__ENT_HDR_OFF (1 + 8 + 32 + 64)
+
+/* objects value: origin(32) | seq(8) | recv_ms(8) | modified(8) | tlp(1) | flags(1) |
+ * type(1) | pad(1) | indicator (msgpack map, as in payloads) */
+#define KW__OBJ_REVOKED 0x01u
+#define KW__OBJ_HDR 60
+
+/* heads value: seq(8) | id(32) | forked(1) */
+#define KW__HEAD_LEN 41
+
+/* by_value key: type(1) | value, or, for values too long for an LMDB key,
+ * type(1) | first 440 bytes | BLAKE2b-128(value) */
+#define KW__VKEY_MAX 460
+/* by_value data (dupsort): uuid(16) | origin(32) */
+
+/* Translates an LMDB return code, logging the original. */
+kw_err kw__mdb_err(int rc, const char *what);
+
+void kw__put64(uint8_t *p, uint64_t v);
+uint64_t kw__get64(const uint8_t *p);
+
+/* origin(32) | seq(8 BE) */
+void kw__feed_key(uint8_t key[static 40], const uint8_t origin[static 32], uint64_t seq);
+
+/* Builds the by_value key for a value; returns its length. */
+size_t kw__vkey(uint8_t key[static KW__VKEY_MAX], kw_obs_type type, const char *value,
+    size_t len);
+
+/* Meta counters kept transactionally: "n_current" (current, not revoked), "n_objects". */
+kw_err kw__counter_add(kw_store *s, MDB_txn *txn, const char *name, int64_t delta);
+uint64_t kw__counter_get(kw_store *s, MDB_txn *txn, const char *name);
+
+/*
+ * Indexes one version of an indicator (the newest wins; an id owned by another origin is
+ * ignored). Returns KW_ERR_OK when indexed or skipped as older, KW_ERR_PERM when the id
+ * belongs to another origin. *indexed tells which.
+ */
+kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
+    const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,
+    bool *indexed);
+
+/* Reads a head inside txn. */
+kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], kw_head *out);
+kw_err kw__head_put(kw_store *s, MDB_txn *txn, const kw_head *h);
+
+/* Copies a stored entry record (and its payload when want_payload) into e. */
+kw_err kw__entry_load(kw_store *s, MDB_txn *txn, const MDB_val *key, const MDB_val *val,
+    bool want_payload, kw_stored_entry *e);
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+#include <sodium.h>
+
+#include "bundle/bundle.h"
+#include "bundle/mpcheck.h"
+#include "bundle/timefmt.h"
+#include "bundle/tlp.h"
+
+static kw_indicator *add(kw_bundle *b, kw_obs_type t, const char *v)
+{
+    kw_indicator *d = NULL;
+    assert_int_equal(kw_bundle_add(b, &d), KW_ERR_OK);
+    kw_uuid_random(d->id);
+    d->type = t;
+    d->value = kw_bundle_strdup(b, v, strlen(v));
+    d->value_len = (uint32_t)strlen(v);
+    d->created = d->modified = d->valid_from = 1764300000123;
+    return d;
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    kw_bundle *b = NULL, *c = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    assert_int_equal(kw_bundle_new(&b), KW_ERR_OK);
+    kw_indicator *d = add(b, KW_OBS_IPV4, "192.0.2.1");
+    d->confidence = 80;
+    d->valid_until = 1764300999000;
+    d->revoked = true;
+    d->description = kw_bundle_strdup(b, "c2 server", 9);
+    d->labels = kw_bundle_alloc(b, 2 * sizeof(char *));
+    d->labels[0] = kw_bundle_strdup(b, "apt", 3);
+    d->labels[1] = kw_bundle_strdup(b, "c2", 2);
+    d->n_labels = 2;
+    d->kill_chain_phases = kw_bundle_alloc(b, sizeof(kw_kill_chain_phase));
+    d->kill_chain_phases[0].kill_chain_name = "lockheed-martin-cyber-kill-chain";
+    d->kill_chain_phases[0].phase_name = "command-and-control";
+    d->n_kill_chain_phases = 1;
+    add(b, KW_OBS_DOMAIN, "example.com");
+    b->description = "test bundle";
+    assert_int_equal(kw_bundle_encode(b, &buf, &len), KW_ERR_OK);
+    assert_int_equal(kw_bundle_decode(&c, buf, len), KW_ERR_OK);
+    assert_int_equal(c->n, 2);
+    assert_string_equal(c->description, "test bundle");
+    const kw_indicator *e = &c->items[0];
+    assert_memory_equal(e->id, d->id, 16);
+    assert_int_equal(e->type, KW_OBS_IPV4);
+    assert_string_equal(e->value, "192.0.2.1");
+    assert_int_equal(e->confidence, 80);
+    assert_true(e->revoked);
+    assert_int_equal(e->valid_until, 1764300999000);
+    assert_int_equal(e->n_labels, 2);
+    assert_string_equal(e->labels[1], "c2");
+    assert_string_equal(e->description, "c2 server");
+    assert_int_equal(e->n_kill_chain_phases, 1);
+    assert_string_equal(e->kill_chain_phases[0].phase_name, "command-and-control");
+    assert_int_equal(c->items[1].confidence, -1);
+    assert_false(c->items[1].revoked);
+    free(buf);
+    kw_bundle_free(b);
+    kw_bundle_free(c);
+}
+
+static void test_decode_rejects(void **state)
+{
+    (void)state;
+    kw_bundle *b = NULL, *c = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    /* A value that is not in normalised form is refused. */
+    assert_int_equal(kw_bundle_new(&b), KW_ERR_OK);
+    add(b, KW_OBS_DOMAIN, "Example.COM");
+    assert_int_equal(kw_bundle_encode(b, &buf, &len), KW_ERR_OK);
+    assert_int_equal(kw_bundle_decode(&c, buf, len), KW_ERR_DECODE);
+    assert_null(c);
+    free(buf);
+    kw_bundle_reset(b);
+
+    /* Every truncation of a valid payload is refused. */
+    add(b, KW_OBS_SHA256, "0000002a10959ec38b808d8252eed2e814294fbb25d2cd016b24bf853a44857e");
+    assert_int_equal(kw_bundle_encode(b, &buf, &len), KW_ERR_OK);
+    for (size_t i = 0; i < len; i++) {
+        assert_int_not_equal(kw_bundle_decode(&c, buf, i), KW_ERR_OK);
+    }
+    /* Trailing bytes are refused too. */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, buf, len);
+    longer[len] = 0xc0;
+    assert_int_equal(kw_bundle_decode(&c, longer, len + 1), KW_ERR_DECODE);
+    free(longer);
+    free(buf);
+    kw_bundle_free(b);
+}
+
+static void test_mpcheck(void **state)
+{
+    (void)state;
+    /* An array header announcing 2^32-1 elements in five bytes. */
+    const uint8_t huge[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+    assert_int_equal(kw_msgpack_check(huge, sizeof(huge), 8), KW_ERR_DECODE);
+    /* Nesting deeper than allowed. */
+    uint8_t deep[40];
+    memset(deep, 0x91, sizeof(deep));
+    deep[39] = 0xc0;
+    assert_int_equal(kw_msgpack_check(deep, sizeof(deep), 8), KW_ERR_DECODE);
+    assert_int_equal(kw_msgpack_check(deep + 34, 6, 8), KW_ERR_OK);
+    /* The reserved byte 0xc1. */
+    const uint8_t bad[] = { 0xc1 };
+    assert_int_equal(kw_msgpack_check(bad, 1, 8), KW_ERR_DECODE);
+    /* A string that promises more than is there. */
+    const uint8_t str[] = { 0xd9, 0x10, 'a' };
+    assert_int_equal(kw_msgpack_check(str, sizeof(str), 8), KW_ERR_DECODE);
+    const uint8_t map[] = { 0x81, 0xa1, 'k', 0x2a };
+    assert_int_equal(kw_msgpack_check(map, sizeof(map), 8), KW_ERR_OK);
+    assert_int_equal(kw_msgpack_check(map, sizeof(map) - 1, 8), KW_ERR_DECODE);
+}
+
+static void test_time(void **state)
+{
+    (void)state;
+    char buf[32];
+    int64_t ms;
+
+    kw_time_format(buf, sizeof(buf), 0);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    assert_int_equal(kw_time_parse("2026-11-28T07:20:00.123Z", &ms), KW_ERR_OK);
+    kw_time_format(buf, sizeof(buf), ms);
+    assert_string_equal(buf, "2026-11-28T07:20:00.123Z");
+    assert_int_equal(kw_time_parse("2026-11-28T08:20:00+01:00", &ms), KW_ERR_OK);
+    kw_time_format(buf, sizeof(buf), ms);
+    assert_string_equal(buf, "2026-11-28T07:20:00.000Z");
+    assert_int_equal(kw_time_parse("2024-02-29", &ms), KW_ERR_OK);
+    assert_int_equal(kw_time_parse("2023-02-29", &ms), KW_ERR_INVAL);
+    assert_int_equal(kw_time_parse("2026-13-01", &ms), KW_ERR_INVAL);
+    assert_int_equal(kw_time_parse("2026-11-28T25:00:00Z", &ms), KW_ERR_INVAL);
+    assert_int_equal(kw_time_parse("2026-11-28T07:20:00", &ms), KW_ERR_INVAL);
+    assert_int_equal(kw_time_parse("yesterday", &ms), KW_ERR_INVAL);
+    assert_int_equal(kw_time_parse_cli("7d", 1000000000000, &ms), KW_ERR_OK);
+    assert_int_equal(ms, 1000000000000 - 7 * 86400000LL);
+    assert_int_equal(kw_time_parse_cli("+30m", 0, &ms), KW_ERR_OK);
+    assert_int_equal(ms, 30 * 60000);
+    assert_int_equal(kw_time_parse_cli("7x", 0, &ms), KW_ERR_INVAL);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    uint8_t u[16], v[16];
+    char buf[64];
+
+    kw_uuid_random(u);
+    assert_int_equal(u[6] >> 4, 4);
+    assert_int_equal(u[8] & 0xc0, 0x80);
+    kw_indicator_id_format(buf, u);
+    assert_int_equal(strlen(buf), 47);
+    assert_int_equal(kw_indicator_id_parse(buf, v), KW_ERR_OK);
+    assert_memory_equal(u, v, 16);
+    assert_int_equal(kw_indicator_id_parse(buf + 11, v), KW_ERR_OK);
+    assert_int_equal(kw_indicator_id_parse("indicator--xyz", v), KW_ERR_INVAL);
+    buf[20] = 'g';
+    assert_int_equal(kw_indicator_id_parse(buf, v), KW_ERR_INVAL);
+}
+
+static void test_tlp(void **state)
+{
+    (void)state;
+    kw_tlp t;
+    assert_int_equal(kw_tlp_parse("TLP:AMBER+STRICT", &t), KW_ERR_OK);
+    assert_int_equal(t, KW_TLP_AMBER_STRICT);
+    assert_int_equal(kw_tlp_parse("white", &t), KW_ERR_OK);
+    assert_int_equal(t, KW_TLP_CLEAR);
+    assert_int_equal(kw_tlp_parse("tlp:red", &t), KW_ERR_OK);
+    assert_int_equal(t, KW_TLP_RED);
+    assert_int_equal(kw_tlp_parse("purple", &t), KW_ERR_INVAL);
+    assert_true(kw_tlp_may_send_payload(KW_TLP_CLEAR, KW_PARTY_STRANGER, false));
+    assert_false(kw_tlp_may_send_payload(KW_TLP_GREEN, KW_PARTY_STRANGER, false));
+    assert_true(kw_tlp_may_send_payload(KW_TLP_AMBER, KW_PARTY_MEMBER, false));
+    assert_false(kw_tlp_may_send_payload(KW_TLP_RED, KW_PARTY_MEMBER, true));
+    assert_false(kw_tlp_may_send_payload(KW_TLP_RED, KW_PARTY_RECIPIENT, false));
+    assert_true(kw_tlp_may_send_payload(KW_TLP_RED, KW_PARTY_RECIPIENT, true));
+    assert_false(kw_tlp_may_export_plain(KW_TLP_AMBER_STRICT, true));
+    assert_true(kw_tlp_may_export_plain(KW_TLP_AMBER, true));
+    assert_false(kw_tlp_may_export_plain(KW_TLP_AMBER, false));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_mpcheck),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_tlp),
+    };
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Store: publish, index, query, ingest checks, forks, verify (store/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "bundle/entry.h"
+#include "bundle/timefmt.h"
+#include "crypto/seal.h"
+#include "store/store.h"
+#include "support/support.h"
+
+typedef struct fixture {
+    char dir[256];
+    kw_identity *id;
+    kw_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (kw_test_tmpdir(f->dir, sizeof(f->dir)) != 0) {
+        return -1;
+    }
+    f->id = kw_test_identity(7);
+    if (kw_store_create(f->dir, kw_identity_pk(f->id), "CERT-A") != KW_ERR_OK
+        || kw_store_open(&f->s, f->dir, 0) != KW_ERR_OK) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    kw_store_close(f->s);
+    kw_identity_free(f->id);
+    kw_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static kw_bundle *make_bundle(const char *const *values, kw_obs_type type, size_t n)
+{
+    kw_bundle *b = NULL;
+    int64_t now = kw_time_now_ms();
+    assert_int_equal(kw_bundle_new(&b), KW_ERR_OK);
+    for (size_t i = 0; i < n; i++) {
+        kw_indicator *d = NULL;
+        assert_int_equal(kw_bundle_add(b, &d), KW_ERR_OK);
+        kw_uuid_random(d->id);
+        d->type = type;
+        d->value = kw_bundle_strdup(b, values[i], strlen(values[i]));
+        d->value_len = (uint32_t)strlen(values[i]);
+        d->created = d->modified = d->valid_from = now;
+    }
+    return b;
+}
+
+static int count_cb(void *ctx, const kw_result *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int query_value(kw_store *s, const char *v, bool all)
+{
+    kw_query q = { .value = v, .tlp = -1, .all = all };
+    int n = 0;
+    assert_int_equal(kw_store_query(s, &q, count_cb, &n, NULL), KW_ERR_OK);
+    return n;
+}
+
+static void publish(fixture *f, kw_bundle *b, kw_tlp tlp, kw_publish_result *res)
+{
+    kw_publish_opts o = { .tlp = tlp };
+    kw_bundle *list[1] = { b };
+    assert_int_equal(kw_store_publish(f->s, f->id, &o, list, 1, res), KW_ERR_OK);
+}
+
+static void test_publish_query(void **state)
+{
+    fixture *f = *state;
+    const char *vals[] = { "example.com", "evil.example.org", "example.com" };
+    kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 3);
+    kw_publish_result res = { 0 };
+
+    publish(f, b, KW_TLP_GREEN, &res);
+    assert_int_equal(res.entries, 1);
+    assert_int_equal(res.first_seq, 1);
+    assert_int_equal(res.indicators, 2);
+    assert_int_equal(res.duplicates, 1);
+    assert_int_equal(query_value(f->s, "example.com", false), 1);
+    assert_int_equal(query_value(f->s, "nothere.example", false), 0);
+    kw_bundle_free(b);
+
+    /* Publishing the same value again is a duplicate: no new entry. */
+    b = make_bundle(vals, KW_OBS_DOMAIN, 1);
+    memset(&res, 0, sizeof(res));
+    publish(f, b, KW_TLP_GREEN, &res);
+    assert_int_equal(res.entries, 0);
+    assert_int_equal(res.duplicates, 1);
+    kw_bundle_free(b);
+
+    kw_store_stats st;
+    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
+    assert_int_equal(st.indicators, 2);
+    assert_int_equal(st.entries, 1);
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(rep.entries, 1);
+}
+
+static void test_revoke(void **state)
+{
+    fixture *f = *state;
+    const char *vals[] = { "198.51.100.7" };
+    kw_bundle *b = make_bundle(vals, KW_OBS_IPV4, 1);
+    kw_publish_result res = { 0 };
+    uint8_t id[16];
+
+    publish(f, b, KW_TLP_CLEAR, &res);
+    memcpy(id, b->items[0].id, 16);
+    /* A new version with revoked set, a later modified time. */
+    b->items[0].revoked = true;
+    b->items[0].modified += 1000;
+    memset(&res, 0, sizeof(res));
+    publish(f, b, KW_TLP_CLEAR, &res);
+    assert_int_equal(res.entries, 1);
+    assert_int_equal(query_value(f->s, "198.51.100.7", false), 0);
+    assert_int_equal(query_value(f->s, "198.51.100.7", true), 1);
+    kw_store_stats st;
+    kw_store_stats_get(f->s, &st);
+    assert_int_equal(st.indicators, 0);
+    assert_int_equal(st.versions, 1);
+    /* An older version arriving later does not win. */
+    b->items[0].revoked = false;
+    b->items[0].modified -= 500;
+    memset(&res, 0, sizeof(res));
+    publish(f, b, KW_TLP_CLEAR, &res);
+    assert_int_equal(query_value(f->s, "198.51.100.7", false), 0);
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    kw_bundle_free(b);
+}
+
+/* Collects the wire form of an origin's feed from one store. */
+typedef struct wire_copy {
+    kw_stored_entry e[16];
+    size_t n;
+} wire_copy;
+
+static int copy_cb(void *ctx, const kw_stored_entry *e)
+{
+    wire_copy *w = ctx;
+    w->e[w->n] = *e;
+    if (e->payload != NULL) {
+        w->e[w->n].payload = malloc(e->payload_len);
+        memcpy(w->e[w->n].payload, e->payload, e->payload_len);
+    }
+    w->n++;
+    return w->n == 16;
+}
+
+static kw_wire_entry wire_of(const kw_stored_entry *e)
+{
+    kw_wire_entry w = { e->hdr, e->hdr_len, e->sig, e->payload, e->payload_len };
+    return w;
+}
+
+static void test_ingest_checks(void **state)
+{
+    fixture *f = *state;
+    char dir2[256];
+    kw_store *s2 = NULL;
+    kw_identity *other = kw_test_identity(9);
+    kw_publish_result res = { 0 };
+    wire_copy w = { 0 };
+    kw_ingest_result r[4];
+
+    /* Publish three entries on A. */
+    for (int i = 0; i < 3; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "host%d.example.net", i);
+        const char *vals[] = { v };
+        kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 1);
+        publish(f, b, KW_TLP_GREEN, &res);
+        kw_bundle_free(b);
+    }
+    assert_int_equal(kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w),
+        KW_ERR_OK);
+    assert_int_equal(w.n, 3);
+
+    /* B does not know A yet: roster rejection. */
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    kw_wire_entry we = wire_of(&w.e[0]);
+    assert_int_equal(kw_store_ingest(s2, other, &we, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].status, KW_INGEST_REJECTED);
+    assert_int_equal(r[0].err, KW_ERR_ROSTER);
+
+    kw_peer p = { 0 };
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+
+    /* A gap: seq 2 before seq 1. */
+    we = wire_of(&w.e[1]);
+    assert_int_equal(kw_store_ingest(s2, other, &we, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].status, KW_INGEST_GAP);
+
+    /* Forged signature. */
+    kw_stored_entry bad = w.e[0];
+    bad.sig[3] ^= 1;
+    we = wire_of(&bad);
+    assert_int_equal(kw_store_ingest(s2, other, &we, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].err, KW_ERR_BADSIG);
+
+    /* Payload not matching its hash. */
+    bad = w.e[0];
+    uint8_t *pl = malloc(bad.payload_len);
+    memcpy(pl, bad.payload, bad.payload_len);
+    pl[bad.payload_len - 1] ^= 1;
+    bad.payload = pl;
+    we = wire_of(&bad);
+    assert_int_equal(kw_store_ingest(s2, other, &we, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].err, KW_ERR_HASH);
+    free(pl);
+
+    /* A valid batch of all three, in order, in one transaction. */
+    kw_wire_entry batch[3] = { wire_of(&w.e[0]), wire_of(&w.e[1]), wire_of(&w.e[2]) };
+    assert_int_equal(kw_store_ingest(s2, other, batch, 3, r), KW_ERR_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].status, KW_INGEST_STORED);
+        assert_int_equal(r[i].indicators, 1);
+    }
+    assert_int_equal(query_value(s2, "host2.example.net", false), 1);
+    /* Again: held. */
+    assert_int_equal(kw_store_ingest(s2, other, batch, 3, r), KW_ERR_OK);
+    assert_int_equal(r[2].status, KW_INGEST_HELD);
+
+    /* A fork: a different valid entry for seq 3 signed by A. */
+    kw_header h = w.e[2].h;
+    h.time_ms += 1;
+    uint8_t hdr[KW_HEADER_MAX], sig[64];
+    size_t hl;
+    assert_int_equal(kw_header_encode(&h, hdr, &hl), KW_ERR_OK);
+    kw_entry_sign(f->id, sig, hdr, hl);
+    kw_wire_entry fw = { hdr, hl, sig, w.e[2].payload, w.e[2].payload_len };
+    assert_int_equal(kw_store_ingest(s2, other, &fw, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].status, KW_INGEST_FORK);
+    kw_head head;
+    assert_int_equal(kw_store_head(s2, kw_identity_pk(f->id), &head), KW_ERR_OK);
+    assert_true(head.forked);
+    kw_store_stats st;
+    kw_store_stats_get(s2, &st);
+    assert_int_equal(st.forks, 1);
+
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    for (size_t i = 0; i < w.n; i++) {
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    kw_store_close(s2);
+    kw_identity_free(other);
+    kw_test_rmrf(dir2);
+}
+
+static void test_broken_chain(void **state)
+{
+    fixture *f = *state;
+    char dir2[256];
+    kw_store *s2 = NULL;
+    kw_identity *other = kw_test_identity(10);
+    kw_ingest_result r;
+    const char *vals[] = { "chain.example" };
+    kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 1);
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+
+    assert_int_equal(kw_bundle_encode(b, &payload, &plen), KW_ERR_OK);
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    kw_peer p = { 0 };
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+
+    /* seq 1 is fine; seq 2 validly signed but with a prev that is not seq 1's id. */
+    kw_header h = { 0 };
+    memcpy(h.origin, kw_identity_pk(f->id), 32);
+    h.seq = 1;
+    h.time_ms = 1;
+    h.tlp = KW_TLP_CLEAR;
+    h.payload_len = plen;
+    kw_payload_hash(h.payload_hash, payload, plen);
+    uint8_t hdr[KW_HEADER_MAX], sig[64];
+    size_t hl;
+    kw_header_encode(&h, hdr, &hl);
+    kw_entry_sign(f->id, sig, hdr, hl);
+    kw_wire_entry w1 = { hdr, hl, sig, payload, plen };
+    assert_int_equal(kw_store_ingest(s2, other, &w1, 1, &r), KW_ERR_OK);
+    assert_int_equal(r.status, KW_INGEST_STORED);
+
+    h.seq = 2;
+    h.has_prev = true;
+    memset(h.prev, 0xab, 32);
+    uint8_t hdr2[KW_HEADER_MAX], sig2[64];
+    size_t hl2;
+    kw_header_encode(&h, hdr2, &hl2);
+    kw_entry_sign(f->id, sig2, hdr2, hl2);
+    kw_wire_entry w2 = { hdr2, hl2, sig2, payload, plen };
+    assert_int_equal(kw_store_ingest(s2, other, &w2, 1, &r), KW_ERR_OK);
+    assert_int_equal(r.status, KW_INGEST_REJECTED);
+    assert_int_equal(r.err, KW_ERR_CHAIN);
+    kw_head head;
+    kw_store_head(s2, kw_identity_pk(f->id), &head);
+    assert_int_equal(head.seq, 1);
+
+    free(payload);
+    kw_bundle_free(b);
+    kw_store_close(s2);
+    kw_identity_free(other);
+    kw_test_rmrf(dir2);
+}
+
+static void test_sealed(void **state)
+{
+    fixture *f = *state;
+    char dir2[256], dir3[256];
+    kw_store *s2 = NULL, *s3 = NULL;
+    kw_identity *b_id = kw_test_identity(11), *c_id = kw_test_identity(12);
+    kw_publish_result res = { 0 };
+    kw_ingest_result r;
+    wire_copy w = { 0 };
+
+    kw_peer p = { 0 };
+    snprintf(p.name, sizeof(p.name), "CERT-B");
+    memcpy(p.id, kw_identity_pk(b_id), 32);
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_OK);
+    snprintf(p.name, sizeof(p.name), "CERT-C");
+    memcpy(p.id, kw_identity_pk(c_id), 32);
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_OK);
+
+    /* RED without recipients is refused. */
+    const char *vals[] = { "secret.example" };
+    kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 1);
+    kw_publish_opts o = { .tlp = KW_TLP_RED };
+    kw_bundle *list[1] = { b };
+    assert_int_equal(kw_store_publish(f->s, f->id, &o, list, 1, &res), KW_ERR_INVAL);
+    /* RED for B only. */
+    o.recipients = (const uint8_t(*)[32])kw_identity_pk(b_id);
+    o.n_recipients = 1;
+    assert_int_equal(kw_store_publish(f->s, f->id, &o, list, 1, &res), KW_ERR_OK);
+    assert_int_equal(query_value(f->s, "secret.example", false), 1);
+    kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w);
+    assert_int_equal(w.n, 1);
+    assert_true(w.e[0].h.flags & KW_ENTRY_FLAG_SEALED);
+
+    /* B (recipient) opens and indexes it; C (member, not recipient) keeps the header only. */
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_test_tmpdir(dir3, sizeof(dir3)), 0);
+    kw_store_create(dir2, kw_identity_pk(b_id), "CERT-B");
+    kw_store_create(dir3, kw_identity_pk(c_id), "CERT-C");
+    kw_store_open(&s2, dir2, 0);
+    kw_store_open(&s3, dir3, 0);
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    kw_store_peer_add(s2, &p);
+    kw_store_peer_add(s3, &p);
+    kw_wire_entry we = wire_of(&w.e[0]);
+    assert_int_equal(kw_store_ingest(s2, b_id, &we, 1, &r), KW_ERR_OK);
+    assert_int_equal(r.status, KW_INGEST_STORED);
+    assert_int_equal(r.indicators, 1);
+    assert_int_equal(query_value(s2, "secret.example", false), 1);
+    assert_int_equal(kw_store_ingest(s3, c_id, &we, 1, &r), KW_ERR_OK);
+    assert_int_equal(r.status, KW_INGEST_STORED);
+    assert_int_equal(r.indicators, 0);
+    assert_int_equal(query_value(s3, "secret.example", false), 0);
+    kw_store_stats st;
+    kw_store_stats_get(s3, &st);
+    assert_int_equal(st.withheld, 1);
+    /* C's store holds no byte of the RED payload. */
+    wire_copy w3 = { 0 };
+    kw_store_feed_range(s3, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w3);
+    assert_int_equal(w3.n, 1);
+    assert_null(w3.e[0].payload);
+    kw_stored_entry_clear(&w3.e[0]);
+
+    /* The outbox remembers the delivery owed to B. */
+    int owed = 0;
+    kw_store_outbox_list(f->s, kw_identity_pk(b_id), (kw_entry_cb)count_cb, &owed);
+    assert_int_equal(owed, 1);
+    kw_store_outbox_done(f->s, kw_identity_pk(b_id), kw_identity_pk(f->id), 1);
+    owed = 0;
+    kw_store_outbox_list(f->s, kw_identity_pk(b_id), (kw_entry_cb)count_cb, &owed);
+    assert_int_equal(owed, 0);
+
+    kw_stored_entry_clear(&w.e[0]);
+    kw_bundle_free(b);
+    kw_store_close(s2);
+    kw_store_close(s3);
+    kw_identity_free(b_id);
+    kw_identity_free(c_id);
+    kw_test_rmrf(dir2);
+    kw_test_rmrf(dir3);
+}
+
+static void test_roster(void **state)
+{
+    fixture *f = *state;
+    kw_identity *b = kw_test_identity(20);
+    kw_peer p = { 0 }, q;
+    kw_peer *list = NULL;
+    size_t n = 0;
+
+    snprintf(p.name, sizeof(p.name), "CERT-B");
+    memcpy(p.id, kw_identity_pk(b), 32);
+    snprintf(p.address, sizeof(p.address), "127.0.0.1:7401");
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_OK);
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_EXISTS);
+    snprintf(p.name, sizeof(p.name), "bad name");
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_INVAL);
+    snprintf(p.name, sizeof(p.name), "SELF");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(f->s, &p), KW_ERR_INVAL);
+    assert_int_equal(kw_store_peer_find(f->s, "CERT-B", &q), KW_ERR_OK);
+    assert_string_equal(q.address, "127.0.0.1:7401");
+    assert_true(kw_store_is_member(f->s, kw_identity_pk(b)));
+    assert_int_equal(kw_store_peer_list(f->s, &list, &n), KW_ERR_OK);
+    assert_int_equal(n, 1);
+    free(list);
+    assert_int_equal(kw_store_peer_remove(f->s, "CERT-B"), KW_ERR_OK);
+    assert_int_equal(kw_store_peer_remove(f->s, "CERT-B"), KW_ERR_NOTFOUND);
+    assert_false(kw_store_is_member(f->s, kw_identity_pk(b)));
+    kw_identity_free(b);
+}
+
+static void test_reopen_and_create_twice(void **state)
+{
+    fixture *f = *state;
+    kw_store *again = NULL;
+    assert_int_equal(kw_store_create(f->dir, kw_identity_pk(f->id), "X"), KW_ERR_EXISTS);
+    assert_int_equal(kw_store_open(&again, f->dir, KW_STORE_RDONLY), KW_ERR_OK);
+    char name[64];
+    assert_int_equal(kw_store_name(again, name, sizeof(name)), KW_ERR_OK);
+    assert_string_equal(name, "CERT-A");
+    kw_store_close(again);
+    char empty[256];
+    kw_test_tmpdir(empty, sizeof(empty));
+    assert_int_equal(kw_store_open(&again, empty, 0), KW_ERR_NOINIT);
+    kw_test_rmrf(empty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_publish_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_and_create_twice, setup, teardown),
+    };
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
