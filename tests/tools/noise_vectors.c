@@ -227,8 +227,9 @@ static bool run_message(size_t i, const json_t *m, struct party *from, struct pa
     if (out_len != expect_len || memcmp(g_msg, expect, out_len) != 0) {
         hex_short(got_hex, sizeof(got_hex), g_msg, out_len);
         hex_short(want_hex, sizeof(want_hex), expect, expect_len);
-        set_why(why, why_cap, "message %zu (%s, %s): ciphertext differs: got %zu bytes %s, want %zu bytes %s",
-            i, handshake ? "handshake" : "transport", from->role, out_len, got_hex, expect_len,
+        set_why(why, why_cap,
+            "message %zu (%s, %s): ciphertext differs: got %zu bytes %s, want %zu bytes %s", i,
+            handshake ? "handshake" : "transport", from->role, out_len, got_hex, expect_len,
             want_hex);
         goto out;
     }
