@@ -1133,3 +1133,34 @@ kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
     }
     return kw__mdb_err(mdb_txn_commit(txn), "commit");
 }
+
+kw_err kw_store_entry_recipients(kw_store *s, const uint8_t origin[static 32], uint64_t seq,
+    uint8_t (**out)[32], size_t *n)
+{
+    MDB_txn *txn = NULL;
+    uint8_t key[40];
+    MDB_val k = { 40, key }, v;
+    kw_err rc;
+    int mrc;
+
+    *out = NULL;
+    *n = 0;
+    kw__feed_key(key, origin, seq);
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    mrc = mdb_get(txn, s->recipients, &k, &v);
+    if (mrc == 0 && v.mv_size % 32 == 0 && v.mv_size > 0) {
+        if ((*out = malloc(v.mv_size)) == NULL) {
+            rc = KW_ERR_NOMEM;
+        } else {
+            memcpy(*out, v.mv_data, v.mv_size);
+            *n = v.mv_size / 32;
+        }
+    } else if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = kw__mdb_err(mrc, "recipients_get");
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}

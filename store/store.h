@@ -236,6 +236,13 @@ typedef struct kw_verify_report {
  * payloads. KW_ERR_OK with problems == 0 when all is well. */
 kw_err kw_store_verify(kw_store *s, const kw_identity *me, kw_verify_report *rep);
 
+/*
+ * The recipients of a sealed entry, as far as this node knows them (its own sealed
+ * entries, and those it could open). Malloc'd list (*out, *n; *n is 0 when unknown).
+ */
+kw_err kw_store_entry_recipients(kw_store *s, const uint8_t origin[static 32], uint64_t seq,
+    uint8_t (**out)[32], size_t *n);
+
 /* ---- RED outbox ---- */
 
 /* Calls cb for each RED entry of this node still owed to recipient. */

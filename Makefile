@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: Apache-2.0
+# The two commands of the README: `make demo` and `make test`. Both install the Debian
+# packages they need first (when missing), then build with CMake.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= 2
+CTEST_ARGS ?= --output-on-failure -j$(JOBS)
+FUZZ_SECONDS ?= 60
+
+# msgpack-c is libmsgpack-dev on Debian 12 and libmsgpack-c-dev on newer releases.
+DEPS := build-essential cmake pkg-config libsodium-dev libuv1-dev liblmdb-dev libcmocka-dev \
+        libjansson-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build demo test test-asan fuzz bench clean lint
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! dpkg -s libmsgpack-dev >/dev/null 2>&1 && ! dpkg -s libmsgpack-c-dev >/dev/null 2>&1; then \
+	    missing="$$missing msgpack"; fi; \
+	command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -qq || exit 1; \
+	    pkgs=$$(echo "$$missing" | sed 's/ msgpack/ '"$$(apt-cache show libmsgpack-c-dev >/dev/null 2>&1 && echo libmsgpack-c-dev || echo libmsgpack-dev)"'/'); \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$pkgs || exit 1; \
+	fi
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKW_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@bash cli/demo.sh $(BUILD)/cli/kawan
+
+test: build
+	@echo "== tests (RelWithDebInfo) =="
+	@cd $(BUILD) && ctest $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory test-asan
+
+test-asan: deps
+	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKW_SANITIZE=ON -DKW_WERROR=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

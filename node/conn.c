@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Connections: TCP, the Noise IKpsk2 handshake, and the framed transport (docs/protocol.md).
+ * Every Noise message travels behind a 2-byte big-endian length; the decrypted transport
+ * stream carries application messages behind a 4-byte big-endian length.
+ */
+#include "node/node_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/id.h"
+#include "crypto/log.h"
+
+#define FRAME_MAX (2 + KW_NOISE_MAX_MSG)
+#define REKEY_EVERY (1u << 20)
+
+static void conn_log(kw__conn *c, kw_log_level lvl, const char *msg, const char *detail)
+{
+    char q[200];
+    const char *who = c->peer ? c->peer->info.name : "-";
+    kw_log(lvl, msg, "peer=%s remote=%s dir=%s%s%s", who, c->remote[0] ? c->remote : "-",
+        c->initiator ? "out" : "in", detail ? " reason=" : "",
+        detail ? kw_log_quote(q, sizeof(q), detail) : "");
+}
+
+static kw_err conn_new(kw_node *n, bool initiator, kw__conn **out)
+{
+    kw__conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    c->frame = malloc(FRAME_MAX);
+    if (c->frame == NULL) {
+        free(c);
+        return KW_ERR_NOMEM;
+    }
+    c->node = n;
+    c->initiator = initiator;
+    c->state = initiator ? CONN_CONNECTING : CONN_HANDSHAKE;
+    c->created_ms = kw__now_ms(n);
+    c->last_rx_ms = c->created_ms;
+    c->last_tx_ms = c->created_ms;
+    c->next = n->conns;
+    n->conns = c;
+    n->n_pending++;
+    *out = c;
+    return KW_ERR_OK;
+}
+
+static void conn_free(kw__conn *c)
+{
+    kw_node *n = c->node;
+    for (kw__conn **pp = &n->conns; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    kw_noise_hs_free(c->hs);
+    kw_noise_cipher_free(c->tx);
+    kw_noise_cipher_free(c->rx);
+    sodium_free(c->app);
+    free(c->frame);
+    free(c);
+}
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+    conn_free(h->data);
+}
+
+void kw__conn_close(kw__conn *c, const char *reason, uint32_t penalty)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    if (c->state != CONN_UP || !c->hello_received) {
+        if (n->n_pending > 0) {
+            n->n_pending--;
+        }
+    }
+    c->state = CONN_CLOSING;
+    if (reason != NULL) {
+        conn_log(c, penalty ? KW_LOG_WARN : KW_LOG_INFO, "connection closed", reason);
+    }
+    if (p != NULL) {
+        if (p->session == c) {
+            p->session = NULL;
+            kw__sync_session_down(p);
+            kw_log_info("session down", "peer=%s", p->info.name);
+        }
+        if (p->dialing == c) {
+            p->dialing = NULL;
+        }
+        if (reason != NULL && (penalty || p->session == NULL)) {
+            snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
+        }
+        if (penalty) {
+            kw_backoff_penalise(&p->backoff, penalty);
+            uint32_t d = kw_backoff_next(&p->backoff, randombytes_random());
+            p->banned_until_ms = kw__now_ms(n) + d;
+            p->next_dial_ms = p->banned_until_ms;
+        } else if (c->initiator && p->next_dial_ms <= kw__now_ms(n)) {
+            p->next_dial_ms = kw__now_ms(n) + kw_backoff_next(&p->backoff, randombytes_random());
+        }
+    }
+    if (c->tcp_open) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    } else if (!c->resolving) {
+        conn_free(c);
+    }
+}
+
+/* ---- Writing ---- */
+
+typedef struct wreq {
+    uv_write_t req;
+    kw__conn *c;
+    size_t len;
+    kw__sent_cb done;
+    void *ctx;
+    uint8_t data[];
+} wreq;
+
+static void on_written(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    kw__conn *c = w->c;
+    c->queued -= w->len;
+    if (w->done != NULL) {
+        w->done(c->node, w->ctx, status == 0);
+    }
+    free(w);
+    if (status != 0 && c->state != CONN_CLOSING) {
+        kw__conn_close(c, uv_strerror(status), 0);
+        return;
+    }
+    if (c->state == CONN_UP && c->hello_received && c->queued < KW__HIGH_WATER / 2) {
+        kw__sync_pump(c);
+    }
+}
+
+static kw_err write_raw(kw__conn *c, wreq *w)
+{
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    w->c = c;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (rc != 0) {
+        if (w->done) {
+            w->done(c->node, w->ctx, false);
+        }
+        free(w);
+        kw__conn_close(c, uv_strerror(rc), 0);
+        return KW_ERR_NET;
+    }
+    c->queued += w->len;
+    c->last_tx_ms = kw__now_ms(c->node);
+    if (c->queued > KW__QUEUE_LIMIT) {
+        kw__conn_close(c, "peer does not read (send queue over limit)", 2);
+        return KW_ERR_CLOSED;
+    }
+    return KW_ERR_OK;
+}
+
+static kw_err send_handshake(kw__conn *c, const uint8_t *msg, size_t len)
+{
+    wreq *w = malloc(sizeof(*w) + 2 + len);
+    if (w == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    memset(w, 0, sizeof(*w));
+    w->len = 2 + len;
+    w->data[0] = (uint8_t)(len >> 8);
+    w->data[1] = (uint8_t)len;
+    memcpy(w->data + 2, msg, len);
+    return write_raw(c, w);
+}
+
+kw_err kw__conn_send(kw__conn *c, const uint8_t *msg, size_t len, kw__sent_cb done, void *ctx)
+{
+    size_t stream = 4 + len;
+    size_t chunks = (stream + KW_NOISE_MAX_PAYLOAD - 1) / KW_NOISE_MAX_PAYLOAD;
+    size_t total = stream + chunks * (2 + KW_NOISE_TAGLEN);
+    size_t off = 0, o = 0;
+    uint8_t prefix[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+        (uint8_t)len };
+    uint8_t *plain = NULL;
+
+    if (c->state != CONN_UP || c->tx == NULL) {
+        if (done) {
+            done(c->node, ctx, false);
+        }
+        return KW_ERR_CLOSED;
+    }
+    if (len > KW_APP_MSG_MAX) {
+        if (done) {
+            done(c->node, ctx, false);
+        }
+        return KW_ERR_TOOBIG;
+    }
+    wreq *w = malloc(sizeof(*w) + total);
+    plain = malloc(KW_NOISE_MAX_PAYLOAD);
+    if (w == NULL || plain == NULL) {
+        free(w);
+        free(plain);
+        if (done) {
+            done(c->node, ctx, false);
+        }
+        return KW_ERR_NOMEM;
+    }
+    memset(w, 0, sizeof(*w));
+    w->done = done;
+    w->ctx = ctx;
+    while (off < stream) {
+        size_t take = stream - off < KW_NOISE_MAX_PAYLOAD ? stream - off : KW_NOISE_MAX_PAYLOAD;
+        /* Gather this chunk of prefix || msg into plain. */
+        for (size_t i = 0; i < take; i++) {
+            size_t pos = off + i;
+            plain[i] = pos < 4 ? prefix[pos] : msg[pos - 4];
+        }
+        size_t ct_len = 0;
+        kw_err rc = kw_noise_cipher_encrypt(c->tx, NULL, 0, plain, take, w->data + o + 2,
+            total - o - 2, &ct_len);
+        if (rc != KW_ERR_OK) {
+            free(plain);
+            free(w);
+            if (done) {
+                done(c->node, ctx, false);
+            }
+            kw__conn_close(c, "encryption failed (nonce exhausted)", 0);
+            return rc;
+        }
+        w->data[o] = (uint8_t)(ct_len >> 8);
+        w->data[o + 1] = (uint8_t)ct_len;
+        o += 2 + ct_len;
+        off += take;
+        if ((kw_noise_cipher_nonce(c->tx) % REKEY_EVERY) == 0) {
+            kw_noise_cipher_rekey(c->tx);
+        }
+    }
+    free(plain);
+    w->len = o;
+    return write_raw(c, w);
+}
+
+/* ---- Handshake ---- */
+
+static kw_err hs_start(kw__conn *c)
+{
+    kw_node *n = c->node;
+    kw_err rc = kw_noise_hs_new(&c->hs, KW_NOISE_PROTOCOL, c->initiator,
+        (const uint8_t *)KW_NOISE_PROLOGUE, strlen(KW_NOISE_PROLOGUE));
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    if ((rc = kw_noise_hs_set_static(c->hs, kw_identity_x25519_sk(n->id))) != KW_ERR_OK
+        || (rc = kw_noise_hs_add_psk(c->hs, n->psk)) != KW_ERR_OK) {
+        return rc;
+    }
+    if (c->initiator && (rc = kw_noise_hs_set_remote_static(c->hs, c->peer->xpk)) != KW_ERR_OK) {
+        return rc;
+    }
+    return KW_ERR_OK;
+}
+
+static void session_crypto_ready(kw__conn *c)
+{
+    kw_err rc = kw_noise_hs_split(c->hs, &c->tx, &c->rx);
+    kw_noise_hs_free(c->hs);
+    c->hs = NULL;
+    if (rc != KW_ERR_OK) {
+        kw__conn_close(c, "handshake split failed", 0);
+    }
+}
+
+static void send_hello(kw__conn *c)
+{
+    kw_buf b = { 0 };
+    if (kw_msg_encode_hello(&b, c->node->name, c->node->self) == KW_ERR_OK) {
+        kw__conn_send(c, b.p, b.len, NULL, NULL);
+        c->hello_sent = true;
+    }
+    kw_buf_free(&b);
+}
+
+static void on_handshake_frame(kw__conn *c, const uint8_t *msg, size_t len)
+{
+    kw_node *n = c->node;
+    uint8_t out[256];
+    size_t out_len = 0;
+    uint8_t payload[64];
+    size_t plen = 0;
+
+    if (!c->initiator) {
+        /* Message 1: learn who is calling, and refuse strangers before answering. */
+        uint8_t rs[32];
+        if (kw_noise_hs_read_message(c->hs, msg, len, payload, sizeof(payload), &plen)
+            != KW_ERR_OK) {
+            kw__conn_close(c, "handshake failed: malformed or wrong responder key", 0);
+            return;
+        }
+        if (kw_noise_hs_remote_static(c->hs, rs) != KW_ERR_OK) {
+            kw__conn_close(c, "handshake failed", 0);
+            return;
+        }
+        kw_peer_state *p = kw__peer_by_xpk(n, rs);
+        if (p == NULL) {
+            char key[65];
+            kw_hex_encode(key, rs, 8);
+            kw_log_warn("rejected connection: not a roster member", "remote=%s x25519=%s",
+                c->remote, key);
+            kw__conn_close(c, NULL, 0);
+            return;
+        }
+        c->peer = p;
+        if (p->banned_until_ms > kw__now_ms(n)) {
+            kw__conn_close(c, "rejected: peer is backed off after misbehaving", 0);
+            return;
+        }
+        if (kw_noise_hs_write_message(c->hs, NULL, 0, out, sizeof(out), &out_len) != KW_ERR_OK) {
+            kw__conn_close(c, "handshake failed writing message 2", 0);
+            return;
+        }
+        if (send_handshake(c, out, out_len) != KW_ERR_OK) {
+            return;
+        }
+        session_crypto_ready(c);
+        if (c->state != CONN_CLOSING) {
+            /* The initiator proves it holds the community key with its first transport
+             * message; until then nothing is sent. */
+            c->state = CONN_CONFIRM;
+        }
+        return;
+    }
+    if (kw_noise_hs_read_message(c->hs, msg, len, payload, sizeof(payload), &plen) != KW_ERR_OK) {
+        kw__conn_close(c, "handshake failed: wrong community key, or the peer is not who the roster says", 1);
+        return;
+    }
+    session_crypto_ready(c);
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    c->state = CONN_UP;
+    send_hello(c);
+}
+
+/* ---- Reading ---- */
+
+static kw_err app_append(kw__conn *c, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    uint64_t now = kw__now_ms(c->node);
+
+    while (off < len) {
+        if (c->app_len == 0) {
+            c->app_started_ms = now;
+        }
+        /* Grow the buffer to hold the 4-byte prefix, then the announced message. */
+        size_t need = 4;
+        if (c->app_len >= 4) {
+            uint32_t mlen = (uint32_t)c->app[0] << 24 | (uint32_t)c->app[1] << 16
+                | (uint32_t)c->app[2] << 8 | c->app[3];
+            if (mlen == 0 || mlen > KW_APP_MSG_MAX) {
+                kw__conn_close(c, "message length over the limit", 3);
+                return KW_ERR_TOOBIG;
+            }
+            need = 4 + (size_t)mlen;
+        }
+        if (c->app_cap < need) {
+            /* Grow in steps so a length prefix alone does not reserve 16 MiB. */
+            size_t cap = c->app_cap ? c->app_cap : 4096;
+            while (cap < need && cap < c->app_len + (len - off) + 4096) {
+                cap *= 2;
+            }
+            if (cap < need && cap < c->app_len + (len - off)) {
+                cap = c->app_len + (len - off);
+            }
+            if (cap > need) {
+                cap = need;
+            }
+            if (cap > c->app_cap) {
+                uint8_t *np = sodium_malloc(cap);
+                if (np == NULL) {
+                    kw__conn_close(c, "out of memory", 0);
+                    return KW_ERR_NOMEM;
+                }
+                if (c->app_len) {
+                    memcpy(np, c->app, c->app_len);
+                }
+                sodium_free(c->app);
+                c->app = np;
+                c->app_cap = cap;
+            }
+        }
+        size_t take = c->app_cap - c->app_len;
+        if (take > len - off) {
+            take = len - off;
+        }
+        if (take > need - c->app_len) {
+            take = need - c->app_len;
+        }
+        memcpy(c->app + c->app_len, p + off, take);
+        c->app_len += take;
+        off += take;
+        if (c->app_len >= 4 && c->app_len == need && need > 4) {
+            c->app_len = 0;
+            if (now - c->flood_window_ms >= 1000) {
+                c->flood_window_ms = now;
+                c->flood_count = 0;
+            }
+            if (++c->flood_count > KW__FLOOD_MSGS_PER_SEC) {
+                kw__conn_close(c, "message flood", 3);
+                return KW_ERR_AGAIN;
+            }
+            kw_err rc = kw__sync_on_message(c, c->app + 4, need - 4);
+            if (rc != KW_ERR_OK || c->state == CONN_CLOSING) {
+                return rc == KW_ERR_OK ? KW_ERR_CLOSED : rc;
+            }
+            /* Release big buffers between messages; keep a small one. */
+            if (c->app_cap > 65536) {
+                sodium_free(c->app);
+                c->app = NULL;
+                c->app_cap = 0;
+            }
+        }
+    }
+    return KW_ERR_OK;
+}
+
+static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
+{
+    uint8_t buf[KW_NOISE_MAX_MSG];
+    size_t plen = 0;
+
+    if (kw_noise_cipher_decrypt(c->rx, NULL, 0, msg, len, buf, sizeof(buf), &plen) != KW_ERR_OK) {
+        if (c->state == CONN_CONFIRM) {
+            kw__conn_close(c, "handshake failed: the initiator does not hold the community key", 1);
+        } else {
+            kw__conn_close(c, "transport message failed to authenticate (tampered, replayed or reordered)", 3);
+        }
+        return;
+    }
+    if ((kw_noise_cipher_nonce(c->rx) % REKEY_EVERY) == 0) {
+        kw_noise_cipher_rekey(c->rx);
+    }
+    if (c->state == CONN_CONFIRM) {
+        c->state = CONN_UP;
+    }
+    app_append(c, buf, plen);
+}
+
+static void on_frame(kw__conn *c, const uint8_t *msg, size_t len)
+{
+    if (c->state == CONN_HANDSHAKE) {
+        on_handshake_frame(c, msg, len);
+    } else if (c->state == CONN_CONFIRM || c->state == CONN_UP) {
+        on_transport_frame(c, msg, len);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char rbuf[65536];
+    (void)h;
+    (void)suggested;
+    /* One loop thread: libuv fills this and calls on_read before the next alloc. */
+    *buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    kw__conn *c = s->data;
+    size_t off = 0;
+
+    if (nread < 0) {
+        if (c->state == CONN_CONFIRM) {
+            kw__conn_close(c,
+                "handshake failed: the initiator left after message 2 (wrong community key?)", 1);
+        } else {
+            kw__conn_close(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread), 0);
+        }
+        return;
+    }
+    c->last_rx_ms = kw__now_ms(c->node);
+    while (off < (size_t)nread && c->state != CONN_CLOSING) {
+        /* Assemble one frame: 2-byte length, then that many bytes. */
+        if (c->frame_len < 2) {
+            c->frame[c->frame_len++] = (uint8_t)buf->base[off++];
+            continue;
+        }
+        size_t flen = (size_t)c->frame[0] << 8 | c->frame[1];
+        if (flen == 0) {
+            kw__conn_close(c, "empty frame", 3);
+            return;
+        }
+        size_t take = flen + 2 - c->frame_len;
+        if (take > (size_t)nread - off) {
+            take = (size_t)nread - off;
+        }
+        memcpy(c->frame + c->frame_len, buf->base + off, take);
+        c->frame_len += take;
+        off += take;
+        if (c->frame_len == flen + 2) {
+            c->frame_len = 0;
+            on_frame(c, c->frame + 2, flen);
+        }
+    }
+}
+
+/* ---- Connecting ---- */
+
+static void start_reading(kw__conn *c)
+{
+    c->tcp.data = c;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    kw__conn *c = req->data;
+    uint8_t out[256];
+    size_t out_len = 0;
+
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    if (status != 0) {
+        kw__conn_close(c, uv_strerror(status), 0);
+        return;
+    }
+    c->state = CONN_HANDSHAKE;
+    start_reading(c);
+    if (hs_start(c) != KW_ERR_OK
+        || kw_noise_hs_write_message(c->hs, NULL, 0, out, sizeof(out), &out_len) != KW_ERR_OK) {
+        kw__conn_close(c, "handshake setup failed", 0);
+        return;
+    }
+    send_handshake(c, out, out_len);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    kw__conn *c = req->data;
+    kw_node *n = c->node;
+    c->resolving = false;
+    if (c->state == CONN_CLOSING) {
+        uv_freeaddrinfo(res);
+        conn_free(c);
+        return;
+    }
+    if (status != 0 || res == NULL) {
+        uv_freeaddrinfo(res);
+        kw__conn_close(c, "cannot resolve address", 0);
+        return;
+    }
+    uv_tcp_init(&n->loop, &c->tcp);
+    c->tcp.data = c;
+    c->tcp_open = true;
+    c->connect_req.data = c;
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, res->ai_addr, on_connected);
+    uv_freeaddrinfo(res);
+    if (rc != 0) {
+        kw__conn_close(c, uv_strerror(rc), 0);
+    }
+}
+
+kw_err kw__conn_dial(kw_node *n, kw_peer_state *p)
+{
+    char host[128], port[8];
+    uint16_t portn;
+    kw__conn *c = NULL;
+    struct addrinfo hints;
+    kw_err rc;
+
+    if (kw_hostport_parse(p->info.address, host, sizeof(host), &portn) != KW_ERR_OK) {
+        snprintf(p->last_error, sizeof(p->last_error), "bad address '%s'", p->info.address);
+        return KW_ERR_INVAL;
+    }
+    if ((rc = conn_new(n, true, &c)) != KW_ERR_OK) {
+        return rc;
+    }
+    c->peer = p;
+    p->dialing = c;
+    snprintf(c->remote, sizeof(c->remote), "%s", p->info.address);
+    snprintf(port, sizeof(port), "%u", portn);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    c->gai_req.data = c;
+    c->resolving = true;
+    if (uv_getaddrinfo(&n->loop, &c->gai_req, on_resolved, host, port, &hints) != 0) {
+        c->resolving = false;
+        kw__conn_close(c, "cannot resolve address", 0);
+        return KW_ERR_NET;
+    }
+    return KW_ERR_OK;
+}
+
+void kw__conn_accept(kw_node *n)
+{
+    kw__conn *c = NULL;
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+
+    if (conn_new(n, false, &c) != KW_ERR_OK) {
+        return;
+    }
+    uv_tcp_init(&n->loop, &c->tcp);
+    c->tcp.data = c;
+    c->tcp_open = true;
+    if (uv_accept((uv_stream_t *)&n->listener, (uv_stream_t *)&c->tcp) != 0) {
+        kw__conn_close(c, NULL, 0);
+        return;
+    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[64];
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            snprintf(c->remote, sizeof(c->remote), "%s:%u", ip,
+                ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            snprintf(c->remote, sizeof(c->remote), "[%s]:%u", ip,
+                ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        }
+    }
+    if (n->n_pending > KW__MAX_PENDING_HANDSHAKES) {
+        kw_log_warn("rejected connection: too many handshakes in progress", "remote=%s",
+            c->remote);
+        kw__conn_close(c, NULL, 0);
+        return;
+    }
+    if (hs_start(c) != KW_ERR_OK) {
+        kw__conn_close(c, "handshake setup failed", 0);
+        return;
+    }
+    start_reading(c);
+}
+
+void kw__conn_tick(kw__conn *c, uint64_t now)
+{
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    if ((c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE || c->state == CONN_CONFIRM
+            || !c->hello_received)
+        && now - c->created_ms > KW__HANDSHAKE_TIMEOUT_MS) {
+        kw__conn_close(c, "handshake timeout", c->peer != NULL && c->state != CONN_CONNECTING ? 1 : 0);
+        return;
+    }
+    if (c->state != CONN_UP) {
+        return;
+    }
+    if (now - c->last_rx_ms > KW__DEAD_AFTER_MS) {
+        kw__conn_close(c, "peer silent (keep-alive timeout)", 0);
+        return;
+    }
+    if (c->app_len > 0 && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
+        kw__conn_close(c, "message not completed in time (slow sender)", 2);
+        return;
+    }
+    if (c->hello_received && now - c->last_tx_ms > KW__PING_INTERVAL_MS) {
+        kw_buf b = { 0 };
+        if (kw_msg_encode_ping(&b, KW_MSG_PING, ++c->ping_nonce) == KW_ERR_OK) {
+            kw__conn_send(c, b.p, b.len, NULL, NULL);
+        }
+        kw_buf_free(&b);
+    }
+}
+

@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Replication (docs/protocol.md, "Sync"): HELLO and HAVE on connect; ENTRIES batches in seq
+ * order per origin pumped while the send queue has room; eager push along Plumtree's eager
+ * links with IHAVE/GRAFT/PRUNE on the others; an anti-entropy digest of the version vector
+ * every round; the RED outbox delivered when a recipient is connected.
+ */
+#include "node/node_int.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/id.h"
+#include "crypto/log.h"
+
+#define PUMP_MAX_ENTRIES 512
+
+kw__origin_state *kw__origin_state_get(kw_peer_state *p, const uint8_t origin[static 32])
+{
+    for (size_t i = 0; i < p->n_os; i++) {
+        if (memcmp(p->os[i].origin, origin, 32) == 0) {
+            return &p->os[i];
+        }
+    }
+    return NULL;
+}
+
+static kw__origin_state *origin_state_add(kw_peer_state *p, const uint8_t origin[static 32])
+{
+    kw__origin_state *os = kw__origin_state_get(p, origin);
+    if (os != NULL) {
+        return os;
+    }
+    if (p->n_os == p->cap_os) {
+        size_t cap = p->cap_os ? p->cap_os * 2 : 16;
+        kw__origin_state *n = realloc(p->os, cap * sizeof(*n));
+        if (n == NULL) {
+            return NULL;
+        }
+        p->os = n;
+        p->cap_os = cap;
+    }
+    os = &p->os[p->n_os++];
+    memset(os, 0, sizeof(*os));
+    memcpy(os->origin, origin, 32);
+    return os;
+}
+
+/* Origins we replicate: ourselves and every roster member. */
+static bool origin_wanted(kw_node *n, const uint8_t origin[static 32])
+{
+    if (memcmp(origin, n->self, 32) == 0) {
+        return true;
+    }
+    kw_peer_state *p = kw__peer_by_id(n, origin);
+    return p != NULL && p->in_roster;
+}
+
+static void send_msg(kw__conn *c, kw_buf *b)
+{
+    if (c->state == CONN_UP) {
+        kw__conn_send(c, b->p, b->len, NULL, NULL);
+    }
+}
+
+/* Our version vector as sent in HAVE: every wanted origin, held or not, in origin order. */
+static kw_err our_vector(kw_node *n, kw_head **out, size_t *count)
+{
+    size_t cap = n->n_peers + 1, k = 0;
+    kw_head *v = calloc(cap, sizeof(*v));
+    if (v == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    memcpy(v[k++].origin, n->self, 32);
+    for (size_t i = 0; i < n->n_peers; i++) {
+        if (n->peers[i].in_roster) {
+            memcpy(v[k++].origin, n->peers[i].info.id, 32);
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        v[i].seq = kw__head_seq(n, v[i].origin);
+    }
+    /* Sort by origin so both sides hash the same sequence. */
+    for (size_t i = 1; i < k; i++) {
+        kw_head t = v[i];
+        size_t j = i;
+        while (j > 0 && memcmp(v[j - 1].origin, t.origin, 32) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+    *out = v;
+    *count = k;
+    return KW_ERR_OK;
+}
+
+static void send_have(kw__conn *c)
+{
+    kw_head *v = NULL;
+    size_t k = 0;
+    kw_buf b = { 0 };
+    if (our_vector(c->node, &v, &k) == KW_ERR_OK && kw_msg_encode_have(&b, v, k) == KW_ERR_OK) {
+        send_msg(c, &b);
+    }
+    kw_buf_free(&b);
+    free(v);
+}
+
+static void send_digest(kw__conn *c)
+{
+    kw_head *v = NULL;
+    size_t k = 0;
+    kw_buf b = { 0 };
+    uint8_t d[16];
+    if (our_vector(c->node, &v, &k) == KW_ERR_OK) {
+        kw_have_digest(d, v, k);
+        if (kw_msg_encode_digest(&b, d) == KW_ERR_OK) {
+            send_msg(c, &b);
+        }
+    }
+    kw_buf_free(&b);
+    free(v);
+}
+
+static void send_ref(kw__conn *c, kw_msg_type t, const uint8_t origin[static 32], uint64_t seq)
+{
+    kw_buf b = { 0 };
+    if (kw_msg_encode_ref(&b, t, origin, seq) == KW_ERR_OK) {
+        send_msg(c, &b);
+    }
+    kw_buf_free(&b);
+}
+
+void kw__sync_session_up(kw__conn *c)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+
+    if (p->session != NULL && p->session != c) {
+        /* Two sessions with one peer (both dialled at once, or a reconnect): keep the one
+         * dialled by the node with the smaller id, so both sides keep the same one; between
+         * two dialled by the same side, keep the newer. */
+        kw__conn *old = p->session;
+        const uint8_t *old_init = old->initiator ? n->self : p->info.id;
+        const uint8_t *new_init = c->initiator ? n->self : p->info.id;
+        int cmp = memcmp(new_init, old_init, 32);
+        if (cmp > 0) {
+            kw__conn_close(c, "duplicate session (keeping the other one)", 0);
+            return;
+        }
+        p->session = NULL;
+        kw__sync_session_down(p);
+        kw__conn_close(old, "duplicate session (replaced)", 0);
+    }
+    if (n->n_pending > 0) {
+        n->n_pending--;
+    }
+    c->hello_received = true;
+    p->session = c;
+    if (p->dialing == c) {
+        p->dialing = NULL;
+    }
+    p->since_ms = (int64_t)kw__now_ms(n);
+    p->last_error[0] = '\0';
+    p->eager = true;
+    p->n_os = 0;
+    kw_backoff_reset(&p->backoff);
+    kw_log_info("session up", "peer=%s remote=%s dir=%s", p->info.name, c->remote,
+        c->initiator ? "out" : "in");
+    if (!c->hello_sent) {
+        kw_buf b = { 0 };
+        if (kw_msg_encode_hello(&b, n->name, n->self) == KW_ERR_OK) {
+            send_msg(c, &b);
+            c->hello_sent = true;
+        }
+        kw_buf_free(&b);
+    }
+    send_have(c);
+}
+
+void kw__sync_session_down(kw_peer_state *p)
+{
+    p->n_os = 0;
+    p->since_ms = 0;
+}
+
+/* ---- Sending entries ---- */
+
+typedef struct batch {
+    kw_stored_entry e[PUMP_MAX_ENTRIES];
+    size_t n;
+    size_t bytes;
+} batch;
+
+static int collect_cb(void *ctx, const kw_stored_entry *e)
+{
+    batch *b = ctx;
+    kw_stored_entry *d = &b->e[b->n];
+    *d = *e;
+    d->payload = NULL;
+    if (e->payload != NULL) {
+        d->payload = malloc(e->payload_len ? e->payload_len : 1);
+        if (d->payload == NULL) {
+            return 1;
+        }
+        memcpy(d->payload, e->payload, e->payload_len);
+    }
+    b->n++;
+    b->bytes += e->hdr_len + 64 + e->payload_len;
+    return b->n == PUMP_MAX_ENTRIES || b->bytes >= KW__BATCH_BYTES;
+}
+
+typedef struct outbox_done {
+    uint8_t recipient[32];
+    uint8_t origin[32];
+    size_t n;
+    uint64_t seqs[];
+} outbox_done;
+
+static void on_red_sent(kw_node *n, void *ctx, bool ok)
+{
+    outbox_done *d = ctx;
+    if (ok && !n->stopping) {
+        for (size_t i = 0; i < d->n; i++) {
+            kw_store_outbox_done(n->store, d->recipient, d->origin, d->seqs[i]);
+            kw_log_info("RED entry delivered", "seq=%llu", (unsigned long long)d->seqs[i]);
+        }
+    }
+    free(d);
+}
+
+static bool is_recipient(kw_node *n, const kw_stored_entry *e, const uint8_t id[static 32])
+{
+    uint8_t(*r)[32] = NULL;
+    size_t k = 0;
+    bool yes = false;
+    if (kw_store_entry_recipients(n->store, e->h.origin, e->h.seq, &r, &k) == KW_ERR_OK) {
+        for (size_t i = 0; i < k && !yes; i++) {
+            yes = memcmp(r[i], id, 32) == 0;
+        }
+    }
+    free(r);
+    return yes;
+}
+
+/* Sends the collected entries as one ENTRIES message, applying the TLP rules per entry. */
+static kw_err send_batch(kw__conn *c, batch *b, bool push)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    kw_buf out = { 0 };
+    outbox_done *red = NULL;
+    kw_err rc;
+
+    if ((rc = kw_msg_encode_entries_begin(&out, push, b->n)) != KW_ERR_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < b->n && rc == KW_ERR_OK; i++) {
+        const kw_stored_entry *e = &b->e[i];
+        const uint8_t *payload = e->payload;
+        bool from_origin = memcmp(e->h.origin, n->self, 32) == 0;
+        kw_tlp_party party = KW_PARTY_MEMBER;
+        if (e->h.tlp == KW_TLP_RED && payload != NULL) {
+            if (from_origin && is_recipient(n, e, p->info.id)) {
+                party = KW_PARTY_RECIPIENT;
+            }
+        }
+        if (payload != NULL && !kw_tlp_may_send_payload((kw_tlp)e->h.tlp, party, from_origin)) {
+            payload = NULL; /* the header alone */
+        }
+        if (payload != NULL && e->h.tlp == KW_TLP_RED) {
+            if (red == NULL) {
+                red = calloc(1, sizeof(*red) + b->n * sizeof(uint64_t));
+                if (red == NULL) {
+                    rc = KW_ERR_NOMEM;
+                    break;
+                }
+                memcpy(red->recipient, p->info.id, 32);
+                memcpy(red->origin, n->self, 32);
+            }
+            red->seqs[red->n++] = e->h.seq;
+        }
+        rc = kw_msg_encode_entry(&out, e->hdr, e->hdr_len, e->sig, payload, e->payload_len);
+    }
+    if (rc == KW_ERR_OK) {
+        rc = kw__conn_send(c, out.p, out.len, red ? on_red_sent : NULL, red);
+        red = NULL;
+    }
+    free(red);
+    kw_buf_free(&out);
+    return rc;
+}
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        kw_stored_entry_clear(&b->e[i]);
+    }
+    b->n = 0;
+    b->bytes = 0;
+}
+
+void kw__sync_pump(kw__conn *c)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    batch *b = NULL;
+    bool progress = true;
+
+    if (c->state != CONN_UP || !c->hello_received || p == NULL || p->session != c) {
+        return;
+    }
+    while (progress && c->queued < KW__HIGH_WATER && c->state == CONN_UP) {
+        progress = false;
+        /* One batch per origin per round, so one long feed does not starve the others. */
+        for (size_t i = 0; i < p->n_os && c->queued < KW__HIGH_WATER; i++) {
+            kw__origin_state *os = &p->os[i];
+            uint64_t head = kw__head_seq(n, os->origin);
+            uint64_t limit = p->eager ? head : (os->want_until < head ? os->want_until : head);
+            if (os->known >= limit) {
+                continue;
+            }
+            if (b == NULL && (b = calloc(1, sizeof(*b))) == NULL) {
+                return;
+            }
+            uint8_t origin[32];
+            memcpy(origin, os->origin, 32);
+            bool push = os->known + 1 > os->want_until;
+            if (kw_store_feed_range(n->store, origin, os->known + 1, limit, true, collect_cb, b)
+                    != KW_ERR_OK
+                || b->n == 0) {
+                batch_clear(b);
+                continue;
+            }
+            uint64_t last = b->e[b->n - 1].h.seq;
+            kw_err rc = send_batch(c, b, push);
+            batch_clear(b);
+            if (rc != KW_ERR_OK || c->state != CONN_UP) {
+                free(b);
+                return;
+            }
+            /* p->os may have moved if a callback added origins; look it up again. */
+            kw__origin_state *again = kw__origin_state_get(p, origin);
+            if (again != NULL && again->known < last) {
+                again->known = last;
+            }
+            progress = true;
+        }
+    }
+    free(b);
+}
+
+void kw__sync_new_entries(kw_node *n, const uint8_t origin[static 32], uint64_t head,
+    kw_peer_state *from)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        kw_peer_state *q = &n->peers[i];
+        kw__conn *c = q->session;
+        if (q == from || c == NULL || c->state != CONN_UP || !c->hello_received) {
+            continue;
+        }
+        kw__origin_state *os = kw__origin_state_get(q, origin);
+        if (os == NULL || os->known >= head) {
+            continue;
+        }
+        if (q->eager) {
+            kw__sync_pump(c);
+        } else {
+            send_ref(c, KW_MSG_IHAVE, origin, head);
+        }
+    }
+}
+
+/* ---- Receiving ---- */
+
+static void misbehaved(kw__conn *c, const char *what)
+{
+    kw__conn_close(c, what, 3);
+}
+
+static int outbox_cb(void *ctx, const kw_stored_entry *e)
+{
+    batch *b = ctx;
+    return collect_cb(b, e);
+}
+
+/* Delivers RED entries owed to this peer whose headers it already holds. */
+static void deliver_outbox(kw__conn *c)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    kw__origin_state *os = kw__origin_state_get(p, n->self);
+    batch *b = calloc(1, sizeof(*b));
+
+    if (b == NULL || os == NULL) {
+        free(b);
+        return;
+    }
+    kw_store_outbox_list(n->store, p->info.id, outbox_cb, b);
+    size_t w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        /* Entries the peer does not hold yet go out with the feed itself. */
+        if (b->e[i].h.seq <= os->known && b->e[i].payload != NULL) {
+            b->e[w++] = b->e[i];
+        } else {
+            kw_stored_entry_clear(&b->e[i]);
+        }
+    }
+    b->n = w;
+    if (b->n > 0) {
+        send_batch(c, b, false);
+    }
+    batch_clear(b);
+    free(b);
+}
+
+static void on_have(kw__conn *c, const kw_msg *m)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    for (size_t i = 0; i < m->n_have; i++) {
+        const kw_have_item *it = &m->have[i];
+        if (!origin_wanted(n, it->origin)) {
+            continue;
+        }
+        kw__origin_state *os = origin_state_add(p, it->origin);
+        if (os == NULL) {
+            return;
+        }
+        /* HAVE is the peer's own word on what it holds; believe a lower figure only when
+         * nothing is in flight, or in-flight entries would be sent twice. */
+        if (it->seq > os->known || c->queued == 0) {
+            os->known = it->seq;
+        }
+        uint64_t head = kw__head_seq(n, it->origin);
+        if (head > it->seq) {
+            os->want_until = head;
+        }
+    }
+    kw__sync_pump(c);
+    deliver_outbox(c);
+}
+
+static void on_entries(kw__conn *c, const kw_msg *m)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    kw_ingest_result *r = NULL;
+    const char *bad = NULL;
+    char why[160];
+    size_t fresh = 0;
+
+    if (m->n_entries == 0) {
+        return;
+    }
+    if ((r = calloc(m->n_entries, sizeof(*r))) == NULL) {
+        return;
+    }
+    kw_err rc = kw_store_ingest(n->store, n->id, m->entries, m->n_entries, r);
+    if (rc != KW_ERR_OK) {
+        kw_log_error("storing received entries failed", "peer=%s err=\"%s\"", p->info.name,
+            kw_strerror(rc));
+        free(r);
+        return;
+    }
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const kw_wire_entry *w = &m->entries[i];
+        char who[13];
+        if (w->payload != NULL) {
+            p->payload_bytes_rx += w->payload_len;
+            n->payload_bytes_rx += w->payload_len;
+        }
+        kw__origin_state *os = NULL;
+        switch (r[i].status) {
+        case KW_INGEST_STORED:
+        case KW_INGEST_UPGRADED:
+            fresh++;
+            if (w->payload != NULL) {
+                n->payload_bytes_new += w->payload_len;
+            }
+            if (r[i].indicators > 0) {
+                kw__control_tail_entry(n, r[i].origin, r[i].seq);
+            }
+            /* fall through */
+        case KW_INGEST_HELD:
+            if ((os = origin_state_add(p, r[i].origin)) != NULL && os->known < r[i].seq) {
+                os->known = r[i].seq;
+            }
+            break;
+        case KW_INGEST_GAP:
+            /* Ahead of what we hold: ask this peer to fill the gap from our head. */
+            if ((os = origin_state_add(p, r[i].origin)) != NULL) {
+                uint64_t head = kw__head_seq(n, r[i].origin);
+                if (os->want_sent_for != head + 1) {
+                    os->want_sent_for = head + 1;
+                    send_ref(c, KW_MSG_WANT, r[i].origin, head + 1);
+                }
+            }
+            break;
+        case KW_INGEST_FORK:
+            kw_id_short(who, r[i].origin);
+            kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu", p->info.name,
+                who, (unsigned long long)r[i].seq);
+            break;
+        case KW_INGEST_FROZEN:
+            break;
+        case KW_INGEST_REJECTED:
+            kw_id_short(who, r[i].origin);
+            snprintf(why, sizeof(why), "sent a bad entry (origin %s seq %llu: %s)", who,
+                (unsigned long long)r[i].seq, kw_strerror(r[i].err));
+            kw_log_warn("entry rejected", "peer=%s origin=%s seq=%llu err=%s", p->info.name,
+                who, (unsigned long long)r[i].seq, kw_errname(r[i].err));
+            if (bad == NULL) {
+                bad = why;
+            }
+            break;
+        }
+    }
+    free(r);
+    if (fresh > 0) {
+        kw__heads_refresh(n, p);
+    } else if (m->push && bad == NULL && p->eager && c->state == CONN_UP) {
+        /* A pushed batch that brought nothing new: this link duplicates another path.
+         * Make it lazy on both sides (Plumtree's prune). */
+        kw_buf b = { 0 };
+        p->eager = false;
+        if (kw_msg_encode_prune(&b) == KW_ERR_OK) {
+            send_msg(c, &b);
+        }
+        kw_buf_free(&b);
+    }
+    if (bad != NULL) {
+        misbehaved(c, bad);
+    }
+}
+
+kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
+{
+    kw_node *n = c->node;
+    kw_peer_state *p = c->peer;
+    kw_msg m;
+    kw__origin_state *os;
+
+    if (kw_msg_decode(&m, buf, len) != KW_ERR_OK) {
+        misbehaved(c, "malformed or unknown message");
+        return KW_ERR_DECODE;
+    }
+    if (!c->hello_received && m.type != KW_MSG_HELLO) {
+        kw_msg_clear(&m);
+        misbehaved(c, "message before HELLO");
+        return KW_ERR_DECODE;
+    }
+    switch (m.type) {
+    case KW_MSG_HELLO:
+        if (c->hello_received) {
+            misbehaved(c, "second HELLO");
+            break;
+        }
+        if (m.version != KW_WIRE_VERSION) {
+            kw__conn_close(c, "unsupported protocol version", 1);
+            break;
+        }
+        if (memcmp(m.node_id, p->info.id, 32) != 0) {
+            misbehaved(c, "HELLO names another node id");
+            break;
+        }
+        kw__sync_session_up(c);
+        break;
+    case KW_MSG_PING: {
+        kw_buf b = { 0 };
+        if (kw_msg_encode_ping(&b, KW_MSG_PONG, m.nonce) == KW_ERR_OK) {
+            send_msg(c, &b);
+        }
+        kw_buf_free(&b);
+        break;
+    }
+    case KW_MSG_PONG:
+        break;
+    case KW_MSG_HAVE:
+        on_have(c, &m);
+        break;
+    case KW_MSG_DIGEST: {
+        kw_head *v = NULL;
+        size_t k = 0;
+        uint8_t d[16];
+        if (our_vector(n, &v, &k) == KW_ERR_OK) {
+            kw_have_digest(d, v, k);
+            if (sodium_memcmp(d, m.digest, 16) != 0) {
+                send_have(c); /* out of sync: exchange full vectors */
+            }
+        }
+        free(v);
+        break;
+    }
+    case KW_MSG_ENTRIES:
+        on_entries(c, &m);
+        break;
+    case KW_MSG_IHAVE:
+        if (origin_wanted(n, m.origin) && (os = origin_state_add(p, m.origin)) != NULL) {
+            if (os->known < m.seq) {
+                os->known = m.seq;
+            }
+            if (kw__head_seq(n, m.origin) < m.seq && os->graft_deadline_ms == 0) {
+                os->graft_seq = m.seq;
+                os->graft_deadline_ms = kw__now_ms(n) + n->opts.graft_timeout_ms;
+            }
+        }
+        break;
+    case KW_MSG_GRAFT:
+    case KW_MSG_WANT:
+        if (origin_wanted(n, m.origin) && (os = origin_state_add(p, m.origin)) != NULL) {
+            if (m.type == KW_MSG_GRAFT) {
+                p->eager = true;
+            }
+            if (m.seq > 0 && os->known >= m.seq) {
+                os->known = m.seq - 1;
+            }
+            os->want_until = kw__head_seq(n, m.origin);
+            kw__sync_pump(c);
+        }
+        break;
+    case KW_MSG_PRUNE:
+        p->eager = false;
+        break;
+    }
+    kw_msg_clear(&m);
+    return KW_ERR_OK;
+}
+
+void kw__sync_anti_entropy(kw_node *n)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        kw__conn *c = n->peers[i].session;
+        if (c != NULL && c->state == CONN_UP && c->hello_received) {
+            send_digest(c);
+        }
+    }
+}
+
+void kw__sync_tick(kw_node *n, uint64_t now)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        kw_peer_state *p = &n->peers[i];
+        kw__conn *c = p->session;
+        if (c == NULL || c->state != CONN_UP) {
+            continue;
+        }
+        for (size_t j = 0; j < p->n_os; j++) {
+            kw__origin_state *os = &p->os[j];
+            if (os->graft_deadline_ms == 0 || now < os->graft_deadline_ms) {
+                continue;
+            }
+            os->graft_deadline_ms = 0;
+            uint64_t head = kw__head_seq(n, os->origin);
+            if (head < os->graft_seq) {
+                /* The eager path did not deliver in time: pull from the announcer. */
+                p->eager = true;
+                send_ref(c, KW_MSG_GRAFT, os->origin, head + 1);
+            }
+        }
+    }
+}
