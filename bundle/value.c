@@ -1194,8 +1194,13 @@ static const char *norm_filename(const char *s, size_t n, obuf *o)
 
 static const char *norm_stix(const char *s, size_t n, obuf *o)
 {
-    if (n < 2 || s[0] != '[' || s[n - 1] != ']') {
-        return "is not a STIX pattern (must start with '[' and end with ']')";
+    /* A STIX pattern starts with an observation expression, '[' or a '(' grouping, and
+     * holds at least one complete "[...]"; qualifiers (WITHIN, START/STOP) may follow the
+     * last bracket, so the end is not fixed. */
+    const char *open = memchr(s, '[', n);
+    if (n < 2 || (s[0] != '[' && s[0] != '(') || open == NULL
+        || memchr(open, ']', n - (size_t)(open - s)) == NULL) {
+        return "is not a STIX pattern (must start with '[' or '(' and hold a [...] comparison)";
     }
     if (has_byte(s, n, '\0')) {
         return "contains a NUL byte";

@@ -287,7 +287,9 @@ static kw_err load_psk(kw_node *n)
     }
     snprintf(path, sizeof(path), "%s/%s", n->dir, KW_COMMUNITY_FILE);
     rc = kw_secret_file_read(path, raw, 128, &len);
-    if (rc == KW_ERR_OK) {
+    if (rc == KW_ERR_OK && len == 32) {
+        memcpy(n->psk, raw, 32); /* the raw form `kawan community` writes */
+    } else if (rc == KW_ERR_OK) {
         while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r' || raw[len - 1] == ' ')) {
             len--;
         }

@@ -729,15 +729,16 @@ static void test_stix_pattern(void **state)
     OK_SAME(STIX_PATTERN, "[]");
     OK_SAME(STIX_PATTERN, "[file:name = 'r\xc3\xa9sum\xc3\xa9']");
 
-    BAD(STIX_PATTERN, "file:name = 'x'",
-        "is not a STIX pattern (must start with '[' and end with ']')");
-    BAD(STIX_PATTERN, "[a", "is not a STIX pattern (must start with '[' and end with ']')");
-    BAD(STIX_PATTERN, "a]", "is not a STIX pattern (must start with '[' and end with ']')");
-    BAD(STIX_PATTERN, "[", "is not a STIX pattern (must start with '[' and end with ']')");
-    BAD(STIX_PATTERN, "]", "is not a STIX pattern (must start with '[' and end with ']')");
-    /* Valid STIX, but outside the rule: a pattern must be bracketed at both ends. */
-    BAD(STIX_PATTERN, "([a:b = 'x'] OR [c:d = 'y'])",
-        "is not a STIX pattern (must start with '[' and end with ']')");
+#define NOT_STIX "is not a STIX pattern (must start with '[' or '(' and hold a [...] comparison)"
+    BAD(STIX_PATTERN, "file:name = 'x'", NOT_STIX);
+    BAD(STIX_PATTERN, "[a", NOT_STIX);
+    BAD(STIX_PATTERN, "a]", NOT_STIX);
+    BAD(STIX_PATTERN, "[", NOT_STIX);
+    BAD(STIX_PATTERN, "]", NOT_STIX);
+    BAD(STIX_PATTERN, "(a OR b)", NOT_STIX);
+    /* Grouped patterns and trailing qualifiers are valid STIX. */
+    OK_SAME(STIX_PATTERN, "([a:b = 'x'] OR [c:d = 'y'])");
+    OK_SAME(STIX_PATTERN, "[a:b = 'x'] WITHIN 300 SECONDS");
     BADN(STIX_PATTERN, "[a\0]", "contains a NUL byte");
     BAD(STIX_PATTERN, "[a = '\xff']", "contains invalid UTF-8");
 }

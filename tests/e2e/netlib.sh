@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the network end-to-end tests: a set of kawan nodes in one temporary
+# directory, on 127.0.0.1 only, started and stopped as real `kawan run` processes.
+# Source it, then call net_init N. Everything is removed on exit.
+
+set -euo pipefail
+
+KAWAN=${KAWAN:?KAWAN must point to the kawan binary}
+NET=$(mktemp -d "${TMPDIR:-/tmp}/kawan-net.XXXXXX")
+NET_N=0
+# A random port range per test run, so tests running side by side do not collide.
+NET_BASE=$((21000 + (RANDOM % 400) * 50))
+declare -A NET_PID=()
+
+net_cleanup() {
+    local rc=$?
+    for i in "${!NET_PID[@]}"; do kill -TERM "${NET_PID[$i]}" 2>/dev/null || true; done
+    for i in "${!NET_PID[@]}"; do wait "${NET_PID[$i]}" 2>/dev/null || true; done
+    if [ "$rc" != 0 ]; then
+        echo "--- logs of the failed run ---" >&2
+        for f in "$NET"/*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }; done
+    fi
+    rm -rf "$NET"
+}
+trap net_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+now_ms() { date +%s%3N; }
+
+# kn I ARGS...: run kawan on node I.
+kn() { local i=$1; shift; "$KAWAN" --dir "$NET/n$i" "$@"; }
+net_port() { echo $((NET_BASE + $1)); }
+net_id() { kn "$1" id; }
+
+# net_init N [COMMUNITY-KEY-OF-NODE-0]: N fresh nodes sharing one community key.
+net_init() {
+    NET_N=$1
+    for ((i = 0; i < NET_N; i++)); do kn "$i" init --name "N$i" >/dev/null; done
+    kn 0 community create >"$NET/community"
+    for ((i = 1; i < NET_N; i++)); do kn "$i" community set "$(cat "$NET/community")" >/dev/null; done
+}
+
+# net_member I J: J is in I's roster without an address (a member I does not dial).
+net_member() { kn "$1" peer add "N$2" "$(net_id "$2")" "" >/dev/null 2>&1 \
+    || kn "$1" peer add "N$2" "$(net_id "$2")" "127.0.0.1:1" >/dev/null; }
+# net_link I J: I and J know each other with addresses (both dial).
+net_link() {
+    kn "$1" peer add "N$2" "$(net_id "$2")" "127.0.0.1:$(net_port "$2")" >/dev/null
+    kn "$2" peer add "N$1" "$(net_id "$1")" "127.0.0.1:$(net_port "$1")" >/dev/null
+}
+
+net_start() {
+    local i=$1
+    kn "$i" run --listen "127.0.0.1:$(net_port "$i")" --anti-entropy "${NET_AE:-2}" \
+        2>>"$NET/n$i.log" &
+    NET_PID[$i]=$!
+}
+net_stop() { kill -TERM "${NET_PID[$1]}"; wait "${NET_PID[$1]}" || true; unset "NET_PID[$1]"; }
+net_kill() { kill -KILL "${NET_PID[$1]}"; wait "${NET_PID[$1]}" 2>/dev/null || true; unset "NET_PID[$1]"; }
+net_alive() { kill -0 "${NET_PID[$1]}" 2>/dev/null; }
+
+# wait_for SECONDS CMD...: polls CMD until it succeeds; fails the test after SECONDS.
+wait_for() {
+    local limit=$1; shift
+    local end=$(($(now_ms) + limit * 1000))
+    until "$@" >/dev/null 2>&1; do
+        [ "$(now_ms)" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
+connected_count() { kn "$1" status --json | grep -o '"connected":true' | wc -l; }
+has_connected() { [ "$(connected_count "$1")" -ge "$2" ]; }
+has_value() { kn "$1" query --value "$2" --json 2>/dev/null | grep -q "\"value\":\"$2\""; }
+lacks_value() { ! kn "$1" query --value "$2" --json 2>/dev/null | grep -q "\"value\""; }
+# The feeds object of status --json, for comparing heads across nodes.
+feeds_of() { kn "$1" status --json | sed -n 's/.*"feeds":\({[^}]*}\).*/\1/p'; }
+log_has() { grep -q -- "$2" "$NET/n$1.log"; }

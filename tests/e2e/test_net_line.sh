@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Three nodes in a line A-B-C (A and C are members but never connect): what A publishes is
+# returned by `kawan query` on C; a node that was down catches up when it comes back.
+source "$(dirname "$0")/netlib.sh"
+
+net_init 3
+net_link 0 1
+net_link 1 2
+net_member 0 2
+net_member 2 0
+for i in 0 1 2; do net_start "$i"; done
+wait_for 15 has_connected 1 2 || fail "B did not connect to both A and C"
+pass "B is connected to A and C"
+[ "$(connected_count 0)" = 1 ] || fail "A should have exactly one session (with B)"
+kn 0 status --json | grep -q '"name":"N1","node_id":"kw1[a-z2-7]*","address":"127.0.0.1:[0-9]*","connected":true' \
+    || fail "status --json does not show peer N1 connected with its id and address"
+pass "status --json shows live sessions"
+
+t0=$(now_ms)
+kn 0 publish --tlp green --label line-test evil-line.example.com >/dev/null
+wait_for 10 has_value 2 evil-line.example.com || fail "C did not receive A's indicator"
+pass "indicator published on A is queryable on C after $(( $(now_ms) - t0 )) ms"
+kn 2 query --value evil-line.example.com --json | grep -q "\"origin\":\"$(net_id 0)\"" \
+    || fail "C reports the wrong origin"
+kn 2 query --origin N0 --json | grep -q evil-line.example.com || fail "query --origin N0 on C"
+kn 2 query --since 1h --json | grep -q evil-line.example.com || fail "query --since 1h on C"
+pass "query --origin and --since work on a received feed"
+
+# C goes down; A publishes; C comes back and catches up.
+net_stop 2
+kn 0 publish --tlp clear 198.51.100.99 >/dev/null
+net_start 2
+wait_for 15 has_value 2 198.51.100.99 || fail "C did not catch up after a restart"
+pass "C caught up after a restart"
+
+# Publishing while A's daemon is stopped goes out when it starts.
+net_stop 0
+kn 0 publish --tlp green offline-publish.example.org >/dev/null
+net_start 0
+wait_for 15 has_value 2 offline-publish.example.org || fail "entries published offline did not go out"
+pass "entries published while the daemon was stopped went out when it started"
+
+for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
+[ "$(feeds_of 0)" = "$(feeds_of 2)" ] || fail "feed heads differ: $(feeds_of 0) vs $(feeds_of 2)"
+pass "all stores verify and feed heads agree"

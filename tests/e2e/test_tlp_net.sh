@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# TLP held by cryptography, on a line A-B-C (A and C are members but not connected):
+#  - AMBER from A for C only: B relays the ciphertext, C reads it, B cannot.
+#  - RED from A for B: B reads it, C holds the header alone.
+#  - RED from A for C: C gets it once A and C connect, also after A restarted.
+# After each, the raw files of every non-recipient (LMDB data file included) are searched
+# for the indicator values, and for RED for a slice of the payload ciphertext.
+source "$(dirname "$0")/netlib.sh"
+command -v mdb_dump >/dev/null || fail "mdb_dump (lmdb-utils) is needed to read the raw payload"
+
+net_init 3
+net_link 0 1
+net_link 1 2
+net_member 0 2
+net_member 2 0
+for i in 0 1 2; do net_start "$i"; done
+wait_for 15 has_connected 1 2 || fail "B did not connect to A and C"
+
+no_leak() { # no_leak NODE BYTES...: none of the byte strings occurs in the node's files
+    local node=$1; shift
+    for v in "$@"; do
+        if grep -r -a -F -q -- "$v" "$NET/n$node"; then fail "node $node's files contain '$v'"; fi
+    done
+}
+# last_payload_slice NODE: 24 bytes (hex) from the middle of the newest payload of NODE's own feed
+last_payload_slice() {
+    mdb_dump -s payloads "$NET/n$1/store" | awk 'NR>1 && /^ /{v=$1} END{print v}' \
+        | cut -c 200-247
+}
+hex_in_files() { # hex_in_files NODE HEX: is the byte string anywhere in the node's files?
+    local needle
+    needle=$(printf '%s' "$2" | sed 's/../\\x&/g')
+    LC_ALL=C grep -r -a -q -P -- "$needle" "$NET/n$1"
+}
+
+# 1. AMBER for C only.
+kn 0 publish --tlp amber --to N2 amber-for-c.example.net 203.0.113.51 >/dev/null
+wait_for 15 has_value 2 amber-for-c.example.net || fail "C cannot read AMBER addressed to it"
+kn 2 query --value amber-for-c.example.net --json | grep -q '"tlp":"AMBER"' || fail "tlp not AMBER on C"
+kn 2 query --value amber-for-c.example.net --json | grep -q '"recipients":\[' || fail "no recipients on C"
+lacks_value 1 amber-for-c.example.net || fail "B can read AMBER not addressed to it"
+kn 1 status --json | grep -q '"sealed_unread":1' || fail "B does not hold the ciphertext (sealed_unread)"
+no_leak 1 amber-for-c.example.net 203.0.113.51
+pass "AMBER for C: B relays ciphertext only, C reads it, B's files hold no value"
+
+# 2. RED for B.
+kn 0 publish --tlp red --to N1 red-for-b.example.org 198.51.100.201 >/dev/null
+wait_for 15 has_value 1 red-for-b.example.org || fail "B cannot read RED addressed to it"
+slice=$(last_payload_slice 0)
+[ -n "$slice" ] || fail "cannot read A's RED payload"
+hex_in_files 0 "$slice" || fail "the slice search does not find the payload even on A"
+wait_for 15 bash -c "$(declare -f kn feeds_of); NET=$NET KAWAN=$KAWAN; [ \"\$(feeds_of 2)\" = \"\$(feeds_of 0)\" ]" \
+    || fail "C did not get the RED header"
+lacks_value 2 red-for-b.example.org || fail "C can read RED not addressed to it"
+kn 2 status --json | grep -q '"withheld":1' || fail "C does not hold the RED header as withheld"
+no_leak 2 red-for-b.example.org 198.51.100.201 amber-for-c.example.net
+if hex_in_files 2 "$slice"; then fail "C's files contain RED ciphertext"; fi
+if hex_in_files 1 "$slice"; then :; fi # B is a recipient; it may hold the ciphertext
+pass "RED for B: B reads it, C holds only the header and no byte of the payload"
+
+# 3. RED for C, who is not connected to A; A restarts before they meet.
+kn 0 publish --tlp red --to N2 red-for-c.example.com >/dev/null
+slice=$(last_payload_slice 0)
+sleep 1
+lacks_value 2 red-for-c.example.com || fail "C got RED before meeting A"
+no_leak 1 red-for-c.example.com
+if hex_in_files 1 "$slice"; then fail "B's files contain RED ciphertext for C"; fi
+net_stop 0
+net_start 0
+kn 0 peer remove N2 >/dev/null
+kn 2 peer remove N0 >/dev/null
+net_link 0 2
+wait_for 20 has_value 2 red-for-c.example.com || fail "C did not receive RED from A once connected"
+pass "RED for C is delivered when A and C connect, across A's restart"
+no_leak 1 red-for-c.example.com
+for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
+pass "every store verifies"
