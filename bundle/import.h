@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BUNDLE_IMPORT_H
+#define KW_BUNDLE_IMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bundle/bundle.h"
+#include "bundle/tlp.h"
+#include "crypto/err.h"
+
+/*
+ * What the importers of foreign formats (STIX 2.1 JSON: bundle/stix.h, MISP: bundle/misp.h)
+ * share: the sink that receives each indicator and the report of what was read.
+ */
+
+/*
+ * Receives one imported indicator and its TLP level. The indicator and every string it points
+ * to are borrowed: they are valid only during the call, so the sink copies what it keeps
+ * (kw_bundle_add + kw_bundle_strdup). A sink that returns anything but KW_ERR_OK stops the
+ * import, which then returns that error.
+ */
+typedef kw_err (*kw_import_sink)(void *ctx, const kw_indicator *ind, kw_tlp tlp);
+
+/* How many problem lines a report keeps; later ones are only counted. */
+#define KW_IMPORT_MAX_ISSUES 20u
+#define KW_IMPORT_ISSUE_LEN 512u
+/* How many distinct unsupported source types a report counts one by one. */
+#define KW_IMPORT_MAX_TYPES 32u
+
+typedef struct kw_import_issue {
+    bool invalid; /* true: an invalid item (an error); false: an unsupported one (skipped) */
+    char text[KW_IMPORT_ISSUE_LEN]; /* "<file>: <object id>: <what is wrong>" */
+} kw_import_issue;
+
+typedef struct kw_import_type_count {
+    char type[64]; /* the source's type name, e.g. "yara" (MISP) or "snort" (STIX pattern_type) */
+    uint64_t n;
+} kw_import_type_count;
+
+/*
+ * Filled by every import call (zeroed first). Items are counted as follows:
+ *   STIX: objects = objects read; indicators = indicator objects accepted (given to the sink
+ *         when the import succeeds); non_indicators = objects of any other type;
+ *         invalid = indicator objects that break the rules; unsupported = indicators whose
+ *         pattern_type is not "stix" (or whose spec_version is not 2.1).
+ *   MISP: events = events read; objects = attributes read (Object attributes included);
+ *         non_indicators = attributes without to_ids (or deleted); indicators = indicators
+ *         made (a domain|ip attribute makes two); invalid = to_ids attributes whose value
+ *         does not normalise or that lack a uuid; unsupported = to_ids attributes of a type
+ *         kawan does not carry (counted per type in types[]).
+ * typed + raw == indicators: raw ones are kept as a whole STIX pattern (type stix-pattern).
+ */
+typedef struct kw_import_report {
+    uint64_t objects;
+    uint64_t indicators;
+    uint64_t non_indicators;
+    uint64_t invalid;
+    uint64_t unsupported;
+    uint64_t events; /* MISP only */
+    uint64_t typed; /* indicators of a typed observable (ipv4, url, ...) */
+    uint64_t raw; /* indicators kept as stix-pattern */
+    uint64_t by_tlp[KW_TLP_MAX + 1]; /* accepted indicators per TLP level */
+    char first_error[512]; /* the first invalid item or the fatal error, or "" */
+    kw_import_issue issues[KW_IMPORT_MAX_ISSUES]; /* the first invalid/unsupported items */
+    uint32_t n_issues;
+    kw_import_type_count types[KW_IMPORT_MAX_TYPES]; /* unsupported items per source type */
+    uint32_t n_types;
+    uint64_t types_other; /* unsupported items whose type did not fit in types[] */
+} kw_import_report;
+
+/*
+ * Internal helpers shared by the importers (bundle/stix.c). Not for other modules.
+ */
+
+/* Adds an issue line (printf format) and, for an invalid one, sets first_error if unset. */
+void kw__import_issue(kw_import_report *rep, bool invalid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Counts one unsupported item of the given source type. */
+void kw__import_count_type(kw_import_report *rep, const char *type);
+
+/*
+ * Parses an IPv4/IPv6 address or CIDR (the STIX ipv4-addr/ipv6-addr value and MISP ip-*
+ * forms) and normalises it: a host prefix (/32, /128) gives the address type, other prefixes
+ * cidr. want_family is 4, 6 or 0 (either). out must hold KW_VALUE_MAX + 1 bytes.
+ */
+kw_err kw__import_addr(const char *in, size_t len, int want_family, kw_obs_type *type, char *out,
+    size_t *out_len, const char **why);
+
+/* Fills a version 5 (SHA-1, RFC 4122) UUID of name in namespace ns. */
+void kw__uuid_v5(uint8_t out[static 16], const uint8_t ns[static 16], const void *name, size_t len);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BUNDLE_MISP_H
+#define KW_BUNDLE_MISP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bundle/import.h"
+#include "bundle/tlp.h"
+#include "crypto/err.h"
+
+/*
+ * MISP import: a MISP feed directory (manifest.json and one <event uuid>.json per event) or a
+ * single MISP event export. Attributes with to_ids set become indicators; the type mapping is
+ * in docs/interop.md.
+ */
+
+/* Largest event or manifest file read, checked before reading. */
+#define KW_MISP_MAX_FILE (64u * 1024u * 1024u)
+/* Most events one manifest may list. */
+#define KW_MISP_MAX_EVENTS 1000000u
+
+/*
+ * Imports from path, which is a feed directory, its manifest.json, or a single event file
+ * ({"Event": {...}}, {"response": [{"Event": {...}}, ...]} or a JSON array of {"Event"}).
+ *
+ * Every indicator goes to sink with the TLP of the event's (or attribute's) tlp: tag, the
+ * most restrictive one when there are several; default_tlp when there is none.
+ *
+ * Errors: KW_ERR_IO / KW_ERR_NOTFOUND for unreadable files, KW_ERR_TOOBIG for a file over
+ * KW_MISP_MAX_FILE or a manifest over KW_MISP_MAX_EVENTS, KW_ERR_DECODE for malformed JSON
+ * ("<file>:<line>:<column>: <reason>") or a file that is not a MISP event or manifest,
+ * KW_ERR_INVAL for invalid to_ids attributes (the message names the file and the attribute
+ * uuid). Without skip_invalid every file is checked before the first sink call, so on an
+ * invalid attribute the sink has not been called at all; with skip_invalid invalid attributes
+ * are counted and listed and the rest is imported. The files are read twice (check, then
+ * import); a file that changes in between fails the import with KW_ERR_IO, possibly after
+ * earlier events reached the sink, so a caller discards what it got on any error.
+ * Unsupported to_ids types are counted per type in rep and are not an error.
+ * rep must not be NULL; it is zeroed first.
+ */
+kw_err kw_misp_import(const char *path, kw_tlp default_tlp, bool skip_invalid, kw_import_sink sink,
+    void *ctx, kw_import_report *rep);
+
+/*
+ * Imports one MISP event document held in memory (same envelopes and rules as a single event
+ * file above). file_label names it in messages (NULL: "<input>"). This is also the fuzzing
+ * entry point.
+ */
+kw_err kw_misp_import_event_json(const char *json, size_t len, const char *file_label,
+    kw_tlp default_tlp, bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep);
+
+#endif

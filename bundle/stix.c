@@ -1,0 +1,1630 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "bundle/stix.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bundle/timefmt.h"
+#include "bundle/value.h"
+#include "crypto/id.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Report helpers shared with the MISP importer.                                              */
+
+void kw__import_issue(kw_import_report *rep, bool invalid, const char *fmt, ...)
+{
+    char line[KW_IMPORT_ISSUE_LEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* The line quotes foreign input; control characters would let a file forge extra lines
+     * in a terminal or a log. */
+    for (char *p = line; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
+    if (invalid && rep->first_error[0] == '\0') {
+        snprintf(rep->first_error, sizeof(rep->first_error), "%s", line);
+    }
+    if (rep->n_issues < KW_IMPORT_MAX_ISSUES) {
+        kw_import_issue *is = &rep->issues[rep->n_issues++];
+        is->invalid = invalid;
+        snprintf(is->text, sizeof(is->text), "%s", line);
+    }
+}
+
+void kw__import_count_type(kw_import_report *rep, const char *type)
+{
+    for (uint32_t i = 0; i < rep->n_types; i++) {
+        if (strcmp(rep->types[i].type, type) == 0) {
+            rep->types[i].n++;
+            return;
+        }
+    }
+    if (rep->n_types < KW_IMPORT_MAX_TYPES && strlen(type) < sizeof(rep->types[0].type)) {
+        kw_import_type_count *t = &rep->types[rep->n_types++];
+        snprintf(t->type, sizeof(t->type), "%s", type);
+        t->n = 1;
+        return;
+    }
+    rep->types_other++;
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void trim(const char **s, size_t *len)
+{
+    while (*len > 0 && is_ws(**s)) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && is_ws((*s)[*len - 1])) {
+        (*len)--;
+    }
+}
+
+kw_err kw__import_addr(const char *in, size_t len, int want_family, kw_obs_type *type, char *out,
+    size_t *out_len, const char **why)
+{
+    const char *slash;
+    int family;
+
+    trim(&in, &len);
+    family = memchr(in, ':', len) != NULL ? 6 : 4;
+    if (want_family != 0 && family != want_family) {
+        if (why != NULL) {
+            *why = want_family == 4 ? "is not an IPv4 address or network"
+                                    : "is not an IPv6 address or network";
+        }
+        return KW_ERR_INVAL;
+    }
+    slash = memchr(in, '/', len);
+    if (slash != NULL) {
+        const char *p = slash + 1;
+        size_t rest = len - (size_t)(p - in);
+        unsigned prefix = 0;
+        size_t i;
+
+        for (i = 0; i < rest && i < 4 && isdigit((unsigned char)p[i]); i++) {
+            prefix = prefix * 10u + (unsigned)(p[i] - '0');
+        }
+        /* A host prefix is an address, not a network: "192.0.2.1/32" is the ipv4 192.0.2.1. */
+        if (i == rest && i > 0 && p[0] != '0' && prefix == (family == 4 ? 32u : 128u)) {
+            *type = family == 4 ? KW_OBS_IPV4 : KW_OBS_IPV6;
+            return kw_value_normalise(
+                *type, in, (size_t)(slash - in), out, KW_VALUE_MAX + 1, out_len, why);
+        }
+        *type = KW_OBS_CIDR;
+        return kw_value_normalise(KW_OBS_CIDR, in, len, out, KW_VALUE_MAX + 1, out_len, why);
+    }
+    *type = family == 4 ? KW_OBS_IPV4 : KW_OBS_IPV6;
+    return kw_value_normalise(*type, in, len, out, KW_VALUE_MAX + 1, out_len, why);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* SHA-1, only for version 5 UUIDs (RFC 4122 fixes the hash; nothing here relies on SHA-1     */
+/* being collision resistant).                                                                */
+
+typedef struct sha1_ctx {
+    uint32_t h[5];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t fill;
+} sha1_ctx;
+
+static uint32_t rol32(uint32_t x, unsigned n)
+{
+    return (x << n) | (x >> (32u - n));
+}
+
+static void sha1_block(sha1_ctx *c, const uint8_t *p)
+{
+    uint32_t w[80];
+    uint32_t a = c->h[0], b = c->h[1], d = c->h[3], e = c->h[4], cc = c->h[2];
+
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8
+            | (uint32_t)p[4 * i + 3];
+    }
+    for (int i = 16; i < 80; i++) {
+        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    }
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k, t;
+        if (i < 20) {
+            f = (b & cc) | (~b & d);
+            k = 0x5a827999u;
+        } else if (i < 40) {
+            f = b ^ cc ^ d;
+            k = 0x6ed9eba1u;
+        } else if (i < 60) {
+            f = (b & cc) | (b & d) | (cc & d);
+            k = 0x8f1bbcdcu;
+        } else {
+            f = b ^ cc ^ d;
+            k = 0xca62c1d6u;
+        }
+        t = rol32(a, 5) + f + e + k + w[i];
+        e = d;
+        d = cc;
+        cc = rol32(b, 30);
+        b = a;
+        a = t;
+    }
+    c->h[0] += a;
+    c->h[1] += b;
+    c->h[2] += cc;
+    c->h[3] += d;
+    c->h[4] += e;
+}
+
+static void sha1_init(sha1_ctx *c)
+{
+    static const uint32_t iv[5]
+        = { 0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u };
+    memcpy(c->h, iv, sizeof(iv));
+    c->len = 0;
+    c->fill = 0;
+}
+
+static void sha1_update(sha1_ctx *c, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+
+    c->len += n;
+    while (n > 0) {
+        size_t take = 64 - c->fill < n ? 64 - c->fill : n;
+        memcpy(c->buf + c->fill, p, take);
+        c->fill += take;
+        p += take;
+        n -= take;
+        if (c->fill == 64) {
+            sha1_block(c, c->buf);
+            c->fill = 0;
+        }
+    }
+}
+
+static void sha1_final(sha1_ctx *c, uint8_t out[20])
+{
+    uint64_t bits = c->len * 8u;
+    uint8_t pad = 0x80, zero = 0, lenbuf[8];
+
+    sha1_update(c, &pad, 1);
+    while (c->fill != 56) {
+        sha1_update(c, &zero, 1);
+    }
+    for (int i = 0; i < 8; i++) {
+        lenbuf[i] = (uint8_t)(bits >> (56 - 8 * i));
+    }
+    sha1_update(c, lenbuf, 8);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
+    }
+}
+
+void kw__uuid_v5(uint8_t out[static 16], const uint8_t ns[static 16], const void *name, size_t len)
+{
+    sha1_ctx c;
+    uint8_t digest[20];
+
+    sha1_init(&c);
+    sha1_update(&c, ns, 16);
+    sha1_update(&c, name, len);
+    sha1_final(&c, digest);
+    memcpy(out, digest, 16);
+    out[6] = (uint8_t)((out[6] & 0x0f) | 0x50);
+    out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* TLP marking definitions.                                                                   */
+
+#define TLP2_EXTENSION "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+
+/* Indexed by kw_tlp. */
+static const char *const tlp2_ids[KW_TLP_MAX + 1] = {
+    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+};
+static const char *const tlp2_words[KW_TLP_MAX + 1]
+    = { "clear", "green", "amber", "amber+strict", "red" };
+
+/* Only exact ids: look-alike ids circulate (see the corpora README), and a wrong match would
+ * put a wrong TLP on shared data. */
+static const struct {
+    const char *id;
+    kw_tlp tlp;
+} tlp_other_ids[] = {
+    { "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", KW_TLP_CLEAR }, /* 1.0 white */
+    { "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", KW_TLP_GREEN }, /* 1.0 */
+    { "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", KW_TLP_AMBER }, /* 1.0 */
+    { "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", KW_TLP_RED }, /* 1.0 */
+    { "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37",
+        KW_TLP_AMBER_STRICT }, /* OpenCTI */
+};
+
+const char *kw_stix_tlp_marking_id(kw_tlp tlp)
+{
+    if ((unsigned)tlp > KW_TLP_MAX) {
+        return NULL;
+    }
+    return tlp2_ids[tlp];
+}
+
+kw_err kw_stix_tlp_from_marking_id(const char *id, kw_tlp *out)
+{
+    if (id == NULL) {
+        return KW_ERR_INVAL;
+    }
+    for (int i = 0; i <= KW_TLP_MAX; i++) {
+        if (strcmp(id, tlp2_ids[i]) == 0) {
+            *out = (kw_tlp)i;
+            return KW_ERR_OK;
+        }
+    }
+    for (size_t i = 0; i < sizeof(tlp_other_ids) / sizeof(tlp_other_ids[0]); i++) {
+        if (strcmp(id, tlp_other_ids[i].id) == 0) {
+            *out = tlp_other_ids[i].tlp;
+            return KW_ERR_OK;
+        }
+    }
+    return KW_ERR_NOTFOUND;
+}
+
+/* The kawan namespace for identity ids: idenity--uuid5(ns, origin key). */
+static const uint8_t identity_ns[16] = { 0x2b, 0xd0, 0xfc, 0x29, 0x0a, 0xc0, 0x4e, 0x16, 0x93, 0xf8,
+    0x53, 0x37, 0xcd, 0xea, 0x52, 0xa5 };
+
+void kw_stix_identity_id(char *buf, const uint8_t origin[static 32])
+{
+    uint8_t u[16];
+
+    kw__uuid_v5(u, identity_ns, origin, 32);
+    kw_stix_id_format(buf, 48, "identity", u);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Patterns.                                                                                  */
+
+static const char *pattern_path(kw_obs_type type, const char *value)
+{
+    switch (type) {
+    case KW_OBS_IPV4:
+        return "ipv4-addr:value";
+    case KW_OBS_IPV6:
+        return "ipv6-addr:value";
+    case KW_OBS_CIDR:
+        return strchr(value, ':') != NULL ? "ipv6-addr:value" : "ipv4-addr:value";
+    case KW_OBS_DOMAIN:
+        return "domain-name:value";
+    case KW_OBS_URL:
+        return "url:value";
+    case KW_OBS_EMAIL:
+        return "email-addr:value";
+    case KW_OBS_MD5:
+        return "file:hashes.MD5";
+    case KW_OBS_SHA1:
+        return "file:hashes.'SHA-1'";
+    case KW_OBS_SHA256:
+        return "file:hashes.'SHA-256'";
+    case KW_OBS_SHA512:
+        return "file:hashes.'SHA-512'";
+    case KW_OBS_FILENAME:
+        return "file:name";
+    default:
+        return NULL;
+    }
+}
+
+kw_err kw_stix_pattern_build(char *buf, size_t cap, kw_obs_type type, const char *value)
+{
+    const char *path;
+    size_t n = 0;
+
+    if (buf == NULL || value == NULL || cap == 0) {
+        return KW_ERR_INVAL;
+    }
+    if (type == KW_OBS_STIX_PATTERN) {
+        size_t len = strlen(value);
+        if (len + 1 > cap) {
+            return KW_ERR_TOOBIG;
+        }
+        memcpy(buf, value, len + 1);
+        return KW_ERR_OK;
+    }
+    if ((path = pattern_path(type, value)) == NULL) {
+        return KW_ERR_INVAL;
+    }
+    int w = snprintf(buf, cap, "[%s = '", path);
+    if (w < 0 || (size_t)w >= cap) {
+        return KW_ERR_TOOBIG;
+    }
+    n = (size_t)w;
+    for (const char *p = value; *p != '\0'; p++) {
+        bool esc = *p == '\'' || *p == '\\';
+        if (n + (esc ? 2u : 1u) >= cap) {
+            return KW_ERR_TOOBIG;
+        }
+        if (esc) {
+            buf[n++] = '\\';
+        }
+        buf[n++] = *p;
+    }
+    if (n + 3 > cap) {
+        return KW_ERR_TOOBIG;
+    }
+    memcpy(buf + n, "']", 3);
+    return KW_ERR_OK;
+}
+
+typedef enum path_kind {
+    PATH_NONE = 0,
+    PATH_IPV4,
+    PATH_IPV6,
+    PATH_DOMAIN,
+    PATH_URL,
+    PATH_EMAIL,
+    PATH_FILENAME,
+    PATH_MD5,
+    PATH_SHA1,
+    PATH_SHA256,
+    PATH_SHA512,
+} path_kind;
+
+static bool token_is(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+static path_kind hash_key(const char *k, size_t n)
+{
+    static const struct {
+        const char *name;
+        path_kind kind;
+    } keys[] = { { "MD5", PATH_MD5 }, { "SHA-1", PATH_SHA1 }, { "SHA1", PATH_SHA1 },
+        { "SHA-256", PATH_SHA256 }, { "SHA256", PATH_SHA256 }, { "SHA-512", PATH_SHA512 },
+        { "SHA512", PATH_SHA512 } };
+
+    if (n >= 2 && k[0] == '\'' && k[n - 1] == '\'') {
+        k++;
+        n -= 2;
+    }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        /* The vocabulary is upper-case, but "file:hashes.md5" is common in the wild. */
+        if (strlen(keys[i].name) == n && strncasecmp(k, keys[i].name, n) == 0) {
+            return keys[i].kind;
+        }
+    }
+    return PATH_NONE;
+}
+
+static path_kind path_classify(const char *s, size_t n)
+{
+    if (token_is(s, n, "ipv4-addr:value")) {
+        return PATH_IPV4;
+    }
+    if (token_is(s, n, "ipv6-addr:value")) {
+        return PATH_IPV6;
+    }
+    if (token_is(s, n, "domain-name:value")) {
+        return PATH_DOMAIN;
+    }
+    if (token_is(s, n, "url:value")) {
+        return PATH_URL;
+    }
+    if (token_is(s, n, "email-addr:value")) {
+        return PATH_EMAIL;
+    }
+    if (token_is(s, n, "file:name")) {
+        return PATH_FILENAME;
+    }
+    if (n > 12 && memcmp(s, "file:hashes.", 12) == 0) {
+        return hash_key(s + 12, n - 12);
+    }
+    return PATH_NONE;
+}
+
+/*
+ * Recognises "[ <path> = '<literal>' ]" (whitespace optional around every token) with a
+ * supported path. The literal is unescaped into lit (cap KW_VALUE_MAX + 1). Returns
+ * PATH_NONE for anything else, which is then kept as a whole pattern. *too_long is set when
+ * the comparison is supported but its literal does not fit.
+ */
+static path_kind simple_comparison(
+    const char *p, size_t n, char *lit, size_t *lit_len, bool *too_long)
+{
+    size_t i = 0, start, out = 0;
+    path_kind kind;
+
+    *too_long = false;
+    if (n < 2 || p[0] != '[') {
+        return PATH_NONE;
+    }
+    i = 1;
+    while (i < n && is_ws(p[i])) {
+        i++;
+    }
+    start = i;
+    /* A path ends at whitespace or '='; quoted hash names hold no such characters. */
+    while (i < n && !is_ws(p[i]) && p[i] != '=' && p[i] != ']') {
+        i++;
+    }
+    if ((kind = path_classify(p + start, i - start)) == PATH_NONE) {
+        return PATH_NONE;
+    }
+    while (i < n && is_ws(p[i])) {
+        i++;
+    }
+    if (i >= n || p[i] != '=') {
+        return PATH_NONE;
+    }
+    i++;
+    while (i < n && is_ws(p[i])) {
+        i++;
+    }
+    if (i >= n || p[i] != '\'') {
+        return PATH_NONE;
+    }
+    i++;
+    for (;;) {
+        char c;
+        if (i >= n) {
+            return PATH_NONE;
+        }
+        c = p[i++];
+        if (c == '\'') {
+            break;
+        }
+        if (c == '\\') {
+            /* STIX string literals know only \' and \\; anything else is not a plain value. */
+            if (i >= n || (p[i] != '\'' && p[i] != '\\')) {
+                return PATH_NONE;
+            }
+            c = p[i++];
+        }
+        if (out >= KW_VALUE_MAX) {
+            *too_long = true;
+            return kind;
+        }
+        lit[out++] = c;
+    }
+    lit[out] = '\0';
+    *lit_len = out;
+    while (i < n && is_ws(p[i])) {
+        i++;
+    }
+    if (i >= n || p[i] != ']') {
+        return PATH_NONE;
+    }
+    i++;
+    while (i < n && is_ws(p[i])) {
+        i++;
+    }
+    return i == n ? kind : PATH_NONE;
+}
+
+/* A cheap plausibility check for patterns kept whole: brackets balance outside literals. */
+static bool pattern_plausible(const char *p, size_t n)
+{
+    int depth = 0;
+    bool in_str = false;
+
+    if (n == 0 || (p[0] != '[' && p[0] != '(')) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < n) {
+                i++;
+            } else if (c == '\'') {
+                in_str = false;
+            }
+            continue;
+        }
+        if (c == '\'') {
+            in_str = true;
+        } else if (c == '[' || c == '(') {
+            if (++depth > 1000) {
+                return false;
+            }
+        } else if (c == ']' || c == ')') {
+            if (--depth < 0) {
+                return false;
+            }
+        }
+    }
+    return depth == 0 && !in_str;
+}
+
+/* As kw_stix_pattern_parse, and lit receives the unescaped literal for messages ("" when
+ * the pattern is kept whole). */
+static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, char *out,
+    size_t *out_len, const char **why, char *lit)
+{
+    static const kw_obs_type hash_types[] = { [PATH_MD5] = KW_OBS_MD5,
+        [PATH_SHA1] = KW_OBS_SHA1,
+        [PATH_SHA256] = KW_OBS_SHA256,
+        [PATH_SHA512] = KW_OBS_SHA512 };
+    size_t lit_len = 0;
+    bool too_long;
+    path_kind kind;
+
+    lit[0] = '\0';
+    trim(&pattern, &len);
+    if (len == 0) {
+        *why = "is empty";
+        return KW_ERR_INVAL;
+    }
+    kind = simple_comparison(pattern, len, lit, &lit_len, &too_long);
+    if (too_long) {
+        lit[0] = '\0';
+        *why = "holds a value longer than the limit";
+        return KW_ERR_INVAL;
+    }
+    switch (kind) {
+    case PATH_NONE:
+        break;
+    case PATH_IPV4:
+        return kw__import_addr(lit, lit_len, 4, type, out, out_len, why);
+    case PATH_IPV6:
+        return kw__import_addr(lit, lit_len, 6, type, out, out_len, why);
+    case PATH_DOMAIN:
+        *type = KW_OBS_DOMAIN;
+        return kw_value_normalise(*type, lit, lit_len, out, KW_VALUE_MAX + 1, out_len, why);
+    case PATH_URL:
+        *type = KW_OBS_URL;
+        return kw_value_normalise(*type, lit, lit_len, out, KW_VALUE_MAX + 1, out_len, why);
+    case PATH_EMAIL:
+        *type = KW_OBS_EMAIL;
+        return kw_value_normalise(*type, lit, lit_len, out, KW_VALUE_MAX + 1, out_len, why);
+    case PATH_FILENAME:
+        *type = KW_OBS_FILENAME;
+        return kw_value_normalise(*type, lit, lit_len, out, KW_VALUE_MAX + 1, out_len, why);
+    case PATH_MD5:
+    case PATH_SHA1:
+    case PATH_SHA256:
+    case PATH_SHA512:
+        *type = hash_types[kind];
+        return kw_value_normalise(*type, lit, lit_len, out, KW_VALUE_MAX + 1, out_len, why);
+    }
+    lit[0] = '\0';
+    if (len > KW_VALUE_MAX) {
+        *why = "is longer than the limit for a pattern";
+        return KW_ERR_INVAL;
+    }
+    if (!pattern_plausible(pattern, len)) {
+        *why = "is not a STIX pattern";
+        return KW_ERR_INVAL;
+    }
+    *type = KW_OBS_STIX_PATTERN;
+    return kw_value_normalise(
+        KW_OBS_STIX_PATTERN, pattern, len, out, KW_VALUE_MAX + 1, out_len, why);
+}
+
+kw_err kw_stix_pattern_parse(const char *pattern, size_t len, kw_obs_type *type, char *out,
+    size_t *out_len, const char **why)
+{
+    char *lit;
+    const char *dummy;
+    kw_err rc;
+
+    if (why == NULL) {
+        why = &dummy;
+    }
+    if ((lit = malloc(KW_VALUE_MAX + 1)) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    rc = pattern_parse(pattern, len, type, out, out_len, why, lit);
+    free(lit);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Import.                                                                                    */
+
+/* The string limits kw_bundle_decode applies (bundle/bundle.c); an import must not accept what
+ * the payload decoder would later refuse. */
+#define MAX_NAME 1024u
+#define MAX_LIST_ITEM 1024u
+#define MAX_PHASE 256u
+
+typedef struct marking {
+    const char *id; /* points into the JSON tree */
+    kw_tlp tlp;
+} marking;
+
+typedef struct import_ctx {
+    const char *label;
+    kw_tlp default_tlp;
+    marking *markings; /* sorted by id, unique */
+    size_t n_markings;
+} import_ctx;
+
+/* Scratch space for converting one indicator object; the strings point into the JSON tree. */
+typedef struct conv {
+    kw_indicator ind;
+    kw_tlp tlp;
+    char value[KW_VALUE_MAX + 1];
+    char lit[KW_VALUE_MAX + 1];
+    const char *labels[KW_BUNDLE_MAX_LIST];
+    const char *types[KW_BUNDLE_MAX_LIST];
+    kw_kill_chain_phase phases[KW_BUNDLE_MAX_LIST];
+    char ref[128]; /* how messages name the object */
+    char msg[400]; /* what is wrong */
+    const char *unsupported; /* the source type, for an unsupported indicator */
+} conv;
+
+typedef enum conv_result {
+    CONV_OK = 0,
+    CONV_INVALID,
+    CONV_UNSUPPORTED,
+} conv_result;
+
+static int marking_cmp(const void *a, const void *b)
+{
+    return strcmp(((const marking *)a)->id, ((const marking *)b)->id);
+}
+
+static kw_tlp tlp_max(kw_tlp a, kw_tlp b)
+{
+    return a > b ? a : b;
+}
+
+/* The TLP level a marking-definition object in the bundle stands for, if any. */
+static bool marking_object_tlp(json_t *o, kw_tlp *out)
+{
+    json_t *v;
+    const char *s;
+
+    v = json_object_get(o, "definition_type");
+    if (json_is_string(v) && strcmp(json_string_value(v), "tlp") == 0) {
+        v = json_object_get(json_object_get(o, "definition"), "tlp");
+        if (json_is_string(v) && kw_tlp_parse(json_string_value(v), out) == KW_ERR_OK) {
+            return true;
+        }
+    }
+    v = json_object_get(
+        json_object_get(json_object_get(o, "extensions"), TLP2_EXTENSION), "tlp_2_0");
+    if (json_is_string(v) && kw_tlp_parse(json_string_value(v), out) == KW_ERR_OK) {
+        return true;
+    }
+    v = json_object_get(o, "name");
+    if (json_is_string(v) && strncasecmp((s = json_string_value(v)), "TLP:", 4) == 0
+        && kw_tlp_parse(s, out) == KW_ERR_OK) {
+        return true;
+    }
+    return false;
+}
+
+static kw_err collect_markings(import_ctx *ic, json_t *const *objs, size_t n)
+{
+    size_t k = 0, w = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_object_get(objs[i], "type");
+        if (json_is_string(t) && strcmp(json_string_value(t), "marking-definition") == 0
+            && json_is_string(json_object_get(objs[i], "id"))) {
+            k++;
+        }
+    }
+    if (k == 0) {
+        return KW_ERR_OK;
+    }
+    if ((ic->markings = calloc(k, sizeof(*ic->markings))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_object_get(objs[i], "type");
+        kw_tlp tlp;
+        if (json_is_string(t) && strcmp(json_string_value(t), "marking-definition") == 0
+            && json_is_string(json_object_get(objs[i], "id"))
+            && marking_object_tlp(objs[i], &tlp)) {
+            ic->markings[w].id = json_string_value(json_object_get(objs[i], "id"));
+            ic->markings[w].tlp = tlp;
+            w++;
+        }
+    }
+    qsort(ic->markings, w, sizeof(*ic->markings), marking_cmp);
+    /* One id defined twice with different levels: the more restrictive one counts. */
+    k = 0;
+    for (size_t i = 0; i < w; i++) {
+        if (k > 0 && strcmp(ic->markings[k - 1].id, ic->markings[i].id) == 0) {
+            ic->markings[k - 1].tlp = tlp_max(ic->markings[k - 1].tlp, ic->markings[i].tlp);
+        } else {
+            ic->markings[k++] = ic->markings[i];
+        }
+    }
+    ic->n_markings = k;
+    return KW_ERR_OK;
+}
+
+static bool lookup_tlp(const import_ctx *ic, const char *id, kw_tlp *out)
+{
+    marking key = { .id = id };
+    const marking *m;
+
+    if (kw_stix_tlp_from_marking_id(id, out) == KW_ERR_OK) {
+        return true;
+    }
+    if (ic->n_markings == 0) {
+        return false;
+    }
+    m = bsearch(&key, ic->markings, ic->n_markings, sizeof(*ic->markings), marking_cmp);
+    if (m == NULL) {
+        return false;
+    }
+    *out = m->tlp;
+    return true;
+}
+
+static conv_result fail(conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static conv_result fail(conv *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    return CONV_INVALID;
+}
+
+/* Shortens foreign text for a message. */
+static const char *clip(char *buf, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < cap) {
+        return s;
+    }
+    snprintf(buf, cap, "%.*s...", (int)(cap - 4), s);
+    return buf;
+}
+
+static conv_result get_time(conv *c, json_t *o, const char *key, bool required, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    char tmp[64];
+
+    if (v == NULL) {
+        if (required) {
+            return fail(c, "%s is missing", key);
+        }
+        return CONV_OK;
+    }
+    if (!json_is_string(v)) {
+        return fail(c, "%s is not a string", key);
+    }
+    if (kw_time_parse(json_string_value(v), out) != KW_ERR_OK) {
+        return fail(c, "%s '%s' is not an RFC 3339 timestamp", key,
+            clip(tmp, sizeof(tmp), json_string_value(v)));
+    }
+    return CONV_OK;
+}
+
+static conv_result get_text(conv *c, json_t *o, const char *key, size_t max, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+
+    *out = NULL;
+    if (v == NULL) {
+        return CONV_OK;
+    }
+    if (!json_is_string(v)) {
+        return fail(c, "%s is not a string", key);
+    }
+    if (json_string_length(v) > max) {
+        return fail(c, "%s is longer than %zu bytes", key, max);
+    }
+    *out = json_string_value(v);
+    return CONV_OK;
+}
+
+static conv_result get_list(conv *c, json_t *o, const char *key, const char **items, uint32_t *n)
+{
+    json_t *v = json_object_get(o, key);
+    size_t i;
+    json_t *e;
+
+    *n = 0;
+    if (v == NULL) {
+        return CONV_OK;
+    }
+    if (!json_is_array(v)) {
+        return fail(c, "%s is not a list", key);
+    }
+    if (json_array_size(v) > KW_BUNDLE_MAX_LIST) {
+        return fail(
+            c, "%s has %zu entries, more than %u", key, json_array_size(v), KW_BUNDLE_MAX_LIST);
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e)) {
+            return fail(c, "%s[%zu] is not a string", key, i);
+        }
+        if (json_string_length(e) > MAX_LIST_ITEM) {
+            return fail(c, "%s[%zu] is longer than %u bytes", key, i, MAX_LIST_ITEM);
+        }
+        items[(*n)++] = json_string_value(e);
+    }
+    return CONV_OK;
+}
+
+static conv_result get_phases(conv *c, json_t *o)
+{
+    json_t *v = json_object_get(o, "kill_chain_phases");
+    size_t i;
+    json_t *e;
+
+    c->ind.kill_chain_phases = c->phases;
+    c->ind.n_kill_chain_phases = 0;
+    if (v == NULL) {
+        return CONV_OK;
+    }
+    if (!json_is_array(v)) {
+        return fail(c, "kill_chain_phases is not a list");
+    }
+    if (json_array_size(v) > KW_BUNDLE_MAX_LIST) {
+        return fail(c, "kill_chain_phases has %zu entries, more than %u", json_array_size(v),
+            KW_BUNDLE_MAX_LIST);
+    }
+    json_array_foreach(v, i, e)
+    {
+        json_t *kc = json_object_get(e, "kill_chain_name");
+        json_t *ph = json_object_get(e, "phase_name");
+        if (!json_is_string(kc) || !json_is_string(ph)) {
+            return fail(c, "kill_chain_phases[%zu] lacks kill_chain_name or phase_name", i);
+        }
+        if (json_string_length(kc) > MAX_PHASE || json_string_length(ph) > MAX_PHASE) {
+            return fail(c, "kill_chain_phases[%zu] has a name longer than %u bytes", i, MAX_PHASE);
+        }
+        c->phases[c->ind.n_kill_chain_phases].kill_chain_name = json_string_value(kc);
+        c->phases[c->ind.n_kill_chain_phases].phase_name = json_string_value(ph);
+        c->ind.n_kill_chain_phases++;
+    }
+    return CONV_OK;
+}
+
+static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
+{
+    json_t *v = json_object_get(o, "object_marking_refs");
+    bool marked = false;
+    size_t i;
+    json_t *e;
+
+    c->tlp = ic->default_tlp;
+    if (v == NULL) {
+        return CONV_OK;
+    }
+    if (!json_is_array(v)) {
+        return fail(c, "object_marking_refs is not a list");
+    }
+    json_array_foreach(v, i, e)
+    {
+        kw_tlp t;
+        if (!json_is_string(e)) {
+            return fail(c, "object_marking_refs[%zu] is not a string", i);
+        }
+        if (lookup_tlp(ic, json_string_value(e), &t)) {
+            c->tlp = marked ? tlp_max(c->tlp, t) : t;
+            marked = true;
+        }
+    }
+    return CONV_OK;
+}
+
+/* Converts one indicator object into c (strings borrowed from the tree). */
+static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t index)
+{
+    kw_indicator *ind = &c->ind;
+    json_t *v;
+    const char *why = "is not valid";
+    const char *pattern_text;
+    size_t value_len = 0;
+    conv_result r;
+    char tmp[160];
+
+    memset(ind, 0, sizeof(*ind));
+    ind->confidence = -1;
+    c->msg[0] = '\0';
+    c->unsupported = NULL;
+    v = json_object_get(o, "id");
+    if (json_is_string(v)) {
+        snprintf(c->ref, sizeof(c->ref), "%s", clip(tmp, 100, json_string_value(v)));
+    } else {
+        snprintf(c->ref, sizeof(c->ref), "object #%zu", index + 1);
+    }
+    if (v == NULL) {
+        return fail(c, "id is missing");
+    }
+    if (!json_is_string(v) || strncmp(json_string_value(v), "indicator--", 11) != 0
+        || kw_indicator_id_parse(json_string_value(v), ind->id) != KW_ERR_OK) {
+        return fail(c, "id is not indicator--<uuid>");
+    }
+    v = json_object_get(o, "spec_version");
+    if (v != NULL && !json_is_string(v)) {
+        return fail(c, "spec_version is not a string");
+    }
+    if ((r = get_time(c, o, "created", true, &ind->created)) != CONV_OK
+        || (r = get_time(c, o, "modified", true, &ind->modified)) != CONV_OK
+        || (r = get_time(c, o, "valid_from", true, &ind->valid_from)) != CONV_OK
+        || (r = get_time(c, o, "valid_until", false, &ind->valid_until)) != CONV_OK) {
+        return r;
+    }
+    if (ind->modified < ind->created) {
+        return fail(c, "modified is earlier than created");
+    }
+    if (json_object_get(o, "valid_until") != NULL && ind->valid_until <= ind->valid_from) {
+        return fail(c, "valid_until is not later than valid_from");
+    }
+    if ((v = json_object_get(o, "pattern")) == NULL) {
+        return fail(c, "pattern is missing");
+    }
+    if (!json_is_string(v)) {
+        return fail(c, "pattern is not a string");
+    }
+    pattern_text = json_string_value(v);
+    if ((v = json_object_get(o, "pattern_type")) == NULL) {
+        return fail(c, "pattern_type is missing");
+    }
+    if (!json_is_string(v)) {
+        return fail(c, "pattern_type is not a string");
+    }
+    if ((v = json_object_get(o, "confidence")) != NULL) {
+        if (!json_is_integer(v)) {
+            return fail(c, "confidence is not an integer");
+        }
+        if (json_integer_value(v) < 0 || json_integer_value(v) > 100) {
+            return fail(
+                c, "confidence %" JSON_INTEGER_FORMAT " is out of 0-100", json_integer_value(v));
+        }
+        ind->confidence = (int)json_integer_value(v);
+    }
+    if ((v = json_object_get(o, "revoked")) != NULL) {
+        if (!json_is_boolean(v)) {
+            return fail(c, "revoked is not true or false");
+        }
+        ind->revoked = json_is_true(v);
+    }
+    if ((r = get_text(c, o, "name", MAX_NAME, &ind->name)) != CONV_OK
+        || (r = get_text(c, o, "description", KW_BUNDLE_MAX_TEXT, &ind->description)) != CONV_OK
+        || (r = get_list(c, o, "labels", c->labels, &ind->n_labels)) != CONV_OK
+        || (r = get_list(c, o, "indicator_types", c->types, &ind->n_indicator_types)) != CONV_OK
+        || (r = get_phases(c, o)) != CONV_OK || (r = get_tlp(c, ic, o)) != CONV_OK) {
+        return r;
+    }
+    ind->labels = c->labels;
+    ind->indicator_types = c->types;
+
+    /* Unsupported comes after the rule checks: a broken object is an error whatever it is. */
+    v = json_object_get(o, "spec_version");
+    if (v != NULL && strcmp(json_string_value(v), "2.1") != 0) {
+        snprintf(c->msg, sizeof(c->msg), "spec_version '%s' is not supported (only 2.1)",
+            clip(tmp, 40, json_string_value(v)));
+        c->unsupported = "spec_version";
+        return CONV_UNSUPPORTED;
+    }
+    v = json_object_get(o, "pattern_type");
+    if (strcmp(json_string_value(v), "stix") != 0) {
+        snprintf(c->msg, sizeof(c->msg), "pattern_type '%s' is not supported (only stix)",
+            clip(tmp, 40, json_string_value(v)));
+        c->unsupported = json_string_value(v);
+        return CONV_UNSUPPORTED;
+    }
+    if (pattern_parse(
+            pattern_text, strlen(pattern_text), &ind->type, c->value, &value_len, &why, c->lit)
+        != KW_ERR_OK) {
+        if (c->lit[0] != '\0') {
+            return fail(c, "pattern value '%s' %s", clip(tmp, 120, c->lit), why);
+        }
+        return fail(c, "pattern '%s' %s", clip(tmp, 120, pattern_text), why);
+    }
+    ind->value = c->value;
+    ind->value_len = (uint32_t)value_len;
+    /* kawan's own export names a nameless indicator after its value; dropping such a name
+     * here makes an export/import round trip exact. */
+    if (ind->name != NULL && strcmp(ind->name, ind->value) == 0) {
+        ind->name = NULL;
+    }
+    return CONV_OK;
+}
+
+enum { ST_SKIP = 0, ST_OK = 1 };
+
+kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_tlp default_tlp,
+    bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep)
+{
+    kw_err rc = KW_ERR_DECODE;
+    json_t *root = NULL, *objects = NULL, *single = NULL;
+    json_t **objs = NULL;
+    uint8_t *status = NULL;
+    conv *c = NULL;
+    import_ctx ic
+        = { .label = file_label != NULL ? file_label : "<input>", .default_tlp = default_tlp };
+    json_error_t jerr;
+    size_t n = 0;
+
+    if (rep == NULL) {
+        return KW_ERR_INVAL;
+    }
+    memset(rep, 0, sizeof(*rep));
+    if (json == NULL || sink == NULL || (unsigned)default_tlp > KW_TLP_MAX) {
+        rc = KW_ERR_INVAL;
+        snprintf(rep->first_error, sizeof(rep->first_error), "%s: invalid arguments", ic.label);
+        goto out;
+    }
+    /* Duplicate keys are refused: two readers could otherwise disagree on what an object
+     * says (e.g. which marking applies). */
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "%s:%d:%d: %s", ic.label, jerr.line,
+            jerr.column, jerr.text);
+        goto out;
+    }
+    if (json_is_array(root)) {
+        objects = root;
+    } else if (json_is_object(root)) {
+        json_t *t = json_object_get(root, "type");
+        if (json_is_string(t) && strcmp(json_string_value(t), "bundle") == 0) {
+            objects = json_object_get(root, "objects");
+            if (objects != NULL && !json_is_array(objects)) {
+                snprintf(rep->first_error, sizeof(rep->first_error),
+                    "%s: the bundle's objects is not a list", ic.label);
+                goto out;
+            }
+        } else {
+            single = root;
+        }
+    } else {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "%s: not a STIX bundle, object or list of objects", ic.label);
+        goto out;
+    }
+    n = objects != NULL ? json_array_size(objects) : single != NULL ? 1 : 0;
+    rc = KW_ERR_NOMEM;
+    if (n > 0) {
+        if ((objs = calloc(n, sizeof(*objs))) == NULL || (status = calloc(n, 1)) == NULL) {
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            objs[i] = objects != NULL ? json_array_get(objects, i) : single;
+        }
+    }
+    if ((c = malloc(sizeof(*c))) == NULL) {
+        goto out;
+    }
+    if ((rc = collect_markings(&ic, objs, n)) != KW_ERR_OK) {
+        goto out;
+    }
+
+    /* First pass: check everything, so that without skip_invalid an error is found before
+     * the sink has seen anything. */
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_object_get(objs[i], "type");
+        conv_result r;
+
+        rep->objects++;
+        if (!json_is_object(objs[i])) {
+            rep->invalid++;
+            kw__import_issue(rep, true, "%s: object #%zu is not a JSON object", ic.label, i + 1);
+            continue;
+        }
+        if (!json_is_string(t)) {
+            rep->invalid++;
+            kw__import_issue(rep, true, "%s: object #%zu has no type", ic.label, i + 1);
+            continue;
+        }
+        if (strcmp(json_string_value(t), "indicator") != 0) {
+            rep->non_indicators++;
+            continue;
+        }
+        r = convert(c, &ic, objs[i], i);
+        if (r == CONV_INVALID) {
+            rep->invalid++;
+            kw__import_issue(rep, true, "%s: %s: %s", ic.label, c->ref, c->msg);
+        } else if (r == CONV_UNSUPPORTED) {
+            rep->unsupported++;
+            kw__import_count_type(rep, c->unsupported);
+            kw__import_issue(rep, false, "%s: %s: %s", ic.label, c->ref, c->msg);
+        } else {
+            status[i] = ST_OK;
+            rep->indicators++;
+            if (c->ind.type == KW_OBS_STIX_PATTERN) {
+                rep->raw++;
+            } else {
+                rep->typed++;
+            }
+            rep->by_tlp[c->tlp]++;
+        }
+    }
+    if (rep->invalid > 0 && !skip_invalid) {
+        rc = KW_ERR_INVAL;
+        goto out;
+    }
+
+    /* Second pass: the same conversion again, now handed to the sink. */
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] != ST_OK) {
+            continue;
+        }
+        if (convert(c, &ic, objs[i], i) != CONV_OK) {
+            rc = KW_ERR_INVAL; /* Cannot happen: the conversion is deterministic. */
+            goto out;
+        }
+        if ((rc = sink(ctx, &c->ind, c->tlp)) != KW_ERR_OK) {
+            snprintf(rep->first_error, sizeof(rep->first_error), "%s: %s: %s", ic.label, c->ref,
+                kw_strerror(rc));
+            goto out;
+        }
+    }
+    rc = KW_ERR_OK;
+out:
+    free(c);
+    free(status);
+    free(objs);
+    free(ic.markings);
+    json_decref(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Export.                                                                                    */
+
+/* A fixed date for the identity objects, so that every export of an origin writes the same
+ * identity object (same id, same content, same version). */
+#define IDENTITY_TIME "2020-01-01T00:00:00.000Z"
+/* The created date of the official TLP 2.0 marking-definition objects. */
+#define TLP2_TIME "2022-10-01T00:00:00.000Z"
+
+struct kw_stix_writer {
+    FILE *f;
+    bool any; /* an object has been written */
+    bool finished;
+    bool failed;
+    unsigned markings; /* bit t: the TLP 2.0 marking of level t has been written */
+    /* Origins whose identity object has been written: open addressing over the key. */
+    uint8_t (*keys)[32];
+    uint8_t *used;
+    size_t cap;
+    size_t n;
+};
+
+static kw_err write_raw(kw_stix_writer *w, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (fwrite(s, 1, n, w->f) != n) {
+        w->failed = true;
+        return KW_ERR_IO;
+    }
+    return KW_ERR_OK;
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    FILE *f = data;
+    return fwrite(buf, 1, size, f) == size ? 0 : -1;
+}
+
+static kw_err write_object(kw_stix_writer *w, json_t *o)
+{
+    kw_err rc;
+
+    if ((rc = write_raw(w, w->any ? ",\n" : ",\"objects\":[\n")) != KW_ERR_OK) {
+        return rc;
+    }
+    w->any = true;
+    if (json_dump_callback(o, dump_cb, w->f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
+        w->failed = true;
+        return KW_ERR_IO;
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw_stix_writer_new(kw_stix_writer **out, FILE *f)
+{
+    kw_err rc = KW_ERR_NOMEM;
+    kw_stix_writer *w = NULL;
+    uint8_t uuid[16];
+    char id[64], head[128];
+
+    *out = NULL;
+    if (f == NULL) {
+        return KW_ERR_INVAL;
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        goto out;
+    }
+    w->f = f;
+    w->cap = 16;
+    if ((w->keys = calloc(w->cap, sizeof(*w->keys))) == NULL
+        || (w->used = calloc(w->cap, 1)) == NULL) {
+        goto out;
+    }
+    kw_uuid_random(uuid);
+    kw_stix_id_format(id, sizeof(id), "bundle", uuid);
+    snprintf(head, sizeof(head), "{\"type\":\"bundle\",\"id\":\"%s\"", id);
+    if ((rc = write_raw(w, head)) != KW_ERR_OK) {
+        goto out;
+    }
+    *out = w;
+    w = NULL;
+    rc = KW_ERR_OK;
+out:
+    kw_stix_writer_free(w);
+    return rc;
+}
+
+void kw_stix_writer_free(kw_stix_writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    free(w->keys);
+    free(w->used);
+    free(w);
+}
+
+static size_t key_slot(const uint8_t key[32], size_t cap)
+{
+    uint64_t h;
+
+    /* Keys are public keys: their bytes are already uniformly spread. */
+    memcpy(&h, key, sizeof(h));
+    return (size_t)(h & (cap - 1));
+}
+
+/* Returns true when key was not in the set (and adds it). */
+static kw_err origin_add(kw_stix_writer *w, const uint8_t key[32], bool *added)
+{
+    size_t i = key_slot(key, w->cap);
+
+    while (w->used[i]) {
+        if (memcmp(w->keys[i], key, 32) == 0) {
+            *added = false;
+            return KW_ERR_OK;
+        }
+        i = (i + 1) & (w->cap - 1);
+    }
+    if ((w->n + 1) * 2 > w->cap) {
+        size_t ncap = w->cap * 2;
+        uint8_t(*nkeys)[32] = calloc(ncap, sizeof(*nkeys));
+        uint8_t *nused = calloc(ncap, 1);
+        if (nkeys == NULL || nused == NULL) {
+            free(nkeys);
+            free(nused);
+            return KW_ERR_NOMEM;
+        }
+        for (size_t j = 0; j < w->cap; j++) {
+            if (w->used[j]) {
+                size_t k = key_slot(w->keys[j], ncap);
+                while (nused[k]) {
+                    k = (k + 1) & (ncap - 1);
+                }
+                memcpy(nkeys[k], w->keys[j], 32);
+                nused[k] = 1;
+            }
+        }
+        free(w->keys);
+        free(w->used);
+        w->keys = nkeys;
+        w->used = nused;
+        w->cap = ncap;
+        i = key_slot(key, w->cap);
+        while (w->used[i]) {
+            i = (i + 1) & (w->cap - 1);
+        }
+    }
+    memcpy(w->keys[i], key, 32);
+    w->used[i] = 1;
+    w->n++;
+    *added = true;
+    return KW_ERR_OK;
+}
+
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), as jansson wants. */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (s == NULL) {
+        return false;
+    }
+    while (*p != 0) {
+        unsigned c = *p, n;
+        uint32_t cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i] & 0x3fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+static bool list_ok(const char *const *items, uint32_t n)
+{
+    if (n > 0 && items == NULL) {
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (!utf8_ok(items[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every string of ind is present where its count says so and is UTF-8. */
+static bool indicator_writable(const kw_indicator *ind)
+{
+    if (!utf8_ok(ind->value) || (ind->name != NULL && !utf8_ok(ind->name))
+        || (ind->description != NULL && !utf8_ok(ind->description))
+        || !list_ok(ind->labels, ind->n_labels)
+        || !list_ok(ind->indicator_types, ind->n_indicator_types)) {
+        return false;
+    }
+    if (ind->n_kill_chain_phases > 0 && ind->kill_chain_phases == NULL) {
+        return false;
+    }
+    for (uint32_t i = 0; i < ind->n_kill_chain_phases; i++) {
+        if (!utf8_ok(ind->kill_chain_phases[i].kill_chain_name)
+            || !utf8_ok(ind->kill_chain_phases[i].phase_name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* json_object_set_new that remembers a failure (a NULL value: out of memory or not UTF-8). */
+static void put(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (v == NULL || json_object_set_new(o, key, v) != 0) {
+        *ok = false;
+    }
+}
+
+static json_t *str_list(const char *const *items, uint32_t n)
+{
+    json_t *a = json_array();
+
+    for (uint32_t i = 0; a != NULL && i < n; i++) {
+        if (items[i] == NULL || json_array_append_new(a, json_string(items[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static kw_err write_identity(kw_stix_writer *w, const uint8_t origin[32], const char *name)
+{
+    char id[64], node[KW_ID_TEXT_LEN], desc[96];
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    kw_err rc;
+
+    kw_stix_identity_id(id, origin);
+    kw_id_encode(node, origin);
+    snprintf(desc, sizeof(desc), "kawan node %s", node);
+    put(o, "type", json_string("identity"), &ok);
+    put(o, "spec_version", json_string("2.1"), &ok);
+    put(o, "id", json_string(id), &ok);
+    put(o, "created", json_string(IDENTITY_TIME), &ok);
+    put(o, "modified", json_string(IDENTITY_TIME), &ok);
+    put(o, "name", json_string(name != NULL ? name : node), &ok);
+    put(o, "description", json_string(desc), &ok);
+    put(o, "identity_class", json_string("organization"), &ok);
+    rc = ok ? write_object(w, o) : KW_ERR_NOMEM;
+    json_decref(o);
+    return rc;
+}
+
+static kw_err write_marking(kw_stix_writer *w, kw_tlp tlp)
+{
+    char name[32];
+    json_t *o = json_object(), *ext = json_object(), *def = json_object();
+    bool ok = o != NULL && ext != NULL && def != NULL;
+    kw_err rc;
+
+    snprintf(name, sizeof(name), "TLP:%s", kw_tlp_name(tlp));
+    put(o, "type", json_string("marking-definition"), &ok);
+    put(o, "spec_version", json_string("2.1"), &ok);
+    put(o, "id", json_string(tlp2_ids[tlp]), &ok);
+    put(o, "created", json_string(TLP2_TIME), &ok);
+    put(o, "name", json_string(name), &ok);
+    put(def, "extension_type", json_string("property-extension"), &ok);
+    put(def, "tlp_2_0", json_string(tlp2_words[tlp]), &ok);
+    put(ext, TLP2_EXTENSION, json_incref(def), &ok);
+    put(o, "extensions", json_incref(ext), &ok);
+    rc = ok ? write_object(w, o) : KW_ERR_NOMEM;
+    json_decref(def);
+    json_decref(ext);
+    json_decref(o);
+    return rc;
+}
+
+static json_t *time_str(int64_t ms)
+{
+    char buf[40];
+
+    kw_time_format(buf, sizeof(buf), ms);
+    return json_string(buf);
+}
+
+kw_err kw_stix_writer_add(kw_stix_writer *w, const kw_indicator *ind, kw_tlp tlp,
+    const uint8_t origin[static 32], const char *origin_name)
+{
+    kw_err rc = KW_ERR_NOMEM;
+    json_t *o = NULL, *refs = NULL;
+    char *pattern = NULL;
+    char id[64], identity[64];
+    size_t cap = 2u * KW_VALUE_MAX + 64u;
+    bool ok = true, added;
+    int64_t valid_from;
+
+    if (w == NULL || ind == NULL || w->finished || (unsigned)tlp > KW_TLP_MAX) {
+        return KW_ERR_INVAL;
+    }
+    if (w->failed) {
+        return KW_ERR_IO;
+    }
+    if (ind->value == NULL || ind->type < KW_OBS_IPV4 || ind->type > KW_OBS_MAX
+        || !indicator_writable(ind) || (origin_name != NULL && !utf8_ok(origin_name))) {
+        return KW_ERR_INVAL;
+    }
+    if ((pattern = malloc(cap)) == NULL) {
+        goto out;
+    }
+    if ((rc = kw_stix_pattern_build(pattern, cap, ind->type, ind->value)) != KW_ERR_OK) {
+        goto out;
+    }
+    rc = KW_ERR_NOMEM;
+    if ((o = json_object()) == NULL) {
+        goto out;
+    }
+    kw_indicator_id_format(id, ind->id);
+    kw_stix_identity_id(identity, origin);
+    put(o, "type", json_string("indicator"), &ok);
+    put(o, "spec_version", json_string("2.1"), &ok);
+    put(o, "id", json_string(id), &ok);
+    put(o, "created_by_ref", json_string(identity), &ok);
+    put(o, "created", time_str(ind->created), &ok);
+    put(o, "modified", time_str(ind->modified), &ok);
+    put(o, "name", json_string(ind->name != NULL ? ind->name : ind->value), &ok);
+    if (ind->description != NULL) {
+        put(o, "description", json_string(ind->description), &ok);
+    }
+    if (ind->n_indicator_types > 0) {
+        put(o, "indicator_types", str_list(ind->indicator_types, ind->n_indicator_types), &ok);
+    }
+    put(o, "pattern", json_string(pattern), &ok);
+    put(o, "pattern_type", json_string("stix"), &ok);
+    /* valid_from is required in STIX; an indicator without one is valid from its creation. */
+    valid_from = ind->valid_from != 0 ? ind->valid_from : ind->created;
+    put(o, "valid_from", time_str(valid_from), &ok);
+    /* STIX requires valid_until to be later than valid_from; otherwise it is left out. */
+    if (ind->valid_until != 0 && ind->valid_until > valid_from) {
+        put(o, "valid_until", time_str(ind->valid_until), &ok);
+    }
+    if (ind->n_kill_chain_phases > 0) {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a != NULL && i < ind->n_kill_chain_phases; i++) {
+            const kw_kill_chain_phase *p = &ind->kill_chain_phases[i];
+            json_t *e = json_object();
+            bool eok = e != NULL && p->kill_chain_name != NULL && p->phase_name != NULL;
+            if (eok) {
+                put(e, "kill_chain_name", json_string(p->kill_chain_name), &eok);
+                put(e, "phase_name", json_string(p->phase_name), &eok);
+            }
+            if (!eok || json_array_append_new(a, e) != 0) {
+                if (eok) {
+                    e = NULL; /* append_new consumed it even on failure */
+                }
+                json_decref(e);
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        put(o, "kill_chain_phases", a, &ok);
+    }
+    if (ind->confidence >= 0 && ind->confidence <= 100) {
+        put(o, "confidence", json_integer(ind->confidence), &ok);
+    }
+    if (ind->n_labels > 0) {
+        put(o, "labels", str_list(ind->labels, ind->n_labels), &ok);
+    }
+    if (ind->revoked) {
+        put(o, "revoked", json_true(), &ok);
+    }
+    refs = json_array();
+    if (refs == NULL || json_array_append_new(refs, json_string(tlp2_ids[tlp])) != 0) {
+        ok = false;
+    }
+    put(o, "object_marking_refs", json_incref(refs), &ok);
+    if (!ok) {
+        goto out; /* The text was checked above, so this is out of memory. */
+    }
+
+    /* Referenced objects go first, so a reader meets every reference after its target. */
+    if ((rc = origin_add(w, origin, &added)) != KW_ERR_OK) {
+        goto out;
+    }
+    if (added && (rc = write_identity(w, origin, origin_name)) != KW_ERR_OK) {
+        goto out;
+    }
+    if ((w->markings & (1u << tlp)) == 0) {
+        if ((rc = write_marking(w, tlp)) != KW_ERR_OK) {
+            goto out;
+        }
+        w->markings |= 1u << tlp;
+    }
+    rc = write_object(w, o);
+out:
+    json_decref(refs);
+    json_decref(o);
+    free(pattern);
+    return rc;
+}
+
+kw_err kw_stix_writer_finish(kw_stix_writer *w)
+{
+    kw_err rc;
+
+    if (w == NULL || w->finished) {
+        return KW_ERR_INVAL;
+    }
+    if (w->failed) {
+        return KW_ERR_IO;
+    }
+    w->finished = true;
+    /* "objects" must not be an empty list (the bundle schema says minItems 1). */
+    if ((rc = write_raw(w, w->any ? "\n]}\n" : "}\n")) != KW_ERR_OK) {
+        return rc;
+    }
+    if (fflush(w->f) != 0 || ferror(w->f)) {
+        w->failed = true;
+        return KW_ERR_IO;
+    }
+    return KW_ERR_OK;
+}

@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bundle/bundle.h"
+#include "bundle/import.h"
+#include "bundle/misp.h"
+#include "bundle/value.h"
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+typedef struct collect {
+    kw_bundle *b;
+    kw_tlp tlps[512];
+    unsigned calls;
+} collect;
+
+static kw_err collect_sink(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+{
+    collect *c = ctx;
+
+    if (c->calls < 512) {
+        c->tlps[c->calls] = tlp;
+    }
+    c->calls++;
+    return kw_bundle_copy_indicator(c->b, ind, NULL);
+}
+
+static void collect_init(collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(kw_bundle_new(&c->b), KW_ERR_OK);
+}
+
+static void collect_done(collect *c)
+{
+    kw_bundle_free(c->b);
+    c->b = NULL;
+}
+
+/* Inline JSON is written with ` for ". */
+static char *jq(const char *tmpl)
+{
+    char *s = strdup(tmpl);
+
+    assert_non_null(s);
+    for (char *p = s; *p != '\0'; p++) {
+        if (*p == '`') {
+            *p = '"';
+        }
+    }
+    return s;
+}
+
+static kw_err import_text(
+    const char *tmpl, kw_tlp def, bool skip, collect *c, kw_import_report *rep)
+{
+    char *s = jq(tmpl);
+    kw_err rc = kw_misp_import_event_json(s, strlen(s), "ev.json", def, skip, collect_sink, c, rep);
+    free(s);
+    return rc;
+}
+
+static const kw_indicator *find(const collect *c, const char *value, kw_tlp *tlp)
+{
+    for (uint32_t i = 0; i < c->b->n; i++) {
+        if (strcmp(c->b->items[i].value, value) == 0) {
+            if (tlp != NULL) {
+                *tlp = c->tlps[i];
+            }
+            return &c->b->items[i];
+        }
+    }
+    fail_msg("no indicator with value %s", value);
+    return NULL;
+}
+
+static bool has_label(const kw_indicator *ind, const char *label)
+{
+    for (uint32_t i = 0; i < ind->n_labels; i++) {
+        if (strcmp(ind->labels[i], label) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t type_count(const kw_import_report *rep, const char *type)
+{
+    for (uint32_t i = 0; i < rep->n_types; i++) {
+        if (strcmp(rep->types[i].type, type) == 0) {
+            return rep->types[i].n;
+        }
+    }
+    return 0;
+}
+
+static const char *corpora(void)
+{
+    const char *dir = getenv("KW_CORPORA");
+    struct stat st;
+
+    if (dir == NULL || dir[0] == '\0') {
+        return NULL;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fail_msg("KW_CORPORA=%s is not a folder", dir);
+    }
+    return dir;
+}
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+#define ATTR(uuid, type, value, ids) \
+    "{`uuid`:`" uuid "`,`type`:`" type "`,`value`:`" value "`,`to_ids`:" ids \
+    ",`timestamp`:`1700000000`}"
+
+/* clang-format on */
+
+/* ---- one event --------------------------------------------------------------------------- */
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+/* Kept in pieces: ISO C compilers need not take string literals over 4095 bytes. */
+static const char *const big_event_parts[] = {
+    "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`info`:`Test event`,"
+      "`timestamp`:`1700000500`,"
+      "`Tag`:[{`name`:`tlp:amber`},{`name`:`misp-galaxy:threat-actor=\\`Sofacy\\``},"
+      "{`name`:`type:OSINT`}],"
+      "`Attribute`:["
+      ATTR("00000000-0000-4000-8000-000000000001", "ip-dst", "198.51.100.1", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000002", "ip-src", "2001:db8::2", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000003", "ip-dst|port", "198.51.100.3|443", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000004", "ip-src", "198.51.100.0/24", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000005", "ip-dst", "198.51.100.5/32", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000006", "domain", "Bad.Example", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000007", "hostname", "www.bad.example", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000008", "hostname|port", "c2.bad.example|8080",
+          "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000009", "domain|ip", "dual.bad.example|192.0.2.9",
+          "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000010", "url", "http://bad.example/a", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000011", "link", "https://bad.example/b", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000012", "email-src", "from@bad.example", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000013", "email-dst", "to@bad.example", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000014", "email", "any@bad.example", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000015", "md5", "D41D8CD98F00B204E9800998ECF8427E",
+          "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000016", "sha1",
+          "da39a3ee5e6b4b0d3255bfef95601890afd80709", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000017", "sha256",
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000018", "sha512",
+          "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+          "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000019", "filename|md5",
+          "drop.exe|0cc175b9c0f1b6a831c399e269772661", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000020", "filename|sha1",
+          "a|b.exe|86f7e437faa5a7fce15d1ddcb9eaeaea377667b8", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000021", "filename|sha256",
+          "c.dll|ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000022", "filename|sha512",
+          "d.bin|1f40fc92da241694750979ee6cf582f2d5d7d28e18335de05abc54d0560e0f53"
+          "02860c652bf08d560252aa5e74210546f369fbbbce8c12cfc7957b2652fe9a75", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000023", "filename", "evil.ps1", "true") ",",
+      /* Unsupported with to_ids: counted per type, not an error. */
+      ATTR("00000000-0000-4000-8000-000000000024", "uri", "/admin.php", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000025", "yara", "rule x { condition: true }",
+          "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000026", "snort", "alert tcp any any", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000027", "regkey", "HKLM\\\\Software\\\\x", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000028", "mutex", "Global\\\\x", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000029", "AS", "AS64496", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000030", "yara", "rule y { condition: false }",
+          "true") ",",
+      /* Not for IDS, or deleted: not indicators. */
+      ATTR("00000000-0000-4000-8000-000000000031", "ip-dst", "198.51.100.31", "false") ",",
+      "{`uuid`:`00000000-0000-4000-8000-000000000032`,`type`:`ip-dst`,`value`:`198.51.100.32`,"
+      "`to_ids`:true,`deleted`:true,`timestamp`:`1700000000`},"
+      /* to_ids as MISP's older string form, a comment, attribute tags, first_seen. */
+      "{`uuid`:`00000000-0000-4000-8000-000000000033`,`type`:`ip-dst`,`value`:`198.51.100.33`,"
+      "`to_ids`:`1`,`timestamp`:1700000033,`comment`:`C2 server`,"
+      "`first_seen`:`2023-11-01T00:00:00.000000+00:00`,"
+      "`Tag`:[{`name`:`tlp:red`},{`name`:`kill-chain:command-and-control`}]}"
+      "],"
+      "`Object`:[{`name`:`file`,`Attribute`:["
+      ATTR("00000000-0000-4000-8000-000000000034", "sha1",
+          "0000000000000000000000000000000000000034", "true") ",",
+      ATTR("00000000-0000-4000-8000-000000000035", "text", "notes", "false")
+      "]}]}}",
+};
+
+/* clang-format on */
+
+static char *big_event(void)
+{
+    size_t n = 1;
+    char *s;
+
+    for (size_t i = 0; i < sizeof(big_event_parts) / sizeof(big_event_parts[0]); i++) {
+        n += strlen(big_event_parts[i]);
+    }
+    assert_non_null(s = calloc(1, n));
+    for (size_t i = 0; i < sizeof(big_event_parts) / sizeof(big_event_parts[0]); i++) {
+        strcat(s, big_event_parts[i]);
+    }
+    return s;
+}
+
+static void test_event_types(void **state)
+{
+    char *doc = big_event();
+    collect c;
+    kw_import_report rep;
+    const kw_indicator *ind;
+    kw_tlp tlp;
+    uint8_t uuid[16], second[16];
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 1);
+    assert_int_equal(rep.objects, 35);
+    assert_int_equal(rep.non_indicators, 3);
+    assert_int_equal(rep.unsupported, 7);
+    assert_int_equal(rep.invalid, 0);
+    /* 25 supported to_ids attributes (one inside an Object); domain|ip gives two. */
+    assert_int_equal(rep.indicators, 26);
+    assert_int_equal(c.calls, 26);
+    assert_int_equal(rep.typed, 26);
+    assert_int_equal(type_count(&rep, "yara"), 2);
+    assert_int_equal(type_count(&rep, "uri"), 1);
+    assert_int_equal(type_count(&rep, "snort"), 1);
+    assert_int_equal(type_count(&rep, "regkey"), 1);
+    assert_int_equal(type_count(&rep, "mutex"), 1);
+    assert_int_equal(type_count(&rep, "AS"), 1);
+    assert_false(rep.issues[0].invalid);
+    assert_non_null(strstr(rep.issues[0].text,
+        "ev.json: attribute 00000000-0000-4000-8000-000000000024: type 'uri' is not supported"));
+
+    ind = find(&c, "198.51.100.1", &tlp);
+    assert_int_equal(ind->type, KW_OBS_IPV4);
+    assert_int_equal(tlp, KW_TLP_AMBER);
+    assert_int_equal(
+        kw_indicator_id_parse("00000000-0000-4000-8000-000000000001", uuid), KW_ERR_OK);
+    assert_memory_equal(ind->id, uuid, 16);
+    assert_true(ind->created == 1700000000000 && ind->modified == ind->created);
+    assert_true(ind->valid_from == ind->created);
+    assert_int_equal(ind->confidence, -1);
+    assert_string_equal(ind->description, "Test event");
+    assert_true(has_label(ind, "misp-galaxy:threat-actor=\"Sofacy\""));
+    assert_true(has_label(ind, "type:OSINT"));
+    assert_false(has_label(ind, "tlp:amber"));
+
+    assert_int_equal(find(&c, "2001:db8::2", NULL)->type, KW_OBS_IPV6);
+    assert_int_equal(find(&c, "198.51.100.3", NULL)->type, KW_OBS_IPV4);
+    assert_int_equal(find(&c, "198.51.100.0/24", NULL)->type, KW_OBS_CIDR);
+    assert_int_equal(find(&c, "198.51.100.5", NULL)->type, KW_OBS_IPV4);
+    assert_int_equal(find(&c, "bad.example", NULL)->type, KW_OBS_DOMAIN);
+    assert_int_equal(find(&c, "www.bad.example", NULL)->type, KW_OBS_DOMAIN);
+    assert_int_equal(find(&c, "c2.bad.example", NULL)->type, KW_OBS_DOMAIN);
+    assert_int_equal(find(&c, "http://bad.example/a", NULL)->type, KW_OBS_URL);
+    assert_int_equal(find(&c, "https://bad.example/b", NULL)->type, KW_OBS_URL);
+    assert_int_equal(find(&c, "from@bad.example", NULL)->type, KW_OBS_EMAIL);
+    assert_int_equal(find(&c, "to@bad.example", NULL)->type, KW_OBS_EMAIL);
+    assert_int_equal(find(&c, "any@bad.example", NULL)->type, KW_OBS_EMAIL);
+    assert_int_equal(find(&c, "d41d8cd98f00b204e9800998ecf8427e", NULL)->type, KW_OBS_MD5);
+    assert_int_equal(find(&c, "da39a3ee5e6b4b0d3255bfef95601890afd80709", NULL)->type, KW_OBS_SHA1);
+    assert_int_equal(
+        find(&c, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL)->type,
+        KW_OBS_SHA256);
+    assert_int_equal(find(&c, "evil.ps1", NULL)->type, KW_OBS_FILENAME);
+
+    /* domain|ip: the domain keeps the attribute uuid, the address gets uuid5(uuid, "ip"). */
+    ind = find(&c, "dual.bad.example", NULL);
+    assert_int_equal(ind->type, KW_OBS_DOMAIN);
+    assert_int_equal(
+        kw_indicator_id_parse("00000000-0000-4000-8000-000000000009", uuid), KW_ERR_OK);
+    assert_memory_equal(ind->id, uuid, 16);
+    ind = find(&c, "192.0.2.9", NULL);
+    assert_int_equal(ind->type, KW_OBS_IPV4);
+    kw__uuid_v5(second, uuid, "ip", 2);
+    assert_memory_equal(ind->id, second, 16);
+
+    /* filename|hash: the hash, named after the file (split at the last '|'). */
+    ind = find(&c, "0cc175b9c0f1b6a831c399e269772661", NULL);
+    assert_int_equal(ind->type, KW_OBS_MD5);
+    assert_string_equal(ind->name, "drop.exe");
+    ind = find(&c, "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8", NULL);
+    assert_int_equal(ind->type, KW_OBS_SHA1);
+    assert_string_equal(ind->name, "a|b.exe");
+    assert_int_equal(
+        find(&c, "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb", NULL)->type,
+        KW_OBS_SHA256);
+
+    /* Attribute details: the comment, the attribute's own TLP tag, first_seen. */
+    ind = find(&c, "198.51.100.33", &tlp);
+    assert_int_equal(tlp, KW_TLP_RED);
+    assert_string_equal(ind->description, "C2 server");
+    assert_true(ind->created == 1700000033000);
+    assert_true(ind->valid_from == 1698796800000);
+    assert_true(has_label(ind, "kill-chain:command-and-control"));
+    assert_false(has_label(ind, "tlp:red"));
+
+    /* From a MISP Object. */
+    assert_int_equal(find(&c, "0000000000000000000000000000000000000034", NULL)->type, KW_OBS_SHA1);
+    collect_done(&c);
+    free(doc);
+}
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+static void test_event_envelopes(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const char *one = "{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`info`:`x`,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000001", "ip-dst", "198.51.100.1", "true") "]}";
+    char doc[1024];
+
+    (void)state;
+    collect_init(&c);
+    snprintf(doc, sizeof(doc), "{`response`:[{`Event`:%s},{`Event`:%s}]}", one, one);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 2);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.tlps[0], KW_TLP_GREEN); /* no tlp: tag: the default */
+    snprintf(doc, sizeof(doc), "[{`Event`:%s}]", one);
+    assert_int_equal(import_text(doc, KW_TLP_CLEAR, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 1);
+    assert_int_equal(c.tlps[2], KW_TLP_CLEAR);
+    /* Not an event. */
+    assert_int_equal(import_text("{`foo`:1}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "ev.json: not a MISP event"));
+    assert_int_equal(import_text("{`Event`:[]}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_int_equal(import_text("{`Event`:{`Attribute`:{}}}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    assert_int_equal(c.calls, 3);
+    collect_done(&c);
+}
+
+static void test_event_malformed(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    unsigned line = 0, col = 0;
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text("{`Event`:{\n`Attribute`:[\n{`uuid`:}]}}", KW_TLP_GREEN, false,
+                         &c, &rep),
+        KW_ERR_DECODE);
+    assert_int_equal(sscanf(rep.first_error, "ev.json:%u:%u: ", &line, &col), 2);
+    assert_int_equal(line, 3);
+    assert_true(col > 0);
+    collect_done(&c);
+}
+
+static const char *mixed_event
+    = "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`info`:`x`,`Attribute`:["
+    ATTR("00000000-0000-4000-8000-000000000001", "ip-dst", "198.51.100.1", "true") ","
+    ATTR("00000000-0000-4000-8000-000000000002", "ip-dst", "198.51.100.300", "true") ","
+    ATTR("00000000-0000-4000-8000-000000000003", "sha256", "abc", "true") ","
+    ATTR("00000000-0000-4000-8000-000000000004", "domain|ip", "ok.example|not-an-ip", "true") ","
+    ATTR("00000000-0000-4000-8000-000000000005", "filename|md5", "no-separator", "true") ","
+    "{`type`:`ip-dst`,`value`:`198.51.100.6`,`to_ids`:true,`timestamp`:`1700000000`},"
+    "{`uuid`:`00000000-0000-4000-8000-000000000007`,`type`:`ip-dst`,`value`:`198.51.100.7`,"
+    "`to_ids`:true,`timestamp`:`soon`},"
+    ATTR("00000000-0000-4000-8000-000000000008", "domain", "fine.example", "true")
+    "]}}";
+
+/* clang-format on */
+
+static void test_event_invalid(void **state)
+{
+    collect c;
+    kw_import_report rep;
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(mixed_event, KW_TLP_GREEN, false, &c, &rep), KW_ERR_INVAL);
+    assert_int_equal(c.calls, 0); /* all or nothing */
+    assert_int_equal(rep.invalid, 6);
+    assert_non_null(strstr(rep.first_error,
+        "ev.json: attribute 00000000-0000-4000-8000-000000000002: ip-dst '198.51.100.300'"));
+    assert_non_null(
+        strstr(rep.issues[1].text, "00000000-0000-4000-8000-000000000003: sha256 'abc'"));
+    assert_non_null(strstr(rep.issues[2].text, "domain|ip 'not-an-ip'"));
+    assert_non_null(strstr(rep.issues[3].text, "(no '|')"));
+    assert_non_null(strstr(rep.issues[4].text, "attribute #6: uuid is missing"));
+    assert_non_null(strstr(rep.issues[5].text, "timestamp is not unix seconds"));
+    collect_done(&c);
+
+    collect_init(&c);
+    assert_int_equal(import_text(mixed_event, KW_TLP_GREEN, true, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(rep.invalid, 6);
+    assert_string_equal(c.b->items[0].value, "198.51.100.1");
+    assert_string_equal(c.b->items[1].value, "fine.example");
+    collect_done(&c);
+}
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+static void test_tlp_tags(void **state)
+{
+    static const struct {
+        const char *tag;
+        kw_tlp tlp;
+    } cases[] = {
+        { "tlp:white", KW_TLP_CLEAR },
+        { "tlp:clear", KW_TLP_CLEAR },
+        { "TLP:GREEN", KW_TLP_GREEN },
+        { "tlp:amber", KW_TLP_AMBER },
+        { "tlp:amber+strict", KW_TLP_AMBER_STRICT },
+        { "tlp:red", KW_TLP_RED },
+        { "tlp:ex:chr", KW_TLP_AMBER_STRICT }, /* not a level: the default */
+    };
+    char doc[1024];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        collect c;
+        kw_import_report rep;
+
+        snprintf(doc, sizeof(doc),
+            "{`Event`:{`info`:`x`,`Tag`:[{`name`:`%s`}],`Attribute`:[" ATTR(
+                "00000000-0000-4000-8000-000000000001", "ip-dst", "198.51.100.1", "true") "]}}",
+            cases[i].tag);
+        collect_init(&c);
+        assert_int_equal(import_text(doc, KW_TLP_AMBER_STRICT, false, &c, &rep), KW_ERR_OK);
+        assert_int_equal(c.calls, 1);
+        if (c.tlps[0] != cases[i].tlp) {
+            fail_msg("%s gave %s", cases[i].tag, kw_tlp_name(c.tlps[0]));
+        }
+        assert_int_equal(c.b->items[0].n_labels, 0);
+        collect_done(&c);
+    }
+    /* Two tags: the more restrictive one. */
+    {
+        collect c;
+        kw_import_report rep;
+        collect_init(&c);
+        assert_int_equal(import_text("{`Event`:{`Tag`:[{`name`:`tlp:red`},{`name`:`tlp:green`}],"
+                                     "`Attribute`:[" ATTR("00000000-0000-4000-8000-000000000001",
+                                         "ip-dst", "198.51.100.1", "true") "]}}",
+                             KW_TLP_CLEAR, false, &c, &rep),
+            KW_ERR_OK);
+        assert_int_equal(c.tlps[0], KW_TLP_RED);
+        collect_done(&c);
+    }
+}
+
+/* ---- feeds on disk ----------------------------------------------------------------------- */
+
+static void write_file(const char *dir, const char *name, const char *tmpl)
+{
+    char path[4096];
+    char *s = jq(tmpl);
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_non_null(f = fopen(path, "w"));
+    assert_int_equal(fputs(s, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    free(s);
+}
+
+static void make_feed(char *dir, size_t cap, bool bad_second)
+{
+    snprintf(dir, cap, "/tmp/kw-test-misp-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "manifest.json",
+        "{`11111111-1111-4111-8111-111111111111`:{`info`:`one`,`Tag`:[{`name`:`tlp:green`}]},"
+        "`22222222-2222-4222-8222-222222222222`:{`info`:`two`,`Tag`:[{`name`:`tlp:red`},"
+        "{`name`:`from-manifest`}]}}");
+    write_file(dir, "11111111-1111-4111-8111-111111111111.json",
+        "{`Event`:{`uuid`:`11111111-1111-4111-8111-111111111111`,`info`:`one`,"
+        "`Tag`:[{`name`:`tlp:green`}],`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000001", "domain", "one.example", "true") "]}}");
+    write_file(dir, "22222222-2222-4222-8222-222222222222.json",
+        bad_second ? "{`Event`:{`info`:`two`,`Attribute`:[" ATTR(
+                         "00000000-0000-4000-8000-000000000002", "ip-dst", "1.2.3", "true") "]}}"
+                   : "{`Event`:{`info`:`two`,`Attribute`:[" ATTR(
+                         "00000000-0000-4000-8000-000000000002", "ip-dst", "192.0.2.2",
+                         "true") "," ATTR("00000000-0000-4000-8000-000000000003", "url",
+                         "http://two.example/", "false") "]}}");
+}
+
+/* clang-format on */
+
+static void remove_feed(const char *dir)
+{
+    char cmd[4200];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_feed_dir(void **state)
+{
+    char dir[64], path[256];
+    collect c;
+    kw_import_report rep;
+    const kw_indicator *ind;
+    kw_tlp tlp;
+
+    (void)state;
+    make_feed(dir, sizeof(dir), false);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(dir, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 2);
+    assert_int_equal(rep.objects, 3);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(rep.non_indicators, 1);
+    ind = find(&c, "one.example", &tlp);
+    assert_int_equal(tlp, KW_TLP_GREEN);
+    /* The second event has no tags of its own: the manifest's count. */
+    ind = find(&c, "192.0.2.2", &tlp);
+    assert_int_equal(tlp, KW_TLP_RED);
+    assert_true(has_label(ind, "from-manifest"));
+    collect_done(&c);
+
+    /* The manifest path works as well as the folder. */
+    snprintf(path, sizeof(path), "%s/manifest.json", dir);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    collect_done(&c);
+
+    /* So does one event file. */
+    snprintf(path, sizeof(path), "%s/11111111-1111-4111-8111-111111111111.json", dir);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    collect_done(&c);
+
+    /* A missing event file. */
+    snprintf(path, sizeof(path), "%s/22222222-2222-4222-8222-222222222222.json", dir);
+    assert_int_equal(unlink(path), 0);
+    collect_init(&c);
+    assert_int_equal(
+        kw_misp_import(dir, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_NOTFOUND);
+    assert_int_equal(c.calls, 0);
+    assert_non_null(strstr(rep.first_error, "22222222-2222-4222-8222-222222222222.json"));
+    collect_done(&c);
+    remove_feed(dir);
+}
+
+static void test_feed_all_or_nothing(void **state)
+{
+    char dir[64];
+    collect c;
+    kw_import_report rep;
+
+    (void)state;
+    make_feed(dir, sizeof(dir), true);
+    collect_init(&c);
+    assert_int_equal(
+        kw_misp_import(dir, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_INVAL);
+    assert_int_equal(c.calls, 0); /* the first event was fine, yet nothing went out */
+    assert_non_null(strstr(rep.first_error,
+        "22222222-2222-4222-8222-222222222222.json: "
+        "attribute 00000000-0000-4000-8000-000000000002"));
+    collect_done(&c);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(dir, KW_TLP_AMBER, true, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(rep.invalid, 1);
+    collect_done(&c);
+    remove_feed(dir);
+}
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+/* A sink that rewrites the second event file while the first one is being imported. */
+typedef struct tamper {
+    collect c;
+    const char *dir;
+} tamper;
+
+static kw_err tamper_sink(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+{
+    tamper *t = ctx;
+
+    write_file(t->dir, "22222222-2222-4222-8222-222222222222.json",
+        "{`Event`:{`info`:`two`,`Attribute`:[" ATTR("00000000-0000-4000-8000-000000000002",
+            "ip-dst", "192.0.2.99", "true") "]}}");
+    return collect_sink(&t->c, ind, tlp);
+}
+
+static void test_feed_changed(void **state)
+{
+    char dir[64];
+    tamper t;
+    kw_import_report rep;
+
+    (void)state;
+    make_feed(dir, sizeof(dir), false);
+    collect_init(&t.c);
+    t.dir = dir;
+    assert_int_equal(kw_misp_import(dir, KW_TLP_AMBER, false, tamper_sink, &t, &rep), KW_ERR_IO);
+    assert_non_null(strstr(rep.first_error, "changed during the import"));
+    /* The first event had gone out; the changed one did not. */
+    assert_int_equal(t.c.calls, 1);
+    collect_done(&t.c);
+    remove_feed(dir);
+}
+
+/* clang-format on */
+
+static void test_feed_hostile(void **state)
+{
+    char dir[64], path[256];
+    collect c;
+    kw_import_report rep;
+    int fd;
+
+    (void)state;
+    make_feed(dir, sizeof(dir), false);
+    collect_init(&c);
+    /* A manifest key is a file name: only a UUID is accepted. */
+    write_file(dir, "manifest.json", "{`../../etc/passwd`:{}}");
+    assert_int_equal(
+        kw_misp_import(dir, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "is not an event uuid"));
+    write_file(dir, "manifest.json", "[]");
+    assert_int_equal(
+        kw_misp_import(dir, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_DECODE);
+    /* Files over the size limit are refused before they are read (a sparse file here). */
+    snprintf(path, sizeof(path), "%s/big.json", dir);
+    assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)KW_MISP_MAX_FILE + 1), 0);
+    close(fd);
+    assert_int_equal(
+        kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_TOOBIG);
+    /* Not there at all. */
+    snprintf(path, sizeof(path), "%s/nothing.json", dir);
+    assert_int_equal(
+        kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_NOTFOUND);
+    assert_int_equal(c.calls, 0);
+    collect_done(&c);
+    remove_feed(dir);
+}
+
+/* ---- corpus ------------------------------------------------------------------------------ */
+
+static void test_corpus_feed(void **state)
+{
+    const char *dir = corpora();
+    char path[4096];
+    collect c;
+    kw_import_report rep;
+
+    (void)state;
+    if (dir == NULL) {
+        skip();
+    }
+    snprintf(path, sizeof(path), "%s/misp-feed/chrome-mal-ids-feed", dir);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep), KW_ERR_OK);
+    /* 79 events, 5,188 attributes: 2,663 url without to_ids, 2,525 text (extension ids)
+     * with to_ids, which kawan has no type for. */
+    assert_int_equal(rep.events, 79);
+    assert_int_equal(rep.objects, 5188);
+    assert_int_equal(rep.non_indicators, 2663);
+    assert_int_equal(rep.unsupported, 2525);
+    assert_int_equal(type_count(&rep, "text"), 2525);
+    assert_int_equal(rep.indicators, 0);
+    assert_int_equal(rep.invalid, 0);
+    assert_int_equal(c.calls, 0);
+    collect_done(&c);
+}
+
+static void test_corpus_eset(void **state)
+{
+    static const struct {
+        const char *file;
+        unsigned objects, indicators, non_indicators, unsupported;
+        kw_tlp tlp;
+    } cases[] = {
+        { "telebots_misp-telebots.json", 95, 69, 26, 0, KW_TLP_CLEAR }, /* tlp:white */
+        { "cloudmensis_cloudmensis.misp.json", 22, 9, 11, 2, KW_TLP_AMBER },
+        { "sednit_2018-11-20_Zebrocy.json", 32, 0, 32, 0, KW_TLP_AMBER },
+        { "oceanlotus_oceanlotus-macOS.misp.event.json", 9, 0, 9, 0, KW_TLP_AMBER },
+        { "sshdoor_misp-events_akiva.json", 5, 0, 5, 0, KW_TLP_AMBER },
+    };
+    const char *dir = corpora();
+    char path[4096];
+
+    (void)state;
+    if (dir == NULL) {
+        skip();
+    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        collect c;
+        kw_import_report rep;
+        kw_err rc;
+
+        snprintf(path, sizeof(path), "%s/misp-feed/eset-event-exports/%s", dir, cases[i].file);
+        collect_init(&c);
+        rc = kw_misp_import(path, KW_TLP_AMBER, false, collect_sink, &c, &rep);
+        if (rc != KW_ERR_OK || rep.objects != cases[i].objects
+            || rep.indicators != cases[i].indicators
+            || rep.non_indicators != cases[i].non_indicators
+            || rep.unsupported != cases[i].unsupported || rep.invalid != 0
+            || rep.by_tlp[cases[i].tlp] != rep.indicators) {
+            fail_msg("%s: rc %d objects %llu indicators %llu non %llu unsupported %llu (%s)",
+                cases[i].file, rc, (unsigned long long)rep.objects,
+                (unsigned long long)rep.indicators, (unsigned long long)rep.non_indicators,
+                (unsigned long long)rep.unsupported, rep.first_error);
+        }
+        assert_int_equal(c.calls, rep.indicators);
+        collect_done(&c);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_types),
+        cmocka_unit_test(test_event_envelopes),
+        cmocka_unit_test(test_event_malformed),
+        cmocka_unit_test(test_event_invalid),
+        cmocka_unit_test(test_tlp_tags),
+        cmocka_unit_test(test_feed_dir),
+        cmocka_unit_test(test_feed_all_or_nothing),
+        cmocka_unit_test(test_feed_changed),
+        cmocka_unit_test(test_feed_hostile),
+        cmocka_unit_test(test_corpus_feed),
+        cmocka_unit_test(test_corpus_eset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
