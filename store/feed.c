@@ -261,7 +261,15 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
         for (size_t x = i; x < j; x++) {
             const kw_indicator *d = &bundles[refs[x].b]->items[refs[x].i];
             MDB_val ok = { 16, (void *)d->id }, ov;
-            if (d->revoked || mdb_get(txn, s->objects, &ok, &ov) == 0) {
+            if (mdb_get(txn, s->objects, &ok, &ov) == 0) {
+                /* An id another origin owns (e.g. the same STIX bundle imported by two
+                 * members) is not ours to version: leave it out. */
+                if (ov.mv_size >= KW__OBJ_HDR && memcmp(ov.mv_data, s->self, 32) != 0) {
+                    refs[x].drop = 2;
+                }
+                continue;
+            }
+            if (d->revoked) {
                 continue;
             }
             bool found = false;
@@ -304,7 +312,11 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
     for (size_t i = 0; i < total; i++) {
         if (refs[i].drop) {
             dropmask[refs[i].b][refs[i].i] = 1;
-            res->duplicates++;
+            if (refs[i].drop == 2) {
+                res->foreign++;
+            } else {
+                res->duplicates++;
+            }
         }
     }
     for (size_t b = 0; b < n; b++) {
@@ -483,7 +495,10 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         rc = kw__index_indicator(s, txn, refs[i].ind, s->self, refs[i].seq, now, opts->tlp,
             &scratch, &indexed);
         if (rc == KW_ERR_PERM) {
-            goto out; /* our own publish must not touch another origin's indicator */
+            /* The id (e.g. from an imported STIX bundle) is another origin's: ours must
+             * not version it. The entry still carries it; receivers ignore it too. */
+            r.foreign++;
+            continue;
         }
         if (rc != KW_ERR_OK) {
             goto out;
@@ -508,6 +523,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         res->entries += r.entries;
         res->indicators += r.indicators;
         res->duplicates += r.duplicates;
+        res->foreign += r.foreign;
     }
 out:
     if (txn != NULL) {
