@@ -1,0 +1,1010 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle/timefmt.h"
+#include "bundle/value.h"
+
+static const char usage[]
+    = "Usage: kawan publish --tlp LEVEL [OPTIONS] (VALUE... | --file FILE | --file -)\n"
+      "\n"
+      "Publishes indicators into this node's feed: each value is validated and normalised\n"
+      "(its type detected unless --type is given), then written as signed feed entries of up\n"
+      "to 1,000 indicators each. If any value is invalid nothing is published (unless\n"
+      "--skip-invalid), and each bad value is reported with its line number.\n"
+      "\n"
+      "  --tlp LEVEL          clear, green, amber, amber+strict or red (required)\n"
+      "  --to NODE-OR-NAME    a recipient for amber, amber+strict and red (repeatable);\n"
+      "                       amber levels default to every roster member, red needs --to\n"
+      "  --type T             the type of every value: ipv4, ipv6, cidr, domain, url, email,\n"
+      "                       md5, sha1, sha256, sha512, filename, stix-pattern\n"
+      "  --confidence N       0-100\n"
+      "  --valid-until TIME   RFC 3339 time or +DURATION (e.g. +30d); must be in the future\n"
+      "  --label L            a label (repeatable)\n"
+      "  --description TEXT   a description for every indicator\n"
+      "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
+      "                       blank lines and lines starting with '#' are ignored\n"
+      "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
+      "                       first column is the value) and optionally a 'type' column\n"
+      "  --skip-invalid       publish the valid values and report the invalid ones\n"
+      "\n"
+      "Standard input is first copied to an unnamed temporary file in the data directory\n"
+      "(it is read twice: once to check every value, once to publish), so memory stays\n"
+      "small for any input size. A progress bar is shown when stderr is a terminal.\n";
+
+#define MAX_REPORTED 20
+/* Indicators handed to the store per write transaction. */
+#define BATCH_BUNDLES 10u
+/* Lines longer than this are reported as invalid without being parsed. */
+#define LINE_MAX_BYTES (256u * 1024u)
+#define CSV_MAX_FIELDS 64
+
+typedef struct pub_opts {
+    bool have_tlp;
+    kw_tlp tlp;
+    kw_obs_type type;
+    int confidence;
+    int64_t now;
+    int64_t valid_until;
+    const char *labels[KW_BUNDLE_MAX_LIST];
+    uint32_t n_labels;
+    const char *description;
+    const char *to[KW_BUNDLE_MAX_RECIPIENTS];
+    size_t n_to;
+    const char *file;
+    bool csv;
+    bool skip_invalid;
+} pub_opts;
+
+/* Where values come from: the command line, or a file read line by line. */
+typedef struct source {
+    char **values; /* command-line values, when fd < 0 */
+    int n_values;
+    int fd;
+    const char *name;
+    off_t start_off; /* where the input starts in fd */
+    uint64_t size;
+    uint64_t bytes; /* read so far, for the progress bar */
+    char *buf;
+    size_t start, end;
+    bool eof;
+    bool skipping;  /* discarding the rest of an over-long line */
+    uint64_t line;
+    /* CSV state */
+    bool header_seen;
+    int value_col;
+    int type_col;
+    char *scratch;
+} source;
+
+typedef enum item_kind { ITEM_OK, ITEM_BAD } item_kind;
+
+typedef struct item {
+    item_kind kind;
+    uint64_t line;
+    kw_obs_type type;
+    char value[KW_VALUE_MAX + 1];
+    size_t len;
+    const char *raw;
+    size_t raw_len;
+    const char *why;
+    char why_buf[160];
+} item;
+
+/* ---- Reading ---- */
+
+static int source_rewind(source *s)
+{
+    s->start = s->end = 0;
+    s->eof = s->skipping = false;
+    s->line = 0;
+    s->bytes = 0;
+    s->header_seen = false;
+    s->value_col = 0;
+    s->type_col = -1;
+    if (s->fd >= 0 && lseek(s->fd, s->start_off, SEEK_SET) != s->start_off) {
+        return kw_cli_error("cannot rewind %s: %s", s->name, strerror(errno));
+    }
+    return 0;
+}
+
+/*
+ * The next physical line (without its end of line) of the file. Returns 1 with a line,
+ * 0 at the end, -1 on a read error (reported). A line longer than LINE_MAX_BYTES comes back
+ * cut, with *toolong set; the rest of it is skipped.
+ */
+static int read_line(source *s, char **line, size_t *len, bool *toolong)
+{
+    *toolong = false;
+    for (;;) {
+        char *nl = memchr(s->buf + s->start, '\n', s->end - s->start);
+        if (nl != NULL) {
+            size_t at = (size_t)(nl - s->buf);
+            if (s->skipping) {
+                s->skipping = false;
+                s->start = at + 1;
+                continue;
+            }
+            *line = s->buf + s->start;
+            *len = at - s->start;
+            s->start = at + 1;
+            s->line++;
+            return 1;
+        }
+        if (s->skipping) {
+            s->start = s->end = 0;
+        }
+        if (s->eof) {
+            if (s->start < s->end) {
+                *line = s->buf + s->start;
+                *len = s->end - s->start;
+                s->start = s->end;
+                s->line++;
+                return 1;
+            }
+            return 0;
+        }
+        if (s->start > 0) {
+            memmove(s->buf, s->buf + s->start, s->end - s->start);
+            s->end -= s->start;
+            s->start = 0;
+        }
+        if (s->end == LINE_MAX_BYTES) {
+            *line = s->buf;
+            *len = s->end;
+            *toolong = true;
+            s->skipping = true;
+            s->start = s->end;
+            s->line++;
+            return 1;
+        }
+        ssize_t n = read(s->fd, s->buf + s->end, LINE_MAX_BYTES - s->end);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            kw_cli_error("cannot read %s: %s", s->name, strerror(errno));
+            return -1;
+        }
+        if (n == 0) {
+            s->eof = true;
+        }
+        s->end += (size_t)n;
+        s->bytes += (uint64_t)n;
+    }
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static void trim(const char **p, size_t *len)
+{
+    while (*len > 0 && is_blank(**p)) {
+        (*p)++;
+        (*len)--;
+    }
+    while (*len > 0 && is_blank((*p)[*len - 1])) {
+        (*len)--;
+    }
+}
+
+typedef struct field {
+    const char *p;
+    size_t len;
+} field;
+
+/*
+ * Splits one CSV line into fields (RFC 4180 quoting: "a,b" and "" for a quote; a quoted
+ * field must end on the same line). Unquoted fields are trimmed. Quoted fields are copied
+ * unescaped into scratch (at least len bytes). Returns NULL or what is wrong.
+ */
+static const char *csv_split(const char *line, size_t len, char *scratch, field *f, int *nf)
+{
+    size_t i = 0, o = 0;
+    int n = 0;
+
+    for (;;) {
+        const char *start;
+        size_t flen;
+        while (i < len && is_blank(line[i])) {
+            i++;
+        }
+        if (i < len && line[i] == '"') {
+            start = scratch + o;
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    return "has a quoted field that does not end on its line";
+                }
+                if (line[i] == '"') {
+                    if (i + 1 < len && line[i + 1] == '"') {
+                        scratch[o++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                scratch[o++] = line[i++];
+            }
+            flen = (size_t)(scratch + o - start);
+            while (i < len && is_blank(line[i])) {
+                i++;
+            }
+            if (i < len && line[i] != ',') {
+                return "has text after a closing quote";
+            }
+        } else {
+            start = line + i;
+            while (i < len && line[i] != ',') {
+                i++;
+            }
+            flen = (size_t)(line + i - start);
+            trim(&start, &flen);
+        }
+        if (n < CSV_MAX_FIELDS) {
+            f[n].p = start;
+            f[n].len = flen;
+            n++;
+        }
+        if (i >= len) {
+            break;
+        }
+        i++; /* the comma */
+    }
+    *nf = n;
+    return NULL;
+}
+
+static bool field_is(const field *f, const char *name)
+{
+    return f->len == strlen(name) && strncasecmp(f->p, name, f->len) == 0;
+}
+
+static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
+{
+    it->kind = ITEM_BAD;
+    it->raw = raw;
+    it->raw_len = raw_len;
+    it->why = why;
+}
+
+static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_len)
+{
+    const char *why = NULL;
+    kw_err rc;
+
+    trim(&raw, &raw_len);
+    if (type != KW_OBS_NONE) {
+        it->type = type;
+        rc = kw_value_normalise(type, raw, raw_len, it->value, sizeof(it->value), &it->len, &why);
+    } else {
+        rc = kw_value_detect(raw, raw_len, &it->type, it->value, sizeof(it->value), &it->len,
+            &why);
+    }
+    if (rc != KW_ERR_OK) {
+        set_bad(it, raw, raw_len, why != NULL ? why : "is not a valid value");
+        return;
+    }
+    it->kind = ITEM_OK;
+    it->raw = raw;
+    it->raw_len = raw_len;
+}
+
+/* A CSV data line: picks the value and type columns. */
+static void csv_item(source *s, const pub_opts *o, item *it, const char *line, size_t len)
+{
+    field f[CSV_MAX_FIELDS];
+    int nf = 0;
+    const char *why = csv_split(line, len, s->scratch, f, &nf);
+    kw_obs_type type = o->type;
+
+    if (why != NULL) {
+        set_bad(it, line, len, why);
+        return;
+    }
+    if (s->value_col >= nf) {
+        snprintf(it->why_buf, sizeof(it->why_buf), "has no column %d (the value column)",
+            s->value_col + 1);
+        set_bad(it, line, len, it->why_buf);
+        return;
+    }
+    if (s->type_col >= 0 && s->type_col < nf && f[s->type_col].len > 0) {
+        char name[32];
+        size_t tl = f[s->type_col].len;
+        if (tl >= sizeof(name) || (memcpy(name, f[s->type_col].p, tl), name[tl] = '\0',
+                                      kw_obs_type_parse(name, &type) != KW_ERR_OK)) {
+            char shown[48];
+            snprintf(it->why_buf, sizeof(it->why_buf), "has an unknown type '%s'",
+                kw_cli_printable(shown, sizeof(shown), f[s->type_col].p, tl, 32));
+            set_bad(it, f[s->value_col].p, f[s->value_col].len, it->why_buf);
+            return;
+        }
+    }
+    normalise(it, type, f[s->value_col].p, f[s->value_col].len);
+}
+
+/* The first CSV row is a header when it names a 'value' or a 'type' column. */
+static bool csv_header(source *s, const char *line, size_t len)
+{
+    field f[CSV_MAX_FIELDS];
+    int nf = 0;
+    bool header = false;
+
+    s->header_seen = true;
+    s->value_col = 0;
+    s->type_col = -1;
+    if (csv_split(line, len, s->scratch, f, &nf) != NULL) {
+        return false;
+    }
+    for (int i = 0; i < nf; i++) {
+        if (field_is(&f[i], "value") && !header) {
+            s->value_col = i;
+            header = true;
+        } else if (field_is(&f[i], "type") && s->type_col < 0) {
+            s->type_col = i;
+        }
+    }
+    if (s->type_col >= 0) {
+        header = true;
+    }
+    if (!header) {
+        s->type_col = -1;
+    }
+    return header;
+}
+
+/*
+ * The next value. Returns 1 with *it filled (ITEM_OK or ITEM_BAD), 0 at the end, or -1 when
+ * the input cannot be read as text (reported: binary data, or a read error).
+ */
+static int next_item(source *s, const pub_opts *o, item *it)
+{
+    char *line;
+    size_t len;
+    bool toolong;
+    int r;
+
+    if (s->fd < 0) {
+        if (s->line >= (uint64_t)s->n_values) {
+            return 0;
+        }
+        line = s->values[s->line++];
+        it->line = s->line;
+        normalise(it, o->type, line, strlen(line));
+        return 1;
+    }
+    for (;;) {
+        const char *p;
+        size_t plen, bad_at;
+        if ((r = read_line(s, &line, &len, &toolong)) <= 0) {
+            return r;
+        }
+        it->line = s->line;
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+        if (s->line == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+            line += 3; /* a UTF-8 byte order mark */
+            len -= 3;
+        }
+        if (memchr(line, '\0', len) != NULL) {
+            kw_cli_error("%s line %llu: binary data (a NUL byte), not text; nothing published",
+                s->name, (unsigned long long)s->line);
+            return -1;
+        }
+        if (!kw_cli_utf8_valid(line, len, &bad_at)) {
+            kw_cli_error("%s line %llu: not UTF-8 text (invalid byte 0x%02x at column %zu); "
+                         "nothing published",
+                s->name, (unsigned long long)s->line, (unsigned char)line[bad_at], bad_at + 1);
+            return -1;
+        }
+        if (toolong) {
+            set_bad(it, line, 64, "is on a line longer than 256 KiB");
+            return 1;
+        }
+        p = line;
+        plen = len;
+        trim(&p, &plen);
+        if (plen == 0 || p[0] == '#') {
+            continue;
+        }
+        if (o->csv) {
+            if (!s->header_seen && csv_header(s, line, len)) {
+                continue;
+            }
+            csv_item(s, o, it, line, len);
+        } else {
+            normalise(it, o->type, line, len);
+        }
+        return 1;
+    }
+}
+
+/*
+ * Input that cannot be read twice (standard input from a pipe, a FIFO) is copied to an
+ * unnamed file in the data directory first: private like the store, gone when we exit.
+ */
+static int spool(source *s, const char *dir, int in)
+{
+    char path[PATH_MAX];
+    char *buf = NULL;
+    int fd;
+    int ret = KW_CLI_FAIL;
+
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/.publish-stdin.XXXXXX", dir) >= sizeof(path)
+            || (fd = mkstemp(path)) < 0) {
+            return kw_cli_error("cannot create a temporary file in %s: %s", dir,
+                strerror(errno));
+        }
+        unlink(path);
+    }
+    if ((buf = malloc(65536)) == NULL) {
+        kw_cli_error("out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, 65536);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            kw_cli_error("cannot read %s: %s", s->name, strerror(errno));
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w < 0) {
+                kw_cli_error("cannot buffer %s in %s: %s", s->name, dir, strerror(errno));
+                goto out;
+            }
+            off += w;
+        }
+        s->size += (uint64_t)n;
+    }
+    s->fd = fd;
+    s->start_off = 0;
+    fd = -1;
+    ret = 0;
+out:
+    free(buf);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ret;
+}
+
+/* Opens --file: a regular file is read in place, anything else through spool(). */
+static int open_input(source *s, const pub_opts *o, const char *dir)
+{
+    struct stat st;
+    int fd;
+    int ret;
+
+    if (strcmp(o->file, "-") == 0) {
+        s->name = "standard input";
+        fd = dup(STDIN_FILENO);
+    } else {
+        s->name = o->file;
+        fd = open(o->file, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        return kw_cli_error("cannot open %s: %s", s->name, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        ret = kw_cli_error("cannot read %s: %s", s->name,
+            S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+        close(fd);
+        return ret;
+    }
+    if (S_ISREG(st.st_mode) && (s->start_off = lseek(fd, 0, SEEK_CUR)) >= 0) {
+        s->fd = fd;
+        s->size = (uint64_t)(st.st_size - s->start_off);
+        return 0;
+    }
+    ret = spool(s, dir, fd);
+    close(fd);
+    return ret;
+}
+
+/* ---- Messages about invalid values ---- */
+
+static void format_bad(char *buf, size_t cap, const source *s, const item *it)
+{
+    char shown[160];
+
+    kw_cli_printable(shown, sizeof(shown), it->raw, it->raw_len, 100);
+    snprintf(buf, cap, "%s %llu: '%s' %s", s->fd >= 0 ? "line" : "argument",
+        (unsigned long long)it->line, shown, it->why);
+}
+
+/* ---- Publishing ---- */
+
+/*
+ * Values seen in the current batch, so that a list repeating a value publishes it once.
+ * (The store drops values this node already publishes; this catches repeats that land in
+ * the same write transaction.)
+ */
+#define SEEN_SLOTS 32768u
+_Static_assert(SEEN_SLOTS >= 2 * BATCH_BUNDLES * KW_BUNDLE_DEFAULT_SIZE,
+    "the seen set must stay at most half full");
+
+typedef struct seen_set {
+    uint64_t hash[SEEN_SLOTS];
+    uint32_t ref[SEEN_SLOTS]; /* bundle << 16 | item: items move when a bundle grows */
+} seen_set;
+
+static uint64_t value_hash(kw_obs_type t, const char *v, size_t len)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)t;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
+    }
+    return h | 1; /* 0 marks an empty slot */
+}
+
+typedef struct publisher {
+    kw_cli_node *node;
+    const pub_opts *o;
+    kw_publish_opts popts;
+    kw_bundle *bundles[BATCH_BUNDLES];
+    size_t cur;       /* bundle being filled */
+    size_t in_batch;  /* indicators in the batch */
+    seen_set *seen;
+    kw_publish_result total;
+    uint64_t batch_dups;
+} publisher;
+
+/* True when the value is already in this batch; otherwise *slot is where it goes. */
+static bool seen_check(const publisher *p, const item *it, uint64_t h, size_t *slot)
+{
+    const seen_set *ss = p->seen;
+    size_t i = (size_t)h & (SEEN_SLOTS - 1);
+
+    while (ss->hash[i] != 0) {
+        if (ss->hash[i] == h) {
+            const kw_indicator *d = &p->bundles[ss->ref[i] >> 16]->items[ss->ref[i] & 0xffff];
+            if (d->type == it->type && d->value_len == it->len
+                && memcmp(d->value, it->value, it->len) == 0) {
+                return true;
+            }
+        }
+        i = (i + 1) & (SEEN_SLOTS - 1);
+    }
+    *slot = i;
+    return false;
+}
+
+static int flush_batch(publisher *p)
+{
+    kw_publish_result r;
+    size_t nb = p->cur + (p->bundles[p->cur]->n > 0);
+    kw_err rc;
+
+    if (p->in_batch == 0) {
+        return 0;
+    }
+    memset(&r, 0, sizeof(r));
+    rc = kw_store_publish(p->node->store, p->node->id, &p->popts, p->bundles, nb, &r);
+    if (rc != KW_ERR_OK) {
+        if (p->total.indicators > 0) {
+            return kw_cli_error("publishing failed after %llu indicators were published "
+                                "(seq %llu-%llu): %s",
+                (unsigned long long)p->total.indicators, (unsigned long long)p->total.first_seq,
+                (unsigned long long)p->total.last_seq, kw_strerror(rc));
+        }
+        return kw_cli_error("publishing failed, nothing published: %s", kw_strerror(rc));
+    }
+    if (r.entries > 0) {
+        if (p->total.entries == 0 || r.first_seq < p->total.first_seq) {
+            p->total.first_seq = r.first_seq;
+        }
+        if (r.last_seq > p->total.last_seq) {
+            p->total.last_seq = r.last_seq;
+        }
+    }
+    p->total.entries += r.entries;
+    p->total.indicators += r.indicators;
+    p->total.duplicates += r.duplicates + p->batch_dups;
+    for (size_t i = 0; i < BATCH_BUNDLES; i++) {
+        kw_bundle_reset(p->bundles[i]);
+    }
+    memset(p->seen->hash, 0, sizeof(p->seen->hash));
+    p->cur = 0;
+    p->in_batch = 0;
+    p->batch_dups = 0;
+    return 0;
+}
+
+static int add_item(publisher *p, const item *it)
+{
+    const pub_opts *o = p->o;
+    uint64_t h = value_hash(it->type, it->value, it->len);
+    kw_indicator *d;
+    kw_bundle *b;
+    size_t slot = 0;
+    int ret;
+
+    if (seen_check(p, it, h, &slot)) {
+        p->batch_dups++;
+        return 0;
+    }
+    if (p->bundles[p->cur]->n >= KW_BUNDLE_DEFAULT_SIZE) {
+        if (p->cur + 1 == BATCH_BUNDLES) {
+            if ((ret = flush_batch(p)) != 0) {
+                return ret;
+            }
+            slot = (size_t)h & (SEEN_SLOTS - 1); /* the set is empty again */
+        } else {
+            p->cur++;
+        }
+    }
+    b = p->bundles[p->cur];
+    if (kw_bundle_add(b, &d) != KW_ERR_OK
+        || (d->value = kw_bundle_strdup(b, it->value, it->len)) == NULL) {
+        return kw_cli_error("out of memory");
+    }
+    kw_uuid_random(d->id);
+    d->type = it->type;
+    d->value_len = (uint32_t)it->len;
+    d->created = d->modified = d->valid_from = o->now;
+    d->valid_until = o->valid_until;
+    d->confidence = o->confidence;
+    d->description = o->description;
+    /* Options live as long as the process; the encoder only reads them. */
+    d->labels = (const char **)o->labels;
+    d->n_labels = o->n_labels;
+    p->seen->hash[slot] = h;
+    p->seen->ref[slot] = (uint32_t)(p->cur << 16 | (b->n - 1));
+    p->in_batch++;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, pub_opts *o)
+{
+    enum { O_TLP = KW_OPT_LOCAL, O_TYPE, O_CONF, O_UNTIL, O_LABEL, O_DESC, O_SKIP, O_TO, O_FILE,
+        O_CSV };
+    static const struct option opts[] = {
+        { "tlp", required_argument, NULL, O_TLP },
+        { "type", required_argument, NULL, O_TYPE },
+        { "confidence", required_argument, NULL, O_CONF },
+        { "valid-until", required_argument, NULL, O_UNTIL },
+        { "label", required_argument, NULL, O_LABEL },
+        { "description", required_argument, NULL, O_DESC },
+        { "skip-invalid", no_argument, NULL, O_SKIP },
+        { "to", required_argument, NULL, O_TO },
+        { "file", required_argument, NULL, O_FILE },
+        { "csv", no_argument, NULL, O_CSV },
+        KW_CLI_COMMON_OPTS,
+    };
+    uint64_t v;
+    int c, ret;
+
+    while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
+        switch (c) {
+        case O_TLP:
+            if ((ret = kw_cli_parse_tlp("--tlp", optarg, &o->tlp)) != 0) {
+                return ret;
+            }
+            o->have_tlp = true;
+            break;
+        case O_TYPE:
+            if ((ret = kw_cli_parse_type("--type", optarg, &o->type)) != 0) {
+                return ret;
+            }
+            break;
+        case O_CONF:
+            if ((ret = kw_cli_parse_u64("--confidence", optarg, 0, 100, &v)) != 0) {
+                return ret;
+            }
+            o->confidence = (int)v;
+            break;
+        case O_UNTIL:
+            if ((ret = kw_cli_parse_time("--valid-until", optarg, o->now, &o->valid_until)) != 0) {
+                return ret;
+            }
+            if (o->valid_until <= o->now) {
+                return kw_cli_usage_error("--valid-until: %s is not in the future", optarg);
+            }
+            break;
+        case O_LABEL:
+            if (o->n_labels == KW_BUNDLE_MAX_LIST) {
+                return kw_cli_usage_error("--label: at most %u labels", KW_BUNDLE_MAX_LIST);
+            }
+            if (optarg[0] == '\0' || strlen(optarg) > 256
+                || !kw_cli_utf8_valid(optarg, strlen(optarg), NULL)) {
+                return kw_cli_usage_error("--label: a label is 1-256 bytes of UTF-8 text");
+            }
+            o->labels[o->n_labels++] = optarg;
+            break;
+        case O_DESC:
+            if (strlen(optarg) > KW_BUNDLE_MAX_TEXT
+                || !kw_cli_utf8_valid(optarg, strlen(optarg), NULL)) {
+                return kw_cli_usage_error("--description: at most %u bytes of UTF-8 text",
+                    KW_BUNDLE_MAX_TEXT);
+            }
+            o->description = optarg[0] != '\0' ? optarg : NULL;
+            break;
+        case O_SKIP: o->skip_invalid = true; break;
+        case O_TO:
+            if (o->n_to == KW_BUNDLE_MAX_RECIPIENTS) {
+                return kw_cli_usage_error("--to: at most %u recipients",
+                    KW_BUNDLE_MAX_RECIPIENTS);
+            }
+            o->to[o->n_to++] = optarg;
+            break;
+        case O_FILE:
+            if (o->file != NULL) {
+                return kw_cli_usage_error("publish: --file given twice");
+            }
+            o->file = optarg;
+            break;
+        case O_CSV: o->csv = true; break;
+        case KW_CLI_OPT_HELP: return -1;
+        default: return KW_CLI_USAGE;
+        }
+    }
+    if (!o->have_tlp) {
+        return kw_cli_usage_error("publish: --tlp LEVEL is required (clear, green, amber, "
+                                  "amber+strict or red)");
+    }
+    if (o->file != NULL && optind < argc) {
+        return kw_cli_usage_error("publish: give values or --file, not both");
+    }
+    if (o->file == NULL && optind >= argc) {
+        return kw_cli_usage_error("publish: nothing to publish (give VALUE... or --file FILE)");
+    }
+    if (o->csv && o->file == NULL) {
+        return kw_cli_usage_error("publish: --csv needs --file");
+    }
+    if (o->tlp == KW_TLP_RED && o->n_to == 0) {
+        return kw_cli_usage_error("publish: TLP:RED needs at least one recipient (--to "
+                                  "NODE-OR-NAME)");
+    }
+    if (!kw_tlp_sealed(o->tlp) && o->n_to > 0) {
+        return kw_cli_usage_error("publish: --to applies only to amber, amber+strict and red "
+                                  "(TLP:%s is not encrypted)",
+            kw_tlp_name(o->tlp));
+    }
+    return 0;
+}
+
+/* Resolves --to into node ids: roster members only, without duplicates or this node. */
+static int resolve_recipients(kw_cli_node *n, const pub_opts *o, uint8_t (*ids)[32], size_t *count)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < o->n_to; i++) {
+        uint8_t id[32];
+        bool dup = false;
+        if (kw_cli_resolve_node(n, o->to[i], true, id, "recipient") != 0) {
+            return KW_CLI_FAIL;
+        }
+        if (memcmp(id, n->self, 32) == 0) {
+            continue; /* the publisher is always a recipient */
+        }
+        for (size_t j = 0; j < k && !dup; j++) {
+            dup = memcmp(ids[j], id, 32) == 0;
+        }
+        if (!dup) {
+            memcpy(ids[k++], id, 32);
+        }
+    }
+    if (o->tlp == KW_TLP_RED && k == 0) {
+        return kw_cli_error("TLP:RED needs a recipient other than this node; nothing published");
+    }
+    *count = k;
+    return 0;
+}
+
+/* Pass 1: checks every value, keeping only the first error messages and the counts. */
+static int check_pass(source *s, const pub_opts *o, item *it, char (*errors)[256],
+    uint64_t *valid, uint64_t *invalid)
+{
+    kw_cli_progress prog;
+    int r;
+
+    kw_cli_progress_start(&prog, "checking", s->fd >= 0 ? s->size : 0);
+    while ((r = next_item(s, o, it)) > 0) {
+        if (it->kind == ITEM_OK) {
+            (*valid)++;
+        } else {
+            if (*invalid < MAX_REPORTED) {
+                format_bad(errors[*invalid], sizeof(errors[0]), s, it);
+            }
+            (*invalid)++;
+        }
+        if ((s->line & 4095) == 0) {
+            kw_cli_progress_update(&prog, s->bytes, *valid + *invalid);
+        }
+    }
+    kw_cli_progress_end(&prog);
+    return r < 0 ? KW_CLI_FAIL : 0;
+}
+
+/* Pass 2: reads the values again and publishes them batch by batch. */
+static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid)
+{
+    kw_cli_progress prog;
+    uint64_t valid = 0;
+    int r, ret;
+
+    kw_cli_progress_start(&prog, "publishing", s->fd >= 0 ? s->size : 0);
+    while ((r = next_item(s, p->o, it)) > 0) {
+        if (it->kind != ITEM_OK) {
+            if (!p->o->skip_invalid) {
+                kw_cli_progress_end(&prog);
+                flush_batch(p);
+                return kw_cli_error("%s changed while it was being published (line %llu is "
+                                    "now invalid); stopped",
+                    s->name, (unsigned long long)it->line);
+            }
+            continue;
+        }
+        valid++;
+        if ((ret = add_item(p, it)) != 0) {
+            kw_cli_progress_end(&prog);
+            return ret;
+        }
+        if ((s->line & 4095) == 0) {
+            kw_cli_progress_update(&prog, s->bytes, valid);
+        }
+    }
+    ret = r < 0 ? KW_CLI_FAIL : flush_batch(p);
+    kw_cli_progress_end(&prog);
+    if (ret == 0 && valid != expect_valid) {
+        kw_cli_warn("%s changed while it was being published (%llu valid values at first, "
+                    "%llu now)",
+            s->name, (unsigned long long)expect_valid, (unsigned long long)valid);
+    }
+    return ret;
+}
+
+int publish_main(int argc, char **argv)
+{
+    pub_opts o;
+    source s;
+    publisher p;
+    kw_cli_node n;
+    item *it = NULL;
+    uint8_t(*rcpt)[32] = NULL;
+    size_t n_rcpt = 0;
+    char(*errors)[256] = NULL;
+    uint64_t valid = 0, invalid = 0;
+    int ret;
+
+    memset(&o, 0, sizeof(o));
+    memset(&s, 0, sizeof(s));
+    memset(&p, 0, sizeof(p));
+    memset(&n, 0, sizeof(n));
+    s.fd = -1;
+    o.confidence = -1;
+    o.now = kw_time_now_ms();
+    if ((ret = parse_options(argc, argv, &o)) != 0) {
+        return ret < 0 ? KW_CLI_OK : ret;
+    }
+    if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE | KW_CLI_IDENTITY)) != 0) {
+        goto out;
+    }
+    ret = KW_CLI_FAIL;
+    if (o.n_to > 0) {
+        if ((rcpt = calloc(o.n_to, 32)) == NULL) {
+            kw_cli_error("out of memory");
+            goto out;
+        }
+        if (resolve_recipients(&n, &o, rcpt, &n_rcpt) != 0) {
+            goto out;
+        }
+    }
+    it = malloc(sizeof(*it));
+    errors = calloc(MAX_REPORTED, sizeof(*errors));
+    p.seen = calloc(1, sizeof(*p.seen));
+    if (it == NULL || errors == NULL || p.seen == NULL) {
+        kw_cli_error("out of memory");
+        goto out;
+    }
+    if (o.file == NULL) {
+        s.values = argv + optind;
+        s.n_values = argc - optind;
+        s.name = "arguments";
+    } else if ((ret = open_input(&s, &o, n.dir)) != 0) {
+        goto out;
+    } else {
+        ret = KW_CLI_FAIL;
+        if ((s.buf = malloc(LINE_MAX_BYTES)) == NULL
+            || (s.scratch = malloc(LINE_MAX_BYTES)) == NULL) {
+            kw_cli_error("out of memory");
+            goto out;
+        }
+    }
+    if (source_rewind(&s) != 0 || check_pass(&s, &o, it, errors, &valid, &invalid) != 0) {
+        goto out;
+    }
+    for (uint64_t i = 0; i < invalid && i < MAX_REPORTED; i++) {
+        if (o.skip_invalid) {
+            kw_cli_warn("skipped %s", errors[i]);
+        } else {
+            kw_cli_warn("%s", errors[i]);
+        }
+    }
+    if (invalid > MAX_REPORTED) {
+        kw_cli_warn("... and %llu more invalid values%s",
+            (unsigned long long)(invalid - MAX_REPORTED), o.skip_invalid ? " skipped" : "");
+    }
+    if (invalid > 0 && !o.skip_invalid) {
+        kw_cli_error("nothing published: %llu invalid value%s (--skip-invalid publishes the "
+                     "%llu valid one%s)",
+            (unsigned long long)invalid, invalid == 1 ? "" : "s", (unsigned long long)valid,
+            valid == 1 ? "" : "s");
+        goto out;
+    }
+    if (valid == 0) {
+        if (invalid > 0) {
+            kw_cli_error("nothing published: all %llu values are invalid",
+                (unsigned long long)invalid);
+        } else {
+            kw_cli_error("nothing published: %s holds no values", s.name);
+        }
+        goto out;
+    }
+    p.node = &n;
+    p.o = &o;
+    p.popts.tlp = o.tlp;
+    p.popts.recipients = n_rcpt > 0 ? (const uint8_t(*)[32])rcpt : NULL;
+    p.popts.n_recipients = n_rcpt;
+    for (size_t i = 0; i < BATCH_BUNDLES; i++) {
+        if (kw_bundle_new(&p.bundles[i]) != KW_ERR_OK) {
+            kw_cli_error("out of memory");
+            goto out;
+        }
+    }
+    if (source_rewind(&s) != 0 || publish_pass(&p, &s, it, valid) != 0) {
+        goto out;
+    }
+    if (p.total.entries > 0) {
+        printf("published %llu indicators in %llu entries (seq %llu-%llu), %llu duplicates "
+               "skipped, %llu invalid skipped\n",
+            (unsigned long long)p.total.indicators, (unsigned long long)p.total.entries,
+            (unsigned long long)p.total.first_seq, (unsigned long long)p.total.last_seq,
+            (unsigned long long)p.total.duplicates, (unsigned long long)invalid);
+    } else {
+        printf("published 0 indicators in 0 entries, %llu duplicates skipped, %llu invalid "
+               "skipped\n",
+            (unsigned long long)p.total.duplicates, (unsigned long long)invalid);
+    }
+    ret = KW_CLI_OK;
+out:
+    for (size_t i = 0; i < BATCH_BUNDLES; i++) {
+        kw_bundle_free(p.bundles[i]);
+    }
+    if (s.fd >= 0) {
+        close(s.fd);
+    }
+    free(s.buf);
+    free(s.scratch);
+    free(p.seen);
+    free(errors);
+    free(it);
+    free(rcpt);
+    kw_cli_node_close(&n);
+    return ret;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/id.h"
+
+static const char usage[]
+    = "Usage: kawan status [--json]\n"
+      "\n"
+      "Shows this node (id, name, data directory), the store (current indicators, entries,\n"
+      "size), each feed held (origin and highest seq), detected forks and the roster size.\n"
+      "\n"
+      "  --json    one JSON object: node_id, name, dir, indicators, versions, entries,\n"
+      "            withheld, sealed_unread, feeds (node id -> highest seq), feed_names\n"
+      "            (node id -> name), forks, forked (node ids), store_bytes, roster\n";
+
+static void human_size(char *buf, size_t cap, uint64_t bytes)
+{
+    static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)bytes;
+    int u = 0;
+
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u == 0) {
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)bytes);
+    } else {
+        snprintf(buf, cap, "%.1f %s", v, units[u]);
+    }
+}
+
+static int print_json(kw_cli_node *n, const kw_store_stats *st, const kw_head *heads,
+    size_t n_heads, size_t roster)
+{
+    json_t *o = json_object();
+    json_t *feeds = json_object();
+    json_t *names = json_object();
+    json_t *forked = json_array();
+    char text[KW_ID_TEXT_LEN];
+
+    json_object_set_new(o, "node_id", kw_cli_json_node_id(n->self));
+    json_object_set_new(o, "name", kw_cli_json_str(n->name));
+    json_object_set_new(o, "dir", kw_cli_json_str(n->dir));
+    json_object_set_new(o, "indicators", json_integer((json_int_t)st->indicators));
+    json_object_set_new(o, "versions", json_integer((json_int_t)st->versions));
+    json_object_set_new(o, "entries", json_integer((json_int_t)st->entries));
+    json_object_set_new(o, "withheld", json_integer((json_int_t)st->withheld));
+    json_object_set_new(o, "sealed_unread", json_integer((json_int_t)st->sealed_unread));
+    for (size_t i = 0; i < n_heads; i++) {
+        const char *name = kw_cli_name_of(n, heads[i].origin);
+        kw_id_encode(text, heads[i].origin);
+        json_object_set_new(feeds, text, json_integer((json_int_t)heads[i].seq));
+        if (name != NULL) {
+            json_object_set_new(names, text, kw_cli_json_str(name));
+        }
+        if (heads[i].forked) {
+            json_array_append_new(forked, json_string(text));
+        }
+    }
+    json_object_set_new(o, "feeds", feeds);
+    json_object_set_new(o, "feed_names", names);
+    json_object_set_new(o, "forks", json_integer((json_int_t)st->forks));
+    json_object_set_new(o, "forked", forked);
+    json_object_set_new(o, "store_bytes", json_integer((json_int_t)st->store_bytes));
+    json_object_set_new(o, "roster", json_integer((json_int_t)roster));
+    return kw_cli_json_print(o);
+}
+
+static void print_text(kw_cli_node *n, const kw_store_stats *st, const kw_head *heads,
+    size_t n_heads, size_t roster)
+{
+    static const char *const header[] = { "  FEED", "NODE ID", "SEQ", "" };
+    char text[KW_ID_TEXT_LEN], size[32];
+    kw_cli_table t;
+
+    kw_id_encode(text, n->self);
+    human_size(size, sizeof(size), st->store_bytes);
+    printf("node id      %s\n", text);
+    printf("name         %s\n", n->name);
+    printf("directory    %s\n", n->dir);
+    printf("indicators   %llu current (%llu versions)\n", (unsigned long long)st->indicators,
+        (unsigned long long)st->versions);
+    printf("entries      %llu (%llu withheld, %llu sealed and unreadable here)\n",
+        (unsigned long long)st->entries, (unsigned long long)st->withheld,
+        (unsigned long long)st->sealed_unread);
+    printf("store        %s\n", size);
+    printf("roster       %zu member%s\n", roster, roster == 1 ? "" : "s");
+    printf("forks        %llu\n", (unsigned long long)st->forks);
+    printf("feeds        %zu\n", n_heads);
+    kw_cli_table_init(&t, 4, header);
+    for (size_t i = 0; i < n_heads; i++) {
+        char label[64], name[72], seq[24];
+        const char *cells[4];
+        snprintf(name, sizeof(name), "  %s", kw_cli_node_label(n, heads[i].origin, label));
+        kw_id_encode(text, heads[i].origin);
+        snprintf(seq, sizeof(seq), "%llu", (unsigned long long)heads[i].seq);
+        cells[0] = name;
+        cells[1] = text;
+        cells[2] = seq;
+        cells[3] = heads[i].forked ? "FORKED: frozen" : "";
+        kw_cli_table_add(&t, cells);
+    }
+    kw_cli_table_finish(&t);
+}
+
+int status_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        KW_CLI_COMMON_OPTS,
+    };
+    kw_store_stats st;
+    kw_head *heads = NULL;
+    kw_peer *peers = NULL;
+    size_t n_heads = 0, n_peers = 0;
+    bool json = false;
+    kw_cli_node n;
+    kw_err rc;
+    int c, ret;
+
+    while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case KW_CLI_OPT_HELP: return KW_CLI_OK;
+        default: return KW_CLI_USAGE;
+        }
+    }
+    if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {
+        return ret;
+    }
+    if ((ret = kw_cli_node_open(&n, KW_CLI_READ)) != 0) {
+        goto out;
+    }
+    memset(&st, 0, sizeof(st));
+    if ((rc = kw_store_stats_get(n.store, &st)) != KW_ERR_OK
+        || (rc = kw_store_heads(n.store, &heads, &n_heads)) != KW_ERR_OK
+        || (rc = kw_store_peer_list(n.store, &peers, &n_peers)) != KW_ERR_OK) {
+        ret = kw_cli_error("cannot read the store in %s: %s", n.dir, kw_strerror(rc));
+        goto out;
+    }
+    if (json) {
+        ret = print_json(&n, &st, heads, n_heads, n_peers);
+    } else {
+        print_text(&n, &st, heads, n_heads, n_peers);
+        ret = KW_CLI_OK;
+    }
+out:
+    free(heads);
+    free(peers);
+    kw_cli_node_close(&n);
+    return ret;
+}

@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Bad input to the kawan CLI: each case gets one clear line on stderr starting with
+# "kawan: ", exit code 2 for usage errors and 1 for other failures, and leaves the store
+# as it was (same indicator count, `kawan verify` clean).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# ---- no node ----
+EMPTY="$KW_TMP/empty"
+mkdir -m 700 "$EMPTY"
+NOWHERE="$KW_TMP/does/not/exist"
+NO_NODE="no node in $EMPTY \(run kawan init --name NAME first\)$"
+bad 1 "$NO_NODE" "id on an empty directory" "$EMPTY" id
+bad 1 "$NO_NODE" "status on an empty directory" "$EMPTY" status --json
+bad 1 "$NO_NODE" "query on an empty directory" "$EMPTY" query
+bad 1 "$NO_NODE" "publish on an empty directory" "$EMPTY" publish --tlp clear 1.2.3.4
+bad 1 "$NO_NODE" "verify on an empty directory" "$EMPTY" verify
+bad 1 "$NO_NODE" "revoke on an empty directory" "$EMPTY" revoke \
+    indicator--5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f
+bad 1 "$NO_NODE" "peer list on an empty directory" "$EMPTY" peer list
+bad 1 "$NO_NODE" "community create on an empty directory" "$EMPTY" community create
+bad 1 "$NO_NODE" "key protect on an empty directory" "$EMPTY" key protect
+eq "nothing was created in the empty directory" "$(ls -A "$EMPTY")" ""
+bad 1 "no node in $NOWHERE" "status on a missing directory" "$NOWHERE" status
+check "the missing directory was not created"
+[ ! -e "$NOWHERE" ] || fail "$NOWHERE was created"
+check "the default directory is ~/.local/share/kawan"
+run "$KAWAN" id
+[ "$RC" -eq 1 ] || fail "kawan id without a node: exit $RC"
+match "message names the default directory" "$ERR" "no node in $HOME/.local/share/kawan "
+
+# ---- init ----
+A="$KW_TMP/node-a"
+bad 2 "--name NAME is required" "init without --name" "$A" init
+bad 2 "node name 'bad name!' is not valid" "init with a bad name" "$A" init --name 'bad name!'
+check "a refused init created nothing"
+[ ! -e "$A" ] || fail "$A exists after refused inits"
+ok "init" "$A" init --name CERT-A
+ID=$OUT
+KEYSUM=$(sha256sum <"$A/identity.key")
+bad 1 "a node already exists in $A" "second init on the same directory" "$A" init --name OTHER
+eq "second init left the key file alone" "$(sha256sum <"$A/identity.key")" "$KEYSUM"
+ok "id after the second init" "$A" id
+eq "the node id is unchanged" "$OUT" "$ID"
+eq "the name is unchanged" "$(status_field "$A" name)" CERT-A
+
+ok "publish a first indicator" "$A" publish --tlp clear first.example
+BASE=$(indicators "$A")
+eq "one indicator" "$BASE" 1
+
+unchanged() {
+    eq "$1: indicator count unchanged" "$(indicators "$A")" "$BASE"
+}
+
+# ---- command-line errors (exit 2) ----
+bad 2 "unknown command 'frobnicate' \(see kawan help\)" "unknown command" "$A" frobnicate
+bad 2 "missing command" "no command" "$A"
+bad 2 "unknown option '--bogus' \(see kawan publish --help\)" "unknown option" "$A" publish \
+    --tlp clear --bogus 1.2.3.4
+bad 2 "unknown option '-x'" "unknown short option" "$A" query -x
+bad 2 "unknown option '--frob'" "unknown global option" "$A" --frob status
+bad 2 "option '--tlp' needs a value" "option without its value" "$A" publish --tlp
+bad 2 "option '--json' takes no value" "flag given a value" "$A" query --json=yes
+bad 2 "--tlp LEVEL is required" "publish without --tlp" "$A" publish 1.2.3.4
+bad 2 "unknown TLP level 'purple'" "publish with an unknown TLP" "$A" publish --tlp purple \
+    1.2.3.4
+bad 2 "--confidence: '101' is not a number from 0 to 100" "confidence out of range" "$A" \
+    publish --tlp clear --confidence 101 1.2.3.4
+bad 2 "--confidence: 'high' is not a number" "confidence not a number" "$A" publish \
+    --tlp clear --confidence high 1.2.3.4
+bad 2 "--valid-until: 2001-01-01 is not in the future" "valid-until in the past" "$A" \
+    publish --tlp clear --valid-until 2001-01-01 1.2.3.4
+bad 2 "--valid-until: 'soon' is not a time" "valid-until not a time" "$A" publish \
+    --tlp clear --valid-until soon 1.2.3.4
+bad 2 "--type: unknown type 'ipv5'" "unknown --type" "$A" publish --tlp clear --type ipv5 \
+    1.2.3.4
+bad 2 "nothing to publish" "publish without values" "$A" publish --tlp clear
+bad 2 "give values or --file, not both" "values and --file" "$A" publish --tlp clear \
+    --file /dev/null 1.2.3.4
+bad 2 "--csv needs --file" "--csv without --file" "$A" publish --tlp clear --csv 1.2.3.4
+bad 2 "TLP:RED needs at least one recipient \(--to NODE-OR-NAME\)" "RED without --to" "$A" \
+    publish --tlp red 1.2.3.4
+bad 2 "--to applies only to amber" "--to with CLEAR" "$A" publish --tlp clear --to x 1.2.3.4
+bad 2 "--value: '999.1.1.1' is not an IPv4 address" "query --value with a bad value" "$A" \
+    query --value 999.1.1.1
+bad 2 "--since: 'yesterday' is not a time" "query --since garbage" "$A" query --since yesterday
+bad 2 "--limit: '0' is not a number" "query --limit 0" "$A" query --limit 0
+bad 2 "'nope' is not an indicator id" "show a malformed id" "$A" show nope
+bad 2 "missing INDICATOR-ID" "show without an id" "$A" show
+bad 2 "unexpected argument 'extra'" "status with an extra argument" "$A" status extra
+unchanged "after the command-line errors"
+
+# ---- other failures (exit 1) ----
+bad 1 "no indicator indicator--5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f" "show an unknown id" \
+    "$A" show indicator--5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f
+bad 1 "no indicator" "revoke an unknown id" "$A" revoke 5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f
+bad 1 "unknown recipient 'CERT-NOBODY': not a roster name or node id" \
+    "AMBER to an unknown recipient" "$A" publish --tlp amber --to CERT-NOBODY 1.2.3.4
+B=$(new_node node-b) || exit 1
+IDB=$(node_id "$B")
+bad 1 "unknown recipient '$IDB': that node is not in the roster" \
+    "RED to a node id that is not in the roster" "$A" publish --tlp red --to "$IDB" 1.2.3.4
+bad 1 "cannot open /nonexistent/list.txt" "publish a missing file" "$A" publish --tlp clear \
+    --file /nonexistent/list.txt
+unchanged "after the failures"
+
+# ---- invalid values ----
+{
+    echo "# header comment"
+    for i in $(seq 1 25); do
+        echo "192.0.2.$i"
+        echo "999.1.1.$i"
+    done
+    echo "good.example"
+} >"$KW_TMP/mixed.txt"
+check "publish a file with 25 invalid values among 26 valid ones"
+kw "$A" publish --tlp clear --file "$KW_TMP/mixed.txt"
+[ "$RC" -eq 1 ] || { show_result; fail "expected exit 1, got $RC"; }
+eq "nothing on stdout" "$OUT" ""
+match "the first bad value is named with its line" "$ERR" \
+    "^kawan: line 3: '999\.1\.1\.1' is not an IPv4 address \(octet 999 out of range\)$"
+match "the 20th bad value is listed" "$ERR" "^kawan: line 41: '999\.1\.1\.20' "
+nomatch "the 21st bad value is not listed" "$ERR" "999\.1\.1\.21'"
+match "the rest are counted" "$ERR" "^kawan: \.\.\. and 5 more invalid values$"
+match "the last line says nothing was published" "$(tail -1 <<<"$ERR")" \
+    "^kawan: nothing published: 25 invalid values \(--skip-invalid publishes the 26 valid ones\)$"
+eq "22 lines on stderr (20 values, the count, the verdict)" "$(lines "$ERR")" 22
+unchanged "after the refused file"
+verified "verify after the refused file" "$A"
+
+check "publish invalid command-line values"
+kw "$A" publish --tlp clear ok.example not_a_value! 1.2.3.4
+[ "$RC" -eq 1 ] || { show_result; fail "expected exit 1, got $RC"; }
+match "argument number named" "$ERR" "^kawan: argument 2: 'not_a_value!' "
+unchanged "after the refused arguments"
+
+check "--skip-invalid publishes the valid values and reports the others"
+kw "$A" publish --tlp clear --skip-invalid --file "$KW_TMP/mixed.txt"
+[ "$RC" -eq 0 ] || { show_result; fail "expected success, got $RC"; }
+match "summary counts the skipped values" "$OUT" \
+    '^published 26 indicators in 1 entries \(seq 2-2\), 0 duplicates skipped, 25 invalid skipped$'
+match "skipped values are reported" "$ERR" "^kawan: skipped line 3: '999\.1\.1\.1' "
+match "the rest of the skipped values are counted" "$ERR" "and 5 more invalid values skipped"
+BASE=$((BASE + 26))
+unchanged "after --skip-invalid"
+
+printf '999.9.9.9\nnot a value\n' >"$KW_TMP/allbad.txt"
+check "--skip-invalid with nothing valid"
+kw "$A" publish --tlp clear --skip-invalid --file "$KW_TMP/allbad.txt"
+[ "$RC" -eq 1 ] || { show_result; fail "expected exit 1, got $RC"; }
+match "says all values are invalid" "$(tail -1 <<<"$ERR")" \
+    "^kawan: nothing published: all 2 values are invalid$"
+unchanged "after an all-invalid file"
+
+printf '# only a comment\n\n   \n' >"$KW_TMP/novalues.txt"
+bad 1 "nothing published: $KW_TMP/novalues.txt holds no values" "a file with no values" "$A" \
+    publish --tlp clear --file "$KW_TMP/novalues.txt"
+
+printf 'one.example\ntwo.example\nthr\0ee.example\n' >"$KW_TMP/nul.txt"
+bad 1 "$KW_TMP/nul.txt line 3: binary data" "a file with a NUL byte" "$A" publish \
+    --tlp clear --file "$KW_TMP/nul.txt"
+printf 'one.example\n\xff\xfeb\xc3(x.example\n' >"$KW_TMP/latin.txt"
+bad 1 "$KW_TMP/latin.txt line 2: not UTF-8 text" "a file with invalid UTF-8" "$A" publish \
+    --tlp clear --file "$KW_TMP/latin.txt"
+head -c 4096 /bin/sh >"$KW_TMP/binary"
+bad 1 "$KW_TMP/binary line [0-9]+: (binary data|not UTF-8)" "a binary file" "$A" publish \
+    --tlp clear --file "$KW_TMP/binary"
+unchanged "after the binary files"
+verified "verify after the bad files" "$A"
+
+# ---- damaged or exposed key file ----
+cp -p "$A/identity.key" "$KW_TMP/identity.key.good"
+printf 'this is not a key file at all, just some text padding it out to 86 bytes..........\n' \
+    >"$A/identity.key"
+bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file of garbage: publish" \
+    "$A" publish --tlp clear 1.2.3.4
+bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file of garbage: id" "$A" id
+cp -p "$KW_TMP/identity.key.good" "$A/identity.key"
+printf '\x55' | dd of="$A/identity.key" bs=1 seek=20 conv=notrunc 2>/dev/null
+bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file with one byte changed" \
+    "$A" publish --tlp clear 1.2.3.4
+head -c 40 "$KW_TMP/identity.key.good" >"$A/identity.key"
+bad 1 "$A/identity.key is damaged or not a kawan key file$" "a truncated key file" "$A" \
+    verify
+cp -p "$KW_TMP/identity.key.good" "$A/identity.key"
+chmod 644 "$A/identity.key"
+bad 1 "$A/identity.key: permission denied, or readable by others" \
+    "a key file readable by others" "$A" publish --tlp clear 1.2.3.4
+chmod 600 "$A/identity.key"
+cp -p "$B/identity.key" "$A/identity.key"
+bad 1 "does not belong to the store" "another node's key file" "$A" publish --tlp clear \
+    1.2.3.4
+cp -p "$KW_TMP/identity.key.good" "$A/identity.key"
+unchanged "after the key file cases"
+verified "verify with the key restored" "$A"
+
+# ---- passphrase-protected key ----
+printf 'correct horse battery staple\n' >"$KW_TMP/pass"
+printf 'wrong\n' >"$KW_TMP/wrong"
+ok "key protect --passphrase-fd" "$A" key protect --passphrase-fd 3 3<"$KW_TMP/pass"
+PROTECTED=$(sha256sum <"$A/identity.key")
+bad 1 "wrong passphrase for $A/identity.key$" "publish with a wrong passphrase" "$A" publish \
+    --tlp clear 1.2.3.4 --passphrase-fd 3 3<"$KW_TMP/wrong"
+bad 1 "no terminal to ask for the passphrase \(use --passphrase-fd N\)" \
+    "publish with a protected key and no terminal" "$A" publish --tlp clear 1.2.3.4 </dev/null
+bad 1 "wrong passphrase" "key unprotect with a wrong passphrase" "$A" key unprotect \
+    --passphrase-fd 3 3<"$KW_TMP/wrong"
+eq "a wrong passphrase changed nothing" "$(sha256sum <"$A/identity.key")" "$PROTECTED"
+bad 1 "already protected by a passphrase" "key protect twice" "$A" key protect \
+    --passphrase-fd 3 3<"$KW_TMP/pass"
+printf '\n' >"$KW_TMP/empty-pass"
+bad 1 "empty passphrase" "an empty passphrase" "$A" verify --passphrase-fd 3 \
+    3<"$KW_TMP/empty-pass"
+unchanged "after the passphrase failures"
+ok "key unprotect with the right passphrase" "$A" key unprotect --passphrase-fd 3 \
+    3<"$KW_TMP/pass"
+verified "verify at the end" "$A"
+unchanged "at the end"
+
+echo "PASS: test_cli_badinput"

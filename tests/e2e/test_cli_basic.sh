@@ -1,0 +1,227 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Round trip through the kawan CLI on one node: init, id, status, publish (values, file,
+# CSV, stdin), query (normalised values, filters, table and JSON Lines), show, revoke,
+# verify.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+A="$KW_TMP/node-a"
+UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
+
+# ---- help ----
+check "kawan help lists the commands"
+run "$KAWAN" help
+[ "$RC" -eq 0 ] || fail "kawan help: exit $RC"
+for c in init id publish query show revoke verify status community peer key; do
+    match "kawan help names '$c'" "$OUT" "^  $c "
+done
+ok "kawan publish --help" "$A" publish --help
+match "publish --help describes --tlp" "$OUT" "--tlp LEVEL"
+ok "kawan help query" "$A" help query
+match "kawan help query describes --contains" "$OUT" "--contains S"
+ok "kawan help peer add" "$A" help peer add
+match "kawan help peer add shows the peer usage" "$OUT" "kawan peer add NAME NODE-ID HOST:PORT"
+
+# ---- init and id ----
+ok "init --name CERT-A" "$A" init --name CERT-A
+ID=$OUT
+match "init prints a node id" "$ID" '^kw1[a-z2-7]{52}$'
+eq "data directory is mode 0700" "$(file_mode "$A")" 700
+eq "identity.key is mode 0600" "$(file_mode "$A/identity.key")" 600
+ok "kawan id" "$A" id
+eq "kawan id prints the id init printed" "$OUT" "$ID"
+check "KAWAN_DIR selects the node when --dir is absent"
+OUT=$(KAWAN_DIR="$A" "$KAWAN" id) || fail "KAWAN_DIR=$A kawan id failed"
+eq "kawan id through KAWAN_DIR" "$OUT" "$ID"
+check "--dir is also accepted after the command"
+OUT=$("$KAWAN" id --dir "$A") || fail "kawan id --dir failed"
+eq "kawan id --dir DIR" "$OUT" "$ID"
+
+# ---- status of an empty node ----
+ok "status --json on a new node" "$A" status --json
+eq "status node_id" "$(jq -r .node_id <<<"$OUT")" "$ID"
+eq "status name" "$(jq -r .name <<<"$OUT")" "CERT-A"
+eq "status indicators" "$(jq -r .indicators <<<"$OUT")" 0
+eq "status entries" "$(jq -r .entries <<<"$OUT")" 0
+eq "status roster" "$(jq -r .roster <<<"$OUT")" 0
+eq "status forks" "$(jq -r .forks <<<"$OUT")" 0
+ok "status (table)" "$A" status
+match "status shows the node id" "$OUT" "^node id +$ID$"
+
+# ---- publish values ----
+ok "publish three values of three types with every option" "$A" publish --tlp TLP:Clear \
+    --label phishing --label 'campaign x' --confidence 80 --valid-until +30d \
+    --description 'seen in "mail" wave' 1.2.3.4 Example.COM. 'http://Foo.Example/x?q=1'
+match "publish summary" "$OUT" \
+    '^published 3 indicators in 1 entries \(seq 1-1\), 0 duplicates skipped, 0 invalid skipped$'
+eq "status counts 3 indicators" "$(indicators "$A")" 3
+
+# ---- query: normalised value, JSON fields ----
+ok "query --value Example.COM. --json" "$A" query --value Example.COM. --json
+eq "query --value finds exactly one indicator" "$(lines "$OUT")" 1
+J=$OUT
+eq "json value is normalised" "$(jq -r .value <<<"$J")" example.com
+eq "json type" "$(jq -r .type <<<"$J")" domain
+eq "json tlp upper-case" "$(jq -r .tlp <<<"$J")" CLEAR
+eq "json origin is the node id" "$(jq -r .origin <<<"$J")" "$ID"
+eq "json origin_name" "$(jq -r .origin_name <<<"$J")" CERT-A
+eq "json confidence" "$(jq -r .confidence <<<"$J")" 80
+eq "json labels" "$(jq -c .labels <<<"$J")" '["phishing","campaign x"]'
+eq "json indicator_types is an array" "$(jq -r '.indicator_types|type' <<<"$J")" array
+eq "json description (quotes escaped properly)" "$(jq -r .description <<<"$J")" \
+    'seen in "mail" wave'
+eq "json revoked" "$(jq -r .revoked <<<"$J")" false
+match "json id is indicator--<uuid v4>" "$(jq -r .id <<<"$J")" "^indicator--$UUID_RE$"
+for f in created modified valid_from valid_until; do
+    match "json $f is RFC 3339 UTC with ms" "$(jq -r ".$f" <<<"$J")" "$TIME_RE"
+done
+eq "created == modified" "$(jq -r .created <<<"$J")" "$(jq -r .modified <<<"$J")"
+eq "created == valid_from" "$(jq -r .created <<<"$J")" "$(jq -r .valid_from <<<"$J")"
+check "valid_until is about 30 days after created"
+DAYS=$(jq -r '((.valid_until|sub("\\.[0-9]+Z$";"Z")|fromdate) - (.created|sub("\\.[0-9]+Z$";"Z")|fromdate)) / 86400 | round' <<<"$J")
+eq "valid_until - created in days" "$DAYS" 30
+DOMAIN_ID=$(jq -r .id <<<"$J")
+
+ok "query --value 'http://FOO.example/x?q=1' (url host normalised)" "$A" query \
+    --value 'http://FOO.example/x?q=1' --json
+eq "the url is found" "$(jq -r .value <<<"$OUT")" 'http://foo.example/x?q=1'
+ok "query --type ipv4 --json" "$A" query --type ipv4 --json
+eq "one ipv4" "$(jq -r .value <<<"$OUT")" 1.2.3.4
+ok "query --contains foo.ex --json" "$A" query --contains foo.ex --json
+eq "--contains finds the url" "$(jq -r .type <<<"$OUT")" url
+ok "query --tlp green --json (no match)" "$A" query --tlp green --json
+eq "no results: nothing on stdout with --json" "$OUT" ""
+eq "no results: nothing on stderr with --json" "$ERR" ""
+ok "query --tlp green (table, no match)" "$A" query --tlp green
+eq "no results: empty stdout" "$OUT" ""
+eq "no results: message on stderr" "$ERR" "kawan: no indicators found"
+ok "query (table)" "$A" query
+eq "table: header and 3 rows" "$(lines "$OUT")" 4
+match "table header" "$(head -1 <<<"$OUT")" '^ID +TYPE +VALUE +TLP +ORIGIN +MODIFIED$'
+match "table row names the origin" "$OUT" "^$DOMAIN_ID +domain +example\.com +CLEAR +CERT-A +[0-9T:.Z-]+$"
+ok "query --limit 2 --json" "$A" query --limit 2 --json
+eq "--limit 2" "$(lines "$OUT")" 2
+ok "query --origin CERT-A --json" "$A" query --origin CERT-A --json
+eq "--origin by name" "$(lines "$OUT")" 3
+ok "query --origin <id> --json" "$A" query --origin "$ID" --json
+eq "--origin by id" "$(lines "$OUT")" 3
+ok "query --since 1h --json" "$A" query --since 1h --json
+eq "--since 1h finds the new ones" "$(lines "$OUT")" 3
+ok "query --since 2099-01-01T00:00:00Z --json" "$A" query --since 2099-01-01T00:00:00Z --json
+eq "--since in the future finds none" "$(lines "$OUT")" 0
+
+# ---- show ----
+ok "show ID --json" "$A" show "$DOMAIN_ID" --json
+eq "show --json is the query object" "$(jq -cS . <<<"$OUT")" "$(jq -cS . <<<"$J")"
+ok "show ID (text)" "$A" show "$DOMAIN_ID"
+match "show text has the value" "$OUT" '^value +example\.com$'
+match "show text has the origin with its name" "$OUT" "^origin +$ID \(CERT-A\)$"
+ok "show accepts a bare uuid" "$A" show "${DOMAIN_ID#indicator--}" --json
+eq "show by bare uuid" "$(jq -r .id <<<"$OUT")" "$DOMAIN_ID"
+
+# ---- files: comments, blank lines, CRLF, CSV, stdin ----
+printf '# a comment\n\n10.0.0.1\r\n  # indented comment\n2001:DB8::1\nd41d8cd98f00b204e9800998ecf8427e\n\n' \
+    >"$KW_TMP/list.txt"
+ok "publish --file with comments, blank lines and CRLF" "$A" publish --tlp green \
+    --file "$KW_TMP/list.txt"
+match "file summary" "$OUT" '^published 3 indicators in 1 entries \(seq 2-2\)'
+ok "query the IPv6 value in canonical form" "$A" query --value 2001:db8:0:0:0:0:0:1 --json
+eq "ipv6 stored as RFC 5952" "$(jq -r .value <<<"$OUT")" 2001:db8::1
+eq "file indicators are GREEN" "$(jq -r .tlp <<<"$OUT")" GREEN
+
+cat >"$KW_TMP/list.csv" <<'EOF'
+comment,Value,type
+"first, with comma",csv-one.example,domain
+"quoted ""value""","csv-two.example",
+x,192.0.2.55,ipv4
+EOF
+ok "publish --csv with a header, quoted fields and a type column" "$A" publish --tlp clear \
+    --csv --file "$KW_TMP/list.csv"
+match "csv summary" "$OUT" '^published 3 indicators'
+ok "csv value from a quoted field" "$A" query --value csv-two.example --json
+eq "csv-two.example found" "$(jq -r .value <<<"$OUT")" csv-two.example
+printf 'csv-three.example,ignored\n"CSV-Four.Example",x\n' >"$KW_TMP/nohdr.csv"
+ok "publish --csv without a header (first column is the value)" "$A" publish --tlp clear \
+    --csv --file "$KW_TMP/nohdr.csv"
+match "csv without header summary" "$OUT" '^published 2 indicators'
+
+check "publish --file - reads standard input"
+run "$KAWAN" --dir "$A" publish --tlp clear --file - <<<$'stdin-one.example\nstdin-two.example'
+[ "$RC" -eq 0 ] || { show_result; fail "publish --file -"; }
+match "stdin summary" "$OUT" '^published 2 indicators'
+ok "query a value from stdin" "$A" query --value stdin-two.example --json
+eq "stdin value found" "$(lines "$OUT")" 1
+nomatch "no spool file is left in the data directory" "$(ls -A "$A")" 'publish-stdin'
+ok "publish --file from a FIFO (process substitution)" "$A" publish --tlp clear \
+    --file <(printf 'fifo-one.example\nfifo-two.example\n')
+match "FIFO summary" "$OUT" '^published 2 indicators'
+printf 'not-this.example\nredirected.example\n' >"$KW_TMP/redirect.txt"
+check "publish --file - from a regular file whose first line the shell already read"
+{
+    read -r _
+    run "$KAWAN" --dir "$A" publish --tlp clear --file -
+} <"$KW_TMP/redirect.txt"
+[ "$RC" -eq 0 ] || { show_result; fail "publish --file - from a redirected file"; }
+match "only the unread line is published" "$OUT" '^published 1 indicators'
+ok "query the redirected value" "$A" query --value not-this.example --json
+eq "the line read before kawan started is not published" "$OUT" ""
+
+# ---- duplicates ----
+ok "publishing a value again" "$A" publish --tlp clear example.com 192.0.2.200 192.0.2.200
+match "duplicates are skipped and counted" "$OUT" \
+    '^published 1 indicators in 1 entries \(seq [0-9]+-[0-9]+\), 2 duplicates skipped, 0 invalid skipped$'
+
+COUNT=$(indicators "$A")
+eq "indicator count so far" "$COUNT" 17
+
+# ---- revoke ----
+ok "revoke the domain" "$A" revoke "$DOMAIN_ID"
+match "revoke prints the new entry seq" "$OUT" "^revoked $DOMAIN_ID in entry seq [0-9]+$"
+REV_SEQ=$(sed -E 's/.* seq ([0-9]+)$/\1/' <<<"$OUT")
+eq "revoked indicator is no longer current" "$(indicators "$A")" $((COUNT - 1))
+ok "query --value example.com --json after revoke" "$A" query --value example.com --json
+eq "revoked indicator is hidden" "$OUT" ""
+ok "query --value example.com --all --json" "$A" query --value example.com --all --json
+eq "--all shows it" "$(lines "$OUT")" 1
+eq "--all: revoked is true" "$(jq -r .revoked <<<"$OUT")" true
+eq "--all: the new version lives in the revoke entry" "$(jq -r .seq <<<"$OUT")" "$REV_SEQ"
+eq "--all: same created as before" "$(jq -r .created <<<"$OUT")" "$(jq -r .created <<<"$J")"
+check "the new version's modified is later than the old one"
+[[ "$(jq -r .modified <<<"$OUT")" > "$(jq -r .modified <<<"$J")" ]] \
+    || fail "modified did not move forward: $(jq -r .modified <<<"$OUT")"
+ok "query --all (table) marks it revoked" "$A" query --all --value example.com
+match "table shows 'revoked'" "$OUT" "^$DOMAIN_ID .* revoked$"
+ok "show a revoked indicator" "$A" show "$DOMAIN_ID"
+match "show says revoked" "$OUT" '^revoked +yes$'
+bad 1 "already revoked" "revoking twice" "$A" revoke "$DOMAIN_ID"
+
+# ---- status and verify ----
+ok "status --json" "$A" status --json
+ENTRIES=$(jq -r .entries <<<"$OUT")
+eq "feeds holds this node's head at the last seq" "$(jq -r --arg id "$ID" '.feeds[$id]' <<<"$OUT")" \
+    "$ENTRIES"
+eq "feed_names names this node" "$(jq -r --arg id "$ID" '.feed_names[$id]' <<<"$OUT")" CERT-A
+match "store_bytes is a positive number" "$(jq -r .store_bytes <<<"$OUT")" '^[1-9][0-9]*$'
+verified "verify after the round trip" "$A"
+match "verify counts every entry" "$OUT" "^checked $ENTRIES entries"
+
+# ---- the shared corpora ----
+if have_corpora; then
+    for f in md5 sha1; do
+        FILE="$KW_CORPORA/iocs/malicious/$f.txt"
+        N=$(grep -cv '^[[:space:]]*$' "$FILE")
+        BEFORE=$(indicators "$A")
+        ok "publish the corpus $f.txt ($N values)" "$A" publish --tlp green --type "$f" \
+            --file "$FILE"
+        match "corpus $f summary" "$OUT" "^published $N indicators"
+        eq "status after $f.txt" "$(indicators "$A")" $((BEFORE + N))
+    done
+    ok "query --type sha1 --limit 5 --json" "$A" query --type sha1 --limit 5 --json
+    eq "5 sha1 results" "$(lines "$OUT")" 5
+    verified "verify after the corpus" "$A"
+else
+    skip "KW_CORPORA not present: corpus publish not run"
+fi
+
+echo "PASS: test_cli_basic"
