@@ -47,6 +47,8 @@ int status_main(int argc, char **argv);
 int community_main(int argc, char **argv);
 int peer_main(int argc, char **argv);
 int key_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+int tail_main(int argc, char **argv);
 int help_main(int argc, char **argv);
 
 /* The top-level table (main.c), for `kawan help`. */

@@ -26,6 +26,8 @@ const kw_cli_command kw_cli_commands[] = {
     { "community", community_main, "create, show or set the community key" },
     { "peer", peer_main, "add, list or remove roster members" },
     { "key", key_main, "protect the identity key with a passphrase, or remove it" },
+    { "run", run_main, "run the node: connect to members and replicate feeds" },
+    { "tail", tail_main, "follow new indicators as the running node receives them" },
     { "help", help_main, "show help for kawan or for one command" },
     { NULL, NULL, NULL },
 };
