@@ -23,7 +23,7 @@
 
 /* Exit codes. */
 #define KW_CLI_OK 0
-#define KW_CLI_FAIL 1  /* the command could not do its work */
+#define KW_CLI_FAIL 1 /* the command could not do its work */
 #define KW_CLI_USAGE 2 /* the command line was wrong */
 
 /* ---- Subcommands ---- */
@@ -59,8 +59,8 @@ extern const kw_cli_command kw_cli_commands[];
  * common options, then dispatches argv[optind] through table (terminated by a NULL name).
  * usage is printed for --help; what names the family in messages.
  */
-int kw_cli_dispatch(int argc, char **argv, const kw_cli_command *table, const char *usage,
-    const char *what);
+int kw_cli_dispatch(
+    int argc, char **argv, const kw_cli_command *table, const char *usage, const char *what);
 
 /* ---- Messages ---- */
 
@@ -91,17 +91,17 @@ enum {
 };
 
 /* Closes a command's long option table: --dir, --passphrase-fd, --help and the end mark. */
-#define KW_CLI_COMMON_OPTS                                          \
-    { "dir", required_argument, NULL, KW_OPT_DIR },                 \
+#define KW_CLI_COMMON_OPTS                                           \
+    { "dir", required_argument, NULL, KW_OPT_DIR },                  \
         { "passphrase-fd", required_argument, NULL, KW_OPT_PASSFD }, \
         { "help", no_argument, NULL, 'h' },                          \
-    {                                                               \
-        NULL, 0, NULL, 0                                            \
+    {                                                                \
+        NULL, 0, NULL, 0                                             \
     }
 
 /* Returned by kw_cli_getopt besides the command's own option values and -1 (end). */
 #define KW_CLI_OPT_HELP (-2) /* usage printed on stdout: return KW_CLI_OK */
-#define KW_CLI_OPT_BAD (-3)  /* error printed: return KW_CLI_USAGE */
+#define KW_CLI_OPT_BAD (-3) /* error printed: return KW_CLI_USAGE */
 
 /*
  * getopt_long over a command's argv (argv[0] = command name, options may follow operands)
@@ -112,6 +112,15 @@ int kw_cli_getopt(int argc, char **argv, const struct option *longopts, const ch
 
 /* Checks the operand count (argc - optind) is within [min, max]; prints the error if not. */
 int kw_cli_operands(int argc, char **argv, int min, int max, const char *what);
+
+/*
+ * All the option parsing of a command whose only option of its own is --json (when json is
+ * not NULL) and that takes min..max operands, named what in messages. Returns true when the
+ * command should go on (operands at optind); otherwise *exit_code says what to return
+ * (KW_CLI_OK after --help, KW_CLI_USAGE after a reported error).
+ */
+bool kw_cli_simple_args(int argc, char **argv, const char *usage, bool *json, int min, int max,
+    const char *what, int *exit_code);
 
 /* Parsers for option values; each returns 0, or prints the error and returns KW_CLI_USAGE. */
 int kw_cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -140,18 +149,18 @@ typedef struct kw_cli_node {
     char dir[PATH_MAX];
     char key_path[PATH_MAX];
     kw_store *store;
-    kw_identity *id;    /* with KW_CLI_IDENTITY */
+    kw_identity *id; /* with KW_CLI_IDENTITY */
     uint8_t self[32];
     char name[64];
-    kw_peer *peers;     /* the roster, loaded on first use by kw_cli_name_of */
+    kw_peer *peers; /* the roster, loaded on first use by kw_cli_name_of */
     size_t n_peers;
     bool peers_loaded;
 } kw_cli_node;
 
 #define KW_CLI_NODE_ONLY 0u /* check that a node exists, open nothing */
-#define KW_CLI_READ 1u      /* open the store read-only */
-#define KW_CLI_WRITE 2u     /* open the store for writing */
-#define KW_CLI_IDENTITY 4u  /* also load the identity key (asks for its passphrase) */
+#define KW_CLI_READ 1u /* open the store read-only */
+#define KW_CLI_WRITE 2u /* open the store for writing */
+#define KW_CLI_IDENTITY 4u /* also load the identity key (asks for its passphrase) */
 
 /*
  * Opens the node in kw_cli_dir(). Every failure is reported as one line naming the
@@ -160,6 +169,12 @@ typedef struct kw_cli_node {
  */
 int kw_cli_node_open(kw_cli_node *n, unsigned what);
 void kw_cli_node_close(kw_cli_node *n);
+
+/*
+ * Tells a running daemon (if any) that the store has new local entries, so it pushes them
+ * at once. Without a daemon this does nothing: the entries go out when it starts.
+ */
+void kw_cli_notify_daemon(const kw_cli_node *n);
 
 /* The roster name of id (the node's own name for itself), or NULL. */
 const char *kw_cli_name_of(kw_cli_node *n, const uint8_t id[static 32]);
@@ -172,8 +187,8 @@ const char *kw_cli_node_label(kw_cli_node *n, const uint8_t id[static 32], char 
  * be the node itself or a roster member. Returns 0, or prints the error and returns
  * KW_CLI_FAIL.
  */
-int kw_cli_resolve_node(kw_cli_node *n, const char *ref, bool roster_only, uint8_t out[static 32],
-    const char *what);
+int kw_cli_resolve_node(
+    kw_cli_node *n, const char *ref, bool roster_only, uint8_t out[static 32], const char *what);
 
 /*
  * Loads DIR/identity.key into n->id, asking for the passphrase when the key is protected.
@@ -186,7 +201,7 @@ int kw_cli_identity_load(kw_cli_node *n);
 /* One indicator copied out of the store, with where it came from. */
 typedef struct kw_cli_found {
     kw_bundle *b; /* items[0] is the indicator; b->recipients its entry's recipients */
-    kw_result r;  /* r.ind and r.recipients point into b */
+    kw_result r; /* r.ind and r.recipients point into b */
 } kw_cli_found;
 
 /*
@@ -217,8 +232,8 @@ int kw_cli_secret_line(int fd, const char *what, char **out);
 const char *kw_cli_time(char *buf, int64_t ms);
 
 /* JSON values; none returns NULL except on out of memory. */
-json_t *kw_cli_json_str(const char *s);            /* invalid UTF-8 replaced by U+FFFD */
-json_t *kw_cli_json_time(int64_t ms);              /* null for 0 */
+json_t *kw_cli_json_str(const char *s); /* invalid UTF-8 replaced by U+FFFD */
+json_t *kw_cli_json_time(int64_t ms); /* null for 0 */
 json_t *kw_cli_json_node_id(const uint8_t id[static 32]);
 /* Prints o as one compact line on stdout and releases it. Returns 0 or KW_CLI_FAIL. */
 int kw_cli_json_print(json_t *o);

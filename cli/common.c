@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cli/cli.h"
+#include "node/node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,8 +219,8 @@ static const char *cmd_hint(void)
     return g_cmd[0] != '\0' ? g_cmd : "";
 }
 
-static int getopt_common(int argc, char **argv, const char *optstring,
-    const struct option *longopts, const char *usage)
+static int getopt_common(
+    int argc, char **argv, const char *optstring, const struct option *longopts, const char *usage)
 {
     for (;;) {
         int c;
@@ -272,8 +273,8 @@ static int getopt_common(int argc, char **argv, const char *optstring,
         case ':': {
             char name[64];
             kw_cli_printable(name, sizeof(name), argv[optind - 1], strlen(argv[optind - 1]), 40);
-            kw_cli_usage_error("option '%s' needs a value (see kawan %s%s--help)", name,
-                cmd_hint(), sp);
+            kw_cli_usage_error(
+                "option '%s' needs a value (see kawan %s%s--help)", name, cmd_hint(), sp);
             return KW_CLI_OPT_BAD;
         }
         default:
@@ -287,8 +288,8 @@ int kw_cli_getopt(int argc, char **argv, const struct option *longopts, const ch
     return getopt_common(argc, argv, ":h", longopts, usage);
 }
 
-int kw_cli_dispatch(int argc, char **argv, const kw_cli_command *table, const char *usage,
-    const char *what)
+int kw_cli_dispatch(
+    int argc, char **argv, const kw_cli_command *table, const char *usage, const char *what)
 {
     static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     const kw_cli_command *c;
@@ -303,8 +304,8 @@ int kw_cli_dispatch(int argc, char **argv, const kw_cli_command *table, const ch
     }
     names[0] = '\0';
     for (c = table; c->name != NULL && o < sizeof(names); c++) {
-        o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", c == table ? "" : ", ",
-            c->name);
+        o += (size_t)snprintf(
+            names + o, sizeof(names) - o, "%s%s", c == table ? "" : ", ", c->name);
     }
     if (optind >= argc) {
         if (what == NULL) {
@@ -342,10 +343,30 @@ int kw_cli_operands(int argc, char **argv, int min, int max, const char *what)
     if (n > max) {
         char bad[64];
         kw_cli_printable(bad, sizeof(bad), argv[optind + max], strlen(argv[optind + max]), 40);
-        return kw_cli_usage_error("%s: unexpected argument '%s' (see kawan %s --help)", g_cmd,
-            bad, g_cmd);
+        return kw_cli_usage_error(
+            "%s: unexpected argument '%s' (see kawan %s --help)", g_cmd, bad, g_cmd);
     }
     return 0;
+}
+
+bool kw_cli_simple_args(int argc, char **argv, const char *usage, bool *json, int min, int max,
+    const char *what, int *exit_code)
+{
+    static const struct option with_json[] = {
+        { "json", no_argument, NULL, 'j' },
+        KW_CLI_COMMON_OPTS,
+    };
+    int c;
+
+    while ((c = kw_cli_getopt(argc, argv, json != NULL ? with_json : with_json + 1, usage)) != -1) {
+        if (c == 'j') {
+            *json = true;
+            continue;
+        }
+        *exit_code = c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
+        return false;
+    }
+    return (*exit_code = kw_cli_operands(argc, argv, min, max, what)) == 0;
 }
 
 int kw_cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -415,14 +436,15 @@ int kw_cli_check_name(const char *what, const char *name)
     size_t len = strlen(name);
     char bad[80];
 
-    if (len >= 1 && len <= 63 && strspn(name,
-                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                     "0123456789._-")
+    if (len >= 1 && len <= 63
+        && strspn(name,
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789._-")
             == len) {
         return 0;
     }
-    return kw_cli_usage_error("%s '%s' is not valid (1-63 letters, digits, '.', '_' or '-')",
-        what, kw_cli_printable(bad, sizeof(bad), name, len, 64));
+    return kw_cli_usage_error("%s '%s' is not valid (1-63 letters, digits, '.', '_' or '-')", what,
+        kw_cli_printable(bad, sizeof(bad), name, len, 64));
 }
 
 int kw_cli_parse_node_id(const char *s, uint8_t out[static 32])
@@ -482,8 +504,8 @@ int kw_cli_identity_load(kw_cli_node *n)
         goto out;
     }
     if (n->store != NULL && memcmp(kw_identity_pk(n->id), n->self, 32) != 0) {
-        ret = kw_cli_error("%s does not belong to the store in %s (another node's key?)",
-            n->key_path, n->dir);
+        ret = kw_cli_error(
+            "%s does not belong to the store in %s (another node's key?)", n->key_path, n->dir);
         goto out;
     }
     ret = 0;
@@ -585,8 +607,8 @@ const char *kw_cli_node_label(kw_cli_node *n, const uint8_t id[static 32], char 
     return buf;
 }
 
-int kw_cli_resolve_node(kw_cli_node *n, const char *ref, bool roster_only, uint8_t out[static 32],
-    const char *what)
+int kw_cli_resolve_node(
+    kw_cli_node *n, const char *ref, bool roster_only, uint8_t out[static 32], const char *what)
 {
     kw_peer p;
     char bad[80];
@@ -604,11 +626,11 @@ int kw_cli_resolve_node(kw_cli_node *n, const char *ref, bool roster_only, uint8
         if (!roster_only || kw_store_is_member(n->store, out)) {
             return 0;
         }
-        return kw_cli_error("unknown %s '%s': that node is not in the roster (see kawan peer list)",
-            what, bad);
+        return kw_cli_error(
+            "unknown %s '%s': that node is not in the roster (see kawan peer list)", what, bad);
     }
-    return kw_cli_error("unknown %s '%s': not a roster name or node id (see kawan peer list)",
-        what, bad);
+    return kw_cli_error(
+        "unknown %s '%s': not a roster name or node id (see kawan peer list)", what, bad);
 }
 
 /* ---- Indicators ---- */
@@ -618,7 +640,8 @@ static int found_cb(void *ctx, const kw_result *r)
     kw_cli_found *f = ctx;
     kw_indicator *copy = NULL;
 
-    if (kw_bundle_new(&f->b) != KW_ERR_OK || kw_bundle_copy_indicator(f->b, r->ind, &copy) != KW_ERR_OK
+    if (kw_bundle_new(&f->b) != KW_ERR_OK
+        || kw_bundle_copy_indicator(f->b, r->ind, &copy) != KW_ERR_OK
         || kw_bundle_set_recipients(f->b, r->recipients, r->n_recipients) != KW_ERR_OK) {
         kw_bundle_free(f->b);
         f->b = NULL;
@@ -941,8 +964,8 @@ json_t *kw_cli_result_json(kw_cli_node *n, const kw_result *r)
         json_object_set_new(o, "origin_name", kw_cli_json_str(origin_name));
     }
     json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
-    json_object_set_new(o, "confidence", d->confidence >= 0 ? json_integer(d->confidence)
-                                                             : json_null());
+    json_object_set_new(
+        o, "confidence", d->confidence >= 0 ? json_integer(d->confidence) : json_null());
     json_object_set_new(o, "created", kw_cli_json_time(d->created));
     json_object_set_new(o, "modified", kw_cli_json_time(d->modified));
     json_object_set_new(o, "valid_from", kw_cli_json_time(d->valid_from));
@@ -959,10 +982,10 @@ json_t *kw_cli_result_json(kw_cli_node *n, const kw_result *r)
         json_t *a = json_array();
         for (uint32_t i = 0; i < d->n_kill_chain_phases; i++) {
             json_t *k = json_object();
-            json_object_set_new(k, "kill_chain_name",
-                kw_cli_json_str(d->kill_chain_phases[i].kill_chain_name));
-            json_object_set_new(k, "phase_name",
-                kw_cli_json_str(d->kill_chain_phases[i].phase_name));
+            json_object_set_new(
+                k, "kill_chain_name", kw_cli_json_str(d->kill_chain_phases[i].kill_chain_name));
+            json_object_set_new(
+                k, "phase_name", kw_cli_json_str(d->kill_chain_phases[i].phase_name));
             json_array_append_new(a, k);
         }
         json_object_set_new(o, "kill_chain_phases", a);
@@ -972,8 +995,8 @@ json_t *kw_cli_result_json(kw_cli_node *n, const kw_result *r)
         json_t *a = json_array();
         for (uint32_t i = 0; i < r->n_recipients; i++) {
             const char *name = kw_cli_name_of(n, r->recipients[i]);
-            json_array_append_new(a, name != NULL ? kw_cli_json_str(name)
-                                                  : kw_cli_json_node_id(r->recipients[i]));
+            json_array_append_new(
+                a, name != NULL ? kw_cli_json_str(name) : kw_cli_json_node_id(r->recipients[i]));
         }
         json_object_set_new(o, "recipients", a);
     }
@@ -1047,8 +1070,7 @@ int kw_cli_table_add(kw_cli_table *t, const char *const *cells)
         return 0;
     }
     if (t->cells == NULL
-        && (t->cells = calloc((size_t)KW_CLI_TABLE_BUFFER * t->ncols, sizeof(char *)))
-            == NULL) {
+        && (t->cells = calloc((size_t)KW_CLI_TABLE_BUFFER * t->ncols, sizeof(char *))) == NULL) {
         return kw_cli_error("out of memory");
     }
     for (size_t c = 0; c < t->ncols; c++) {
@@ -1118,4 +1140,10 @@ void kw_cli_progress_end(kw_cli_progress *p)
         fputs("\r\033[K", stderr);
         p->on = false;
     }
+}
+
+void kw_cli_notify_daemon(const kw_cli_node *n)
+{
+    /* Best effort: the daemon also polls the feed heads, so a lost notice costs latency. */
+    (void)kw_control_request(n->dir, "notify", NULL, NULL);
 }

@@ -52,8 +52,7 @@ static int write_key(const char *path, const uint8_t *key, bool overwrite)
     kw_err rc = kw_secret_file_write(path, key, 32, overwrite);
 
     if (rc == KW_ERR_EXISTS) {
-        return kw_cli_error("%s already exists (use --force to replace it); nothing changed",
-            path);
+        return kw_cli_error("%s already exists (use --force to replace it); nothing changed", path);
     }
     if (rc != KW_ERR_OK) {
         return kw_cli_error("cannot write %s: %s", path, kw_strerror(rc));
@@ -74,9 +73,13 @@ static int create_main(int argc, char **argv)
 
     while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
         switch (c) {
-        case 'f': force = true; break;
-        case KW_CLI_OPT_HELP: return KW_CLI_OK;
-        default: return KW_CLI_USAGE;
+        case 'f':
+            force = true;
+            break;
+        case KW_CLI_OPT_HELP:
+            return KW_CLI_OK;
+        default:
+            return KW_CLI_USAGE;
         }
     }
     if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0
@@ -84,8 +87,7 @@ static int create_main(int argc, char **argv)
         return ret;
     }
     if (!force && access(path, F_OK) == 0) {
-        return kw_cli_error("%s already exists (use --force to replace it); nothing changed",
-            path);
+        return kw_cli_error("%s already exists (use --force to replace it); nothing changed", path);
     }
     if ((key = sodium_malloc(32)) == NULL) {
         return kw_cli_error("out of memory");
@@ -101,17 +103,13 @@ static int create_main(int argc, char **argv)
 
 static int show_key_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     char path[PATH_MAX];
     uint8_t *key = NULL;
     size_t len = 0;
     kw_err rc;
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 0, 0, "", &ret)
         || (ret = key_path(path, sizeof(path))) != 0) {
         return ret;
     }
@@ -139,17 +137,13 @@ static int show_key_main(int argc, char **argv)
 
 static int set_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     char path[PATH_MAX];
     char *line = NULL;
     const char *text;
     uint8_t *key = NULL;
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 1, 1, "KEY")) != 0
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 1, 1, "KEY", &ret)
         || (ret = key_path(path, sizeof(path))) != 0) {
         return ret;
     }

@@ -12,15 +12,11 @@ static const char usage[] = "Usage: kawan id\n"
 
 int id_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     kw_cli_node n;
     char text[KW_ID_TEXT_LEN];
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 0, 0, "", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_READ)) == 0) {

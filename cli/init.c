@@ -72,10 +72,16 @@ int init_main(int argc, char **argv)
 
     while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
         switch (c) {
-        case 'n': name = optarg; break;
-        case 'p': want_pass = true; break;
-        case KW_CLI_OPT_HELP: return KW_CLI_OK;
-        default: return KW_CLI_USAGE;
+        case 'n':
+            name = optarg;
+            break;
+        case 'p':
+            want_pass = true;
+            break;
+        case KW_CLI_OPT_HELP:
+            return KW_CLI_OK;
+        default:
+            return KW_CLI_USAGE;
         }
     }
     if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {
@@ -119,8 +125,8 @@ int init_main(int argc, char **argv)
     key_written = true;
     if ((rc = kw_store_create(dir, kw_identity_pk(id), name)) != KW_ERR_OK) {
         if (rc == KW_ERR_EXISTS) {
-            kw_cli_error("a store already exists in %s (but no identity key); nothing changed",
-                dir);
+            kw_cli_error(
+                "a store already exists in %s (but no identity key); nothing changed", dir);
         } else {
             kw_cli_error("cannot create the store in %s: %s", dir, kw_strerror(rc));
         }

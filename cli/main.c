@@ -49,8 +49,7 @@ static const char *usage(void)
         "\n"
         "Commands:\n");
     for (const kw_cli_command *c = kw_cli_commands; c->name != NULL && o < sizeof(g_usage); c++) {
-        o += (size_t)snprintf(g_usage + o, sizeof(g_usage) - o, "  %-10s %s\n", c->name,
-            c->help);
+        o += (size_t)snprintf(g_usage + o, sizeof(g_usage) - o, "  %-10s %s\n", c->name, c->help);
     }
     if (o < sizeof(g_usage)) {
         snprintf(g_usage + o, sizeof(g_usage) - o,

@@ -58,17 +58,13 @@ bad:
 
 static int add_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     kw_cli_node n;
     kw_peer p, other;
     char text[KW_ID_TEXT_LEN];
     kw_err rc;
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 3, 3, "NAME NODE-ID HOST:PORT")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 3, 3, "NAME NODE-ID HOST:PORT", &ret)) {
         return ret;
     }
     memset(&p, 0, sizeof(p));
@@ -94,8 +90,7 @@ static int add_main(int argc, char **argv)
         goto out;
     }
     if (kw_store_peer_by_id(n.store, p.id, &other) == KW_ERR_OK) {
-        kw_cli_error("node %s is already in the roster as '%s'; nothing changed", text,
-            other.name);
+        kw_cli_error("node %s is already in the roster as '%s'; nothing changed", text, other.name);
         goto out;
     }
     if ((rc = kw_store_peer_add(n.store, &p)) != KW_ERR_OK) {
@@ -111,10 +106,6 @@ out:
 
 static int list_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        KW_CLI_COMMON_OPTS,
-    };
     static const char *const header[] = { "NAME", "NODE ID", "ADDRESS", "ADDED" };
     kw_peer *peers = NULL;
     size_t count = 0;
@@ -122,16 +113,9 @@ static int list_main(int argc, char **argv)
     kw_cli_node n;
     kw_cli_table t;
     kw_err rc;
-    int c, ret;
+    int ret;
 
-    while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case KW_CLI_OPT_HELP: return KW_CLI_OK;
-        default: return KW_CLI_USAGE;
-        }
-    }
-    if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, &json, 0, 0, "", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_READ)) != 0) {
@@ -170,17 +154,13 @@ out:
 
 static int remove_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     kw_cli_node n;
     kw_peer p;
     char text[KW_ID_TEXT_LEN], bad[80];
     kw_err rc;
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 1, 1, "NAME")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 1, 1, "NAME", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE)) != 0) {

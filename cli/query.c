@@ -61,8 +61,17 @@ static int on_result(void *ctx, const kw_result *r)
 
 int query_main(int argc, char **argv)
 {
-    enum { O_VALUE = KW_OPT_LOCAL, O_TYPE, O_CONTAINS, O_ORIGIN, O_TLP, O_SINCE, O_LIMIT, O_ALL,
-        O_JSON };
+    enum {
+        O_VALUE = KW_OPT_LOCAL,
+        O_TYPE,
+        O_CONTAINS,
+        O_ORIGIN,
+        O_TLP,
+        O_SINCE,
+        O_LIMIT,
+        O_ALL,
+        O_JSON
+    };
     static const struct option opts[] = {
         { "value", required_argument, NULL, O_VALUE },
         { "type", required_argument, NULL, O_TYPE },
@@ -75,8 +84,7 @@ int query_main(int argc, char **argv)
         { "json", no_argument, NULL, O_JSON },
         KW_CLI_COMMON_OPTS,
     };
-    static const char *const header[] = { "ID", "TYPE", "VALUE", "TLP", "ORIGIN", "MODIFIED",
-        "" };
+    static const char *const header[] = { "ID", "TYPE", "VALUE", "TLP", "ORIGIN", "MODIFIED", "" };
     const char *value = NULL, *origin = NULL;
     char norm[KW_VALUE_MAX + 1];
     uint8_t origin_id[32];
@@ -94,7 +102,9 @@ int query_main(int argc, char **argv)
     q.tlp = -1;
     while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
         switch (c) {
-        case O_VALUE: value = optarg; break;
+        case O_VALUE:
+            value = optarg;
+            break;
         case O_TYPE:
             if ((ret = kw_cli_parse_type("--type", optarg, &type)) != 0) {
                 return ret;
@@ -106,7 +116,9 @@ int query_main(int argc, char **argv)
             }
             q.substring = optarg;
             break;
-        case O_ORIGIN: origin = optarg; break;
+        case O_ORIGIN:
+            origin = optarg;
+            break;
         case O_TLP:
             if ((ret = kw_cli_parse_tlp("--tlp", optarg, &tlp)) != 0) {
                 return ret;
@@ -123,10 +135,16 @@ int query_main(int argc, char **argv)
                 return ret;
             }
             break;
-        case O_ALL: q.all = true; break;
-        case O_JSON: ctx.json = true; break;
-        case KW_CLI_OPT_HELP: return KW_CLI_OK;
-        default: return KW_CLI_USAGE;
+        case O_ALL:
+            q.all = true;
+            break;
+        case O_JSON:
+            ctx.json = true;
+            break;
+        case KW_CLI_OPT_HELP:
+            return KW_CLI_OK;
+        default:
+            return KW_CLI_USAGE;
         }
     }
     if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {

@@ -16,7 +16,6 @@ static const char usage[]
 
 int revoke_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     kw_cli_node n;
     kw_cli_found f;
     kw_publish_opts po;
@@ -26,13 +25,10 @@ int revoke_main(int argc, char **argv)
     int64_t old_modified;
     char id[48], who[64];
     kw_err rc;
-    int c, ret;
+    int ret;
 
     memset(&f, 0, sizeof(f));
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 1, 1, "INDICATOR-ID")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 1, 1, "INDICATOR-ID", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE | KW_CLI_IDENTITY)) != 0
@@ -95,6 +91,7 @@ int revoke_main(int argc, char **argv)
         kw_cli_error("cannot revoke %s: the store wrote no entry for it", id);
         goto out;
     }
+    kw_cli_notify_daemon(&n);
     printf("revoked %s in entry seq %llu\n", id, (unsigned long long)res.last_seq);
     ret = KW_CLI_OK;
 out:

@@ -31,10 +31,18 @@ static void print_value(const json_t *v)
         }
         break;
     }
-    case JSON_INTEGER: printf("%lld", (long long)json_integer_value(v)); break;
-    case JSON_TRUE: fputs("yes", stdout); break;
-    case JSON_FALSE: fputs("no", stdout); break;
-    case JSON_NULL: fputs("-", stdout); break;
+    case JSON_INTEGER:
+        printf("%lld", (long long)json_integer_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("yes", stdout);
+        break;
+    case JSON_FALSE:
+        fputs("no", stdout);
+        break;
+    case JSON_NULL:
+        fputs("-", stdout);
+        break;
     case JSON_ARRAY:
         if (json_array_size(v) == 0) {
             fputs("-", stdout);
@@ -59,7 +67,8 @@ static void print_value(const json_t *v)
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -86,25 +95,14 @@ static void print_text(const json_t *o)
 
 int show_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        KW_CLI_COMMON_OPTS,
-    };
     bool json = false;
     kw_cli_node n;
     kw_cli_found f;
     json_t *o;
-    int c, ret;
+    int ret;
 
     memset(&f, 0, sizeof(f));
-    while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case KW_CLI_OPT_HELP: return KW_CLI_OK;
-        default: return KW_CLI_USAGE;
-        }
-    }
-    if ((ret = kw_cli_operands(argc, argv, 1, 1, "INDICATOR-ID")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, &json, 1, 1, "INDICATOR-ID", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_READ)) != 0

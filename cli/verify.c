@@ -12,16 +12,12 @@ static const char usage[]
 
 int verify_main(int argc, char **argv)
 {
-    static const struct option opts[] = { KW_CLI_COMMON_OPTS };
     kw_verify_report rep;
     kw_cli_node n;
     kw_err rc;
-    int c, ret;
+    int ret;
 
-    if ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
-        return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
-    }
-    if ((ret = kw_cli_operands(argc, argv, 0, 0, "")) != 0) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 0, 0, "", &ret)) {
         return ret;
     }
     if ((ret = kw_cli_node_open(&n, KW_CLI_READ | KW_CLI_IDENTITY)) != 0) {
