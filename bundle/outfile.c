@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "bundle/outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct kw_outfile {
+    int fd;
+    char *path;
+    char *dir;
+    char *tmp;
+    bool committed;
+};
+
+kw_err kw_outfile_errno(void)
+{
+    return errno == ENOSPC || errno == EDQUOT ? KW_ERR_NOSPACE : KW_ERR_IO;
+}
+
+kw_err kw_outfile_new(kw_outfile **out, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    kw_outfile *f = NULL;
+    kw_err rc = KW_ERR_NOMEM;
+
+    *out = NULL;
+    if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        return KW_ERR_INVAL;
+    }
+    if ((f = calloc(1, sizeof(*f))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    f->fd = -1;
+    if ((f->path = strdup(path)) == NULL || (f->dir = malloc(dlen + 1)) == NULL
+        || (f->tmp = malloc(dlen + strlen(base) + 16)) == NULL) {
+        goto out;
+    }
+    memcpy(f->dir, slash != NULL ? path : ".", dlen);
+    f->dir[dlen] = '\0';
+    snprintf(f->tmp, dlen + strlen(base) + 16, "%s/.%s.part-XXXXXX", f->dir, base);
+    if ((f->fd = mkostemp(f->tmp, O_CLOEXEC)) < 0) {
+        rc = errno == EACCES || errno == EROFS    ? KW_ERR_PERM
+            : errno == ENOENT || errno == ENOTDIR ? KW_ERR_NOTFOUND
+                                                  : kw_outfile_errno();
+        f->tmp[0] = '\0';
+        goto out;
+    }
+    *out = f;
+    f = NULL;
+    rc = KW_ERR_OK;
+out:
+    kw_outfile_free(f);
+    return rc;
+}
+
+int kw_outfile_fd(const kw_outfile *f)
+{
+    return f->fd;
+}
+
+kw_err kw_outfile_commit(kw_outfile *f)
+{
+    int dfd, r;
+
+    if (f->committed || f->fd < 0) {
+        return KW_ERR_INVAL;
+    }
+    if (fsync(f->fd) != 0) {
+        return kw_outfile_errno();
+    }
+    r = close(f->fd);
+    f->fd = -1;
+    if (r != 0 || rename(f->tmp, f->path) != 0) {
+        return kw_outfile_errno();
+    }
+    f->committed = true;
+    /* The new name is durable only once the directory is. */
+    if ((dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return KW_ERR_OK;
+}
+
+void kw_outfile_free(kw_outfile *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    if (!f->committed && f->tmp != NULL && f->tmp[0] != '\0') {
+        unlink(f->tmp);
+    }
+    free(f->path);
+    free(f->dir);
+    free(f->tmp);
+    free(f);
+}
