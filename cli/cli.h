@@ -49,6 +49,8 @@ int peer_main(int argc, char **argv);
 int key_main(int argc, char **argv);
 int run_main(int argc, char **argv);
 int tail_main(int argc, char **argv);
+int export_main(int argc, char **argv);
+int import_main(int argc, char **argv);
 int help_main(int argc, char **argv);
 
 /* The top-level table (main.c), for `kawan help`. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/id.h"
+#include "node/node.h"
 
 static const char usage[]
     = "Usage: kawan status [--json]\n"
@@ -15,7 +16,46 @@ static const char usage[]
       "\n"
       "  --json    one JSON object: node_id, name, dir, indicators, versions, entries,\n"
       "            withheld, sealed_unread, feeds (node id -> highest seq), feed_names\n"
-      "            (node id -> name), forks, forked (node ids), store_bytes, roster\n";
+      "            (node id -> name), forks, forked (node ids), store_bytes, roster,\n"
+      "            daemon (whether kawan run is up), listen, and peers: name, node_id,\n"
+      "            address, connected, since, last_error, lag (entries the peer is known\n"
+      "            to lack, per origin) and lag_total\n";
+
+/* The running daemon's answer to "status" (NULL when no daemon runs). */
+static int take_line(void *ctx, const char *line)
+{
+    json_t **out = ctx;
+    *out = json_loads(line, 0, NULL);
+    return 1;
+}
+
+static json_t *daemon_status(const char *dir)
+{
+    json_t *o = NULL;
+    if (kw_control_request(dir, "status", take_line, &o) != KW_ERR_OK) {
+        return NULL;
+    }
+    return o;
+}
+
+/* Without a daemon, the roster with every peer disconnected. */
+static json_t *offline_peers(const kw_peer *peers, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "name", kw_cli_json_str(peers[i].name));
+        json_object_set_new(p, "node_id", kw_cli_json_node_id(peers[i].id));
+        json_object_set_new(p, "address", kw_cli_json_str(peers[i].address));
+        json_object_set_new(p, "connected", json_false());
+        json_object_set_new(p, "since", json_null());
+        json_object_set_new(p, "last_error", json_null());
+        json_object_set_new(p, "lag", json_null());
+        json_object_set_new(p, "lag_total", json_null());
+        json_array_append_new(a, p);
+    }
+    return a;
+}
 
 static void human_size(char *buf, size_t cap, uint64_t bytes)
 {
@@ -35,7 +75,7 @@ static void human_size(char *buf, size_t cap, uint64_t bytes)
 }
 
 static int print_json(kw_cli_node *n, const kw_store_stats *st, const kw_head *heads,
-    size_t n_heads, size_t roster)
+    size_t n_heads, size_t roster, json_t *daemon, json_t *peers)
 {
     json_t *o = json_object();
     json_t *feeds = json_object();
@@ -68,7 +108,51 @@ static int print_json(kw_cli_node *n, const kw_store_stats *st, const kw_head *h
     json_object_set_new(o, "forked", forked);
     json_object_set_new(o, "store_bytes", json_integer((json_int_t)st->store_bytes));
     json_object_set_new(o, "roster", json_integer((json_int_t)roster));
+    json_object_set_new(o, "daemon", json_boolean(daemon != NULL));
+    json_object_set(o, "listen", daemon ? json_object_get(daemon, "listen") : json_null());
+    json_object_set(o, "peers", peers);
     return kw_cli_json_print(o);
+}
+
+static void print_peers(json_t *daemon, json_t *peers)
+{
+    static const char *const header[] = { "  PEER", "ADDRESS", "STATE", "LAG", "LAST ERROR" };
+    kw_cli_table t;
+    size_t i;
+    json_t *p;
+
+    if (daemon == NULL) {
+        printf("daemon       not running (start it with kawan run)\n");
+    } else {
+        printf("daemon       running, listening on %s\n",
+            json_string_value(json_object_get(daemon, "listen")));
+    }
+    kw_cli_table_init(&t, 5, header);
+    json_array_foreach(peers, i, p)
+    {
+        char name[80], state[64], lag[24];
+        const char *since = json_string_value(json_object_get(p, "since"));
+        const char *err = json_string_value(json_object_get(p, "last_error"));
+        json_t *lt = json_object_get(p, "lag_total");
+        const char *cells[5];
+        snprintf(name, sizeof(name), "  %s", json_string_value(json_object_get(p, "name")));
+        if (json_is_true(json_object_get(p, "connected"))) {
+            snprintf(state, sizeof(state), "connected since %s", since ? since : "?");
+        } else {
+            snprintf(state, sizeof(state), "disconnected");
+        }
+        snprintf(lag, sizeof(lag), "%s", json_is_integer(lt) ? "" : "-");
+        if (json_is_integer(lt)) {
+            snprintf(lag, sizeof(lag), "%lld", (long long)json_integer_value(lt));
+        }
+        cells[0] = name;
+        cells[1] = json_string_value(json_object_get(p, "address"));
+        cells[2] = state;
+        cells[3] = lag;
+        cells[4] = err ? err : "";
+        kw_cli_table_add(&t, cells);
+    }
+    kw_cli_table_finish(&t);
 }
 
 static void print_text(kw_cli_node *n, const kw_store_stats *st, const kw_head *heads,
@@ -118,6 +202,7 @@ int status_main(int argc, char **argv)
     kw_head *heads = NULL;
     kw_peer *peers = NULL;
     size_t n_heads = 0, n_peers = 0;
+    json_t *daemon = NULL, *peers_json = NULL;
     bool json = false;
     kw_cli_node n;
     kw_err rc;
@@ -143,13 +228,22 @@ int status_main(int argc, char **argv)
         ret = kw_cli_error("cannot read the store in %s: %s", n.dir, kw_strerror(rc));
         goto out;
     }
+    daemon = daemon_status(n.dir);
+    peers_json = daemon ? json_incref(json_object_get(daemon, "peers")) : NULL;
+    if (!json_is_array(peers_json)) {
+        json_decref(peers_json);
+        peers_json = offline_peers(peers, n_peers);
+    }
     if (json) {
-        ret = print_json(&n, &st, heads, n_heads, n_peers);
+        ret = print_json(&n, &st, heads, n_heads, n_peers, daemon, peers_json);
     } else {
         print_text(&n, &st, heads, n_heads, n_peers);
+        print_peers(daemon, peers_json);
         ret = KW_CLI_OK;
     }
 out:
+    json_decref(daemon);
+    json_decref(peers_json);
     free(heads);
     free(peers);
     kw_cli_node_close(&n);

@@ -15,12 +15,23 @@ declare -A NET_PID=()
 net_cleanup() {
     local rc=$?
     for i in "${!NET_PID[@]}"; do kill -TERM "${NET_PID[$i]}" 2>/dev/null || true; done
-    for i in "${!NET_PID[@]}"; do wait "${NET_PID[$i]}" 2>/dev/null || true; done
+    sleep 0.2
+    # A daemon that does not stop on SIGTERM within 5 s is a bug: report it, then kill it.
+    for i in "${!NET_PID[@]}"; do
+        for _ in $(seq 1 50); do kill -0 "${NET_PID[$i]}" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "${NET_PID[$i]}" 2>/dev/null; then
+            echo "FAIL: node $i did not stop on SIGTERM" >&2
+            kill -KILL "${NET_PID[$i]}" 2>/dev/null || true
+            rc=1
+        fi
+        wait "${NET_PID[$i]}" 2>/dev/null || true
+    done
     if [ "$rc" != 0 ]; then
         echo "--- logs of the failed run ---" >&2
         for f in "$NET"/*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }; done
     fi
     rm -rf "$NET"
+    exit "$rc"
 }
 trap net_cleanup EXIT
 
@@ -53,7 +64,7 @@ net_link() {
 net_start() {
     local i=$1
     kn "$i" run --listen "127.0.0.1:$(net_port "$i")" --anti-entropy "${NET_AE:-2}" \
-        2>>"$NET/n$i.log" &
+        >/dev/null 2>>"$NET/n$i.log" &
     NET_PID[$i]=$!
 }
 net_stop() { kill -TERM "${NET_PID[$1]}"; wait "${NET_PID[$1]}" || true; unset "NET_PID[$1]"; }
