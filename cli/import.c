@@ -1,0 +1,828 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle/kwx.h"
+#include "bundle/misp.h"
+#include "bundle/stix.h"
+#include "cli/xfer.h"
+
+static const char usage[]
+    = "Usage: kawan import FILE\n"
+      "       kawan import --format stix FILE --tlp LEVEL [--skip-invalid] [--to NODE]...\n"
+      "       kawan import --format misp DIR-OR-FILE --tlp LEVEL [--skip-invalid] [--to NODE]...\n"
+      "\n"
+      "kwx (the default) reads a file written by kawan export on another node and stores its\n"
+      "entries after the same checks as entries from the network: roster, signature, hash\n"
+      "chain, payload hash, TLP. Entries already held are skipped, so a second import adds\n"
+      "nothing and an interrupted import completes when it is run again. A damaged file is\n"
+      "reported with the position of its first bad byte; the entries before it are kept.\n"
+      "\n"
+      "stix and misp read indicators from other platforms and publish them as this node's\n"
+      "own entries, grouped by TLP, keeping their ids and timestamps. Everything is checked\n"
+      "before anything is written: an invalid indicator fails the whole import unless\n"
+      "--skip-invalid. misp takes a feed directory (manifest.json), its manifest, one event\n"
+      "file, or a directory of event files.\n"
+      "\n"
+      "  --format F       kwx (default), stix or misp\n"
+      "  --tlp LEVEL      stix, misp: the TLP of indicators without a TLP marking or tag\n"
+      "                   (clear, green, amber, amber+strict, red)\n"
+      "  --to NODE        stix, misp: a recipient of the AMBER, AMBER+STRICT and RED ones\n"
+      "                   (repeatable); AMBER levels default to every roster member, and RED\n"
+      "                   indicators are held back without --to\n"
+      "  --skip-invalid   stix, misp: import the valid indicators and list the invalid ones\n"
+      "\n"
+      "The exit code is 0 when everything was imported or already held, 1 otherwise.\n"
+      "A progress bar is shown when stderr is a terminal.\n";
+
+typedef enum { FMT_KWX, FMT_STIX, FMT_MISP } import_format;
+
+typedef struct import_opts {
+    import_format format;
+    bool have_tlp;
+    kw_tlp tlp;
+    bool skip_invalid;
+    const char *to[KW_XFER_MAX_NODES];
+    size_t n_to;
+    const char *path;
+} import_opts;
+
+/* ---- kwx ---- */
+
+/* Entries per write transaction, and the bytes they may hold. */
+#define BATCH_ENTRIES 64u
+#define BATCH_BYTES (32u * 1024u * 1024u)
+/* Rejected entries described one by one; the rest are only counted. */
+#define MAX_DETAILED 5u
+
+typedef struct batch_item {
+    size_t hdr, sig, payload; /* offsets into data */
+    size_t hdr_len, payload_len;
+    bool has_payload;
+    uint64_t index, offset;
+} batch_item;
+
+typedef struct kwx_import {
+    kw_cli_node *n;
+    const char *path;
+    uint8_t *data;
+    size_t len, cap;
+    batch_item items[BATCH_ENTRIES];
+    kw_wire_entry wire[BATCH_ENTRIES];
+    kw_ingest_result res[BATCH_ENTRIES];
+    size_t count;
+    /* The tally. */
+    uint64_t read, stored, upgraded, held, indicators, rejected;
+    uint64_t gap, fork, frozen;
+    uint64_t by_err[32]; /* other rejections, by -kw_err */
+    uint64_t detailed;
+} kwx_import;
+
+static int batch_append(kwx_import *x, const uint8_t *p, size_t n, size_t *at)
+{
+    if (x->cap - x->len < n) {
+        size_t cap = x->cap ? x->cap : 1u << 20;
+        uint8_t *np;
+        while (cap - x->len < n) {
+            cap *= 2;
+        }
+        if ((np = realloc(x->data, cap)) == NULL) {
+            return kw_cli_error("out of memory");
+        }
+        x->data = np;
+        x->cap = cap;
+    }
+    memcpy(x->data + x->len, p, n);
+    *at = x->len;
+    x->len += n;
+    return 0;
+}
+
+static const char *reject_reason(kw_err err)
+{
+    switch (err) {
+    case KW_ERR_ROSTER:
+        return "not in the roster";
+    case KW_ERR_BADSIG:
+        return "bad signature";
+    case KW_ERR_CHAIN:
+        return "broken hash chain";
+    case KW_ERR_HASH:
+        return "payload does not match its hash";
+    case KW_ERR_DECODE:
+        return "malformed header or payload";
+    case KW_ERR_TLP:
+        return "not allowed by the TLP rules";
+    case KW_ERR_CRYPTO:
+        return "sealed payload does not open";
+    default:
+        return kw_strerror(err);
+    }
+}
+
+/* Counts one outcome; describes the first few rejections. */
+static void tally(kwx_import *x, const batch_item *it, const kw_ingest_result *r)
+{
+    const char *why = NULL;
+
+    switch (r->status) {
+    case KW_INGEST_STORED:
+        x->stored++;
+        x->indicators += r->indicators;
+        return;
+    case KW_INGEST_UPGRADED:
+        x->upgraded++;
+        x->indicators += r->indicators;
+        return;
+    case KW_INGEST_HELD:
+        x->held++;
+        return;
+    case KW_INGEST_GAP:
+        x->gap++;
+        why = "ahead of a gap in its feed (import the earlier entries first)";
+        break;
+    case KW_INGEST_FORK:
+        x->fork++;
+        why = "a second entry for a seq this node holds: a fork, kept as evidence";
+        break;
+    case KW_INGEST_FROZEN:
+        x->frozen++;
+        why = "its feed is frozen by an earlier fork";
+        break;
+    case KW_INGEST_REJECTED:
+    default:
+        x->by_err[(unsigned)-r->err % 32]++;
+        why = reject_reason(r->err);
+        break;
+    }
+    x->rejected++;
+    if (x->detailed++ < MAX_DETAILED) {
+        char who[64];
+        kw_cli_warn("%s: entry %llu (byte %llu), %s seq %llu: %s", x->path,
+            (unsigned long long)it->index, (unsigned long long)it->offset,
+            kw_cli_node_label(x->n, r->origin, who), (unsigned long long)r->seq, why);
+    }
+}
+
+static int batch_flush(kwx_import *x)
+{
+    kw_err rc;
+
+    if (x->count == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < x->count; i++) {
+        const batch_item *it = &x->items[i];
+        x->wire[i].hdr = x->data + it->hdr;
+        x->wire[i].hdr_len = it->hdr_len;
+        x->wire[i].sig = x->data + it->sig;
+        x->wire[i].payload = it->has_payload ? x->data + it->payload : NULL;
+        x->wire[i].payload_len = it->payload_len;
+    }
+    rc = kw_store_ingest(x->n->store, x->n->id, x->wire, x->count, x->res);
+    if (rc != KW_ERR_OK) {
+        return kw_cli_error("cannot store the entries of %s in %s: %s (%llu entries stored "
+                            "before this batch)",
+            x->path, x->n->dir, kw_strerror(rc), (unsigned long long)(x->stored + x->upgraded));
+    }
+    for (size_t i = 0; i < x->count; i++) {
+        tally(x, &x->items[i], &x->res[i]);
+    }
+    x->count = 0;
+    x->len = 0;
+    return 0;
+}
+
+static int batch_add(kwx_import *x, const kw_kwx_entry *e)
+{
+    batch_item *it = &x->items[x->count];
+    int ret;
+
+    if ((ret = batch_append(x, e->hdr, e->hdr_len, &it->hdr)) != 0
+        || (ret = batch_append(x, e->sig, KW_SIG_LEN, &it->sig)) != 0
+        || (e->payload != NULL
+            && (ret = batch_append(x, e->payload, e->payload_len, &it->payload)) != 0)) {
+        return ret;
+    }
+    it->hdr_len = e->hdr_len;
+    it->has_payload = e->payload != NULL;
+    it->payload_len = e->payload_len;
+    it->index = e->index;
+    it->offset = e->offset;
+    x->read++;
+    if (++x->count == BATCH_ENTRIES || x->len >= BATCH_BYTES) {
+        return batch_flush(x);
+    }
+    return 0;
+}
+
+static void print_kwx_summary(const kwx_import *x, bool complete)
+{
+    const char *sep = "";
+
+    if (complete && x->read == 0) {
+        printf("imported %s: the file holds no entries\n", x->path);
+        return;
+    }
+    if (complete && x->stored + x->upgraded + x->rejected == 0) {
+        printf("imported %s: nothing new: all %llu entr%s already held\n", x->path,
+            (unsigned long long)x->held, x->held == 1 ? "y was" : "ies were");
+        return;
+    }
+    printf("imported %s: %llu entr%s stored", x->path, (unsigned long long)x->stored,
+        x->stored == 1 ? "y" : "ies");
+    if (x->upgraded > 0) {
+        printf(", %llu payload%s added to entries held as header only",
+            (unsigned long long)x->upgraded, kw__xfer_plural(x->upgraded));
+    }
+    printf(" (%llu indicator%s), %llu skipped as already held, %llu rejected",
+        (unsigned long long)x->indicators, kw__xfer_plural(x->indicators),
+        (unsigned long long)x->held, (unsigned long long)x->rejected);
+    if (x->rejected == 0) {
+        putchar('\n');
+        return;
+    }
+    printf(" (");
+    if (x->gap > 0) {
+        printf("%s%llu ahead of a gap: import the earlier entries first", sep,
+            (unsigned long long)x->gap);
+        sep = ", ";
+    }
+    if (x->fork > 0) {
+        printf("%s%llu fork%s kept as evidence", sep, (unsigned long long)x->fork,
+            kw__xfer_plural(x->fork));
+        sep = ", ";
+    }
+    if (x->frozen > 0) {
+        printf("%s%llu in feeds frozen by a fork", sep, (unsigned long long)x->frozen);
+        sep = ", ";
+    }
+    for (unsigned i = 0; i < 32; i++) {
+        if (x->by_err[i] > 0) {
+            printf("%s%llu %s", sep, (unsigned long long)x->by_err[i],
+                reject_reason((kw_err)(-(int)i)));
+            sep = ", ";
+        }
+    }
+    printf(")\n");
+}
+
+static int import_kwx(kw_cli_node *n, const char *path)
+{
+    kwx_import *x = NULL;
+    kw_kwx_reader *r = NULL;
+    kw_cli_progress prog;
+    struct stat st;
+    kw_kwx_entry e;
+    bool done = false;
+    kw_err rc = KW_ERR_OK;
+    int fd = -1, ret = KW_CLI_FAIL;
+
+    memset(&prog, 0, sizeof(prog));
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return kw_cli_error("cannot open %s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        kw_cli_error("cannot read %s: %s", path,
+            S_ISDIR(st.st_mode) ? "is a directory (kwx files are single files)" : strerror(errno));
+        goto out;
+    }
+    if ((x = calloc(1, sizeof(*x))) == NULL
+        || kw_kwx_reader_new_fd(&r, fd, KW_KWX_VERIFY) != KW_ERR_OK) {
+        kw_cli_error("out of memory");
+        goto out;
+    }
+    x->n = n;
+    x->path = path;
+    kw_cli_progress_start(&prog, "importing", S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+    while ((rc = kw_kwx_reader_next(r, &e, &done)) == KW_ERR_OK && !done) {
+        if ((ret = batch_add(x, &e)) != 0) {
+            kw_cli_progress_end(&prog);
+            goto out;
+        }
+        kw_cli_progress_update(&prog, kw_kwx_reader_offset(r), x->read);
+    }
+    /* The entries read before a damaged spot verified one by one: they are kept. */
+    if ((ret = batch_flush(x)) != 0) {
+        kw_cli_progress_end(&prog);
+        goto out;
+    }
+    kw_cli_progress_end(&prog);
+    if (rc == KW_ERR_OK || x->read > 0) {
+        print_kwx_summary(x, rc == KW_ERR_OK);
+    }
+    if (x->stored + x->upgraded > 0) {
+        kw_cli_notify_daemon(n);
+    }
+    if (rc != KW_ERR_OK) {
+        uint64_t off = 0;
+        const char *why = kw_kwx_reader_error(r, &off);
+        const char *hint = rc == KW_ERR_DECODE && off == 0 && x->read == 0
+            ? " (for STIX or MISP JSON use --format stix or --format misp)"
+            : "";
+        ret = kw_cli_error("%s: byte %llu: %s%s; %s", path, (unsigned long long)off, why, hint,
+            x->read > 0 ? "the entries before it were checked one by one and kept"
+                        : "nothing imported");
+        goto out;
+    }
+    ret = x->rejected > 0 ? KW_CLI_FAIL : KW_CLI_OK;
+out:
+    kw_kwx_reader_free(r);
+    if (x != NULL) {
+        free(x->data);
+        free(x);
+    }
+    close(fd);
+    return ret;
+}
+
+/* ---- STIX and MISP ---- */
+
+/* The largest STIX document read (it is parsed whole). */
+#define STIX_MAX_FILE (1024u * 1024u * 1024u)
+/* Bundles per publish transaction, as kawan publish does. */
+#define PUBLISH_BATCH 10u
+
+/* Indicators collected per TLP level; published only once the whole input checked out. */
+typedef struct collector {
+    kw_cli_node *n;
+    kw_bundle **b[KW_TLP_MAX + 1];
+    size_t nb[KW_TLP_MAX + 1];
+    size_t capb[KW_TLP_MAX + 1];
+    uint64_t count[KW_TLP_MAX + 1];
+    uint64_t held; /* this node holds the same or a newer version */
+    uint64_t foreign; /* the id belongs to another origin */
+} collector;
+
+typedef struct held_check {
+    bool found;
+    uint8_t origin[32];
+    int64_t modified;
+} held_check;
+
+static int held_cb(void *ctx, const kw_result *r)
+{
+    held_check *h = ctx;
+
+    h->found = true;
+    memcpy(h->origin, r->origin, 32);
+    h->modified = r->ind->modified;
+    return 1;
+}
+
+static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+{
+    collector *c = ctx;
+    held_check h;
+    kw_query q;
+    kw_bundle *b;
+    kw_err rc;
+
+    /* A version this node already holds (say, from a second import of the same file) would
+     * only add an entry that changes nothing, and an id another origin owns is not ours to
+     * version. */
+    memset(&h, 0, sizeof(h));
+    memset(&q, 0, sizeof(q));
+    q.tlp = -1;
+    q.all = true;
+    q.limit = 1;
+    q.id = ind->id;
+    if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) != KW_ERR_OK) {
+        return rc;
+    }
+    if (h.found && memcmp(h.origin, c->n->self, 32) != 0) {
+        c->foreign++;
+        return KW_ERR_OK;
+    }
+    if (h.found && h.modified >= ind->modified) {
+        c->held++;
+        return KW_ERR_OK;
+    }
+    if (c->nb[tlp] == 0 || c->b[tlp][c->nb[tlp] - 1]->n >= KW_BUNDLE_DEFAULT_SIZE) {
+        if (c->nb[tlp] == c->capb[tlp]) {
+            size_t cap = c->capb[tlp] ? c->capb[tlp] * 2 : 16;
+            kw_bundle **nl = realloc(c->b[tlp], cap * sizeof(*nl));
+            if (nl == NULL) {
+                return KW_ERR_NOMEM;
+            }
+            c->b[tlp] = nl;
+            c->capb[tlp] = cap;
+        }
+        if ((rc = kw_bundle_new(&c->b[tlp][c->nb[tlp]])) != KW_ERR_OK) {
+            return rc;
+        }
+        c->nb[tlp]++;
+    }
+    b = c->b[tlp][c->nb[tlp] - 1];
+    if ((rc = kw_bundle_copy_indicator(b, ind, NULL)) != KW_ERR_OK) {
+        return rc;
+    }
+    c->count[tlp]++;
+    return KW_ERR_OK;
+}
+
+static void collector_free(collector *c)
+{
+    for (int t = 0; t <= KW_TLP_MAX; t++) {
+        for (size_t i = 0; i < c->nb[t]; i++) {
+            kw_bundle_free(c->b[t][i]);
+        }
+        free(c->b[t]);
+    }
+}
+
+/* Adds the counts and issues of one file's report to the total (MISP directories). */
+static void report_merge(kw_import_report *dst, const kw_import_report *src)
+{
+    dst->objects += src->objects;
+    dst->indicators += src->indicators;
+    dst->non_indicators += src->non_indicators;
+    dst->invalid += src->invalid;
+    dst->unsupported += src->unsupported;
+    dst->events += src->events;
+    dst->typed += src->typed;
+    dst->raw += src->raw;
+    for (int t = 0; t <= KW_TLP_MAX; t++) {
+        dst->by_tlp[t] += src->by_tlp[t];
+    }
+    if (dst->first_error[0] == '\0') {
+        memcpy(dst->first_error, src->first_error, sizeof(dst->first_error));
+    }
+    for (uint32_t i = 0; i < src->n_issues && dst->n_issues < KW_IMPORT_MAX_ISSUES; i++) {
+        dst->issues[dst->n_issues++] = src->issues[i];
+    }
+    for (uint32_t i = 0; i < src->n_types; i++) {
+        uint32_t j = 0;
+        while (j < dst->n_types && strcmp(dst->types[j].type, src->types[i].type) != 0) {
+            j++;
+        }
+        if (j == dst->n_types && dst->n_types == KW_IMPORT_MAX_TYPES) {
+            dst->types_other += src->types[i].n;
+            continue;
+        }
+        if (j == dst->n_types) {
+            dst->types[dst->n_types++] = src->types[i];
+        } else {
+            dst->types[j].n += src->types[i].n;
+        }
+    }
+    dst->types_other += src->types_other;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int json_file(const struct dirent *d)
+{
+    size_t len = strlen(d->d_name);
+    return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".json") == 0;
+}
+
+/*
+ * MISP: a feed directory, its manifest or one event file go to kw_misp_import as they are; a
+ * directory without manifest.json is taken as a set of event files (*.json, in name order).
+ */
+static kw_err read_misp(const import_opts *o, collector *c, kw_import_report *rep)
+{
+    char manifest[PATH_MAX];
+    struct dirent **list = NULL;
+    kw_import_report *one = NULL;
+    struct stat st;
+    kw_err rc = KW_ERR_OK;
+    int n;
+
+    if (stat(o->path, &st) != 0 || !S_ISDIR(st.st_mode)
+        || ((size_t)snprintf(manifest, sizeof(manifest), "%s/manifest.json", o->path)
+                < sizeof(manifest)
+            && stat(manifest, &st) == 0)) {
+        return kw_misp_import(o->path, o->tlp, o->skip_invalid, collect, c, rep);
+    }
+    memset(rep, 0, sizeof(*rep));
+    if ((n = scandir(o->path, &list, json_file, by_name)) < 0) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "cannot read the directory %s: %s",
+            o->path, strerror(errno));
+        return KW_ERR_IO;
+    }
+    if (n == 0) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "%s holds neither manifest.json nor any .json event file", o->path);
+        rc = KW_ERR_NOTFOUND;
+    }
+    if ((one = malloc(sizeof(*one))) == NULL) {
+        rc = KW_ERR_NOMEM;
+    }
+    /* Nothing is published before every file has been read, so a file that fails fails
+     * them all, as one feed would. */
+    for (int i = 0; i < n && rc == KW_ERR_OK; i++) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof(file), "%s/%s", o->path, list[i]->d_name);
+        rc = kw_misp_import(file, o->tlp, o->skip_invalid, collect, c, one);
+        if (rc != KW_ERR_OK && one->first_error[0] != '\0') {
+            memcpy(rep->first_error, one->first_error, sizeof(rep->first_error));
+        }
+        report_merge(rep, one);
+    }
+    for (int i = 0; i < n; i++) {
+        free(list[i]);
+    }
+    free(list);
+    free(one);
+    return rc;
+}
+
+static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *rep)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t got = 0;
+    kw_err rc = KW_ERR_IO;
+    int fd;
+
+    memset(rep, 0, sizeof(*rep));
+    if ((fd = open(o->path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "cannot open %s: %s", o->path,
+            strerror(errno));
+        return errno == ENOENT ? KW_ERR_NOTFOUND : KW_ERR_IO;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "cannot read %s: %s", o->path,
+            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        goto out;
+    }
+    if ((uint64_t)st.st_size > STIX_MAX_FILE) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "%s is %lld bytes; a STIX file may be at most %u bytes", o->path, (long long)st.st_size,
+            STIX_MAX_FILE);
+        rc = KW_ERR_TOOBIG;
+        goto out;
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        rc = KW_ERR_NOMEM;
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            snprintf(rep->first_error, sizeof(rep->first_error), "cannot read %s: %s", o->path,
+                r < 0 ? strerror(errno) : "it shrank while being read");
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    rc = kw_stix_import(buf, got, o->path, o->tlp, o->skip_invalid, collect, c, rep);
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* Publishes the collected indicators, level by level. */
+static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[32], size_t n_to,
+    kw_publish_result *total, uint64_t published[static KW_TLP_MAX + 1], uint64_t *red_held)
+{
+    kw_cli_progress prog;
+    uint64_t all = 0, done = 0;
+    int ret = 0;
+
+    for (int t = 0; t <= KW_TLP_MAX; t++) {
+        all += c->count[t];
+    }
+    kw_cli_progress_start(&prog, "publishing", all);
+    for (int t = 0; t <= KW_TLP_MAX && ret == 0; t++) {
+        kw_publish_opts po = { .tlp = (kw_tlp)t };
+        if (t == KW_TLP_RED && n_to == 0) {
+            *red_held = c->count[t];
+            continue;
+        }
+        if (kw_tlp_sealed((kw_tlp)t)) {
+            po.recipients = to;
+            po.n_recipients = n_to;
+        }
+        uint64_t before = total->indicators;
+        for (size_t i = 0; i < c->nb[t]; i += PUBLISH_BATCH) {
+            size_t k = c->nb[t] - i < PUBLISH_BATCH ? c->nb[t] - i : PUBLISH_BATCH;
+            kw_err rc = kw_store_publish(n->store, n->id, &po, c->b[t] + i, k, total);
+            if (rc != KW_ERR_OK) {
+                ret = kw_cli_error("publishing failed after %llu indicators were published: %s",
+                    (unsigned long long)total->indicators, kw_strerror(rc));
+                break;
+            }
+            for (size_t j = i; j < i + k; j++) {
+                done += c->b[t][j]->n;
+            }
+            kw_cli_progress_update(&prog, done, done);
+        }
+        published[t] = total->indicators - before;
+    }
+    kw_cli_progress_end(&prog);
+    return ret;
+}
+
+/* Lists the invalid items --skip-invalid left out (unsupported ones are counted by type in
+ * the summary: a feed may hold thousands of them). */
+static void print_skipped(const kw_import_report *rep)
+{
+    uint64_t listed = 0;
+
+    for (uint32_t i = 0; i < rep->n_issues; i++) {
+        if (rep->issues[i].invalid) {
+            kw_cli_warn("skipped invalid: %s", rep->issues[i].text);
+            listed++;
+        }
+    }
+    if (rep->invalid > listed) {
+        kw_cli_warn("... and %llu more invalid indicators skipped",
+            (unsigned long long)(rep->invalid - listed));
+    }
+}
+
+static int import_foreign(kw_cli_node *n, const import_opts *o)
+{
+    const char *fmt = o->format == FMT_STIX ? "STIX 2.1" : "MISP";
+    collector c;
+    kw_import_report *rep = NULL;
+    kw_publish_result total;
+    uint8_t(*to)[32] = NULL;
+    size_t n_to = 0;
+    uint64_t red_held = 0;
+    uint64_t published[KW_TLP_MAX + 1] = { 0 };
+    kw_err rc;
+    int ret = KW_CLI_FAIL;
+
+    memset(&c, 0, sizeof(c));
+    memset(&total, 0, sizeof(total));
+    c.n = n;
+    if ((ret = kw__xfer_resolve_nodes(n, o->to, o->n_to, true, true, "recipient", &to, &n_to))
+        != 0) {
+        goto out;
+    }
+    ret = KW_CLI_FAIL;
+    if ((rep = calloc(1, sizeof(*rep))) == NULL) {
+        kw_cli_error("out of memory");
+        goto out;
+    }
+    rc = o->format == FMT_STIX ? read_stix(o, &c, rep) : read_misp(o, &c, rep);
+    if (rc != KW_ERR_OK) {
+        if (rc == KW_ERR_INVAL) {
+            kw_cli_error("%s; nothing imported (%llu invalid indicator%s; --skip-invalid "
+                         "imports the %llu valid one%s)",
+                rep->first_error, (unsigned long long)rep->invalid, kw__xfer_plural(rep->invalid),
+                (unsigned long long)rep->indicators, kw__xfer_plural(rep->indicators));
+        } else if (rep->first_error[0] != '\0') {
+            kw_cli_error("%s; nothing imported", rep->first_error);
+        } else {
+            kw_cli_error("cannot import %s: %s; nothing imported", o->path, kw_strerror(rc));
+        }
+        goto out;
+    }
+    print_skipped(rep);
+    if ((ret = publish_collected(
+             n, &c, (const uint8_t(*)[32])to, n_to, &total, published, &red_held))
+        != 0) {
+        goto out;
+    }
+    if (total.entries > 0) {
+        kw_cli_notify_daemon(n);
+    }
+    printf("imported %s (%s): %llu indicator%s published in %llu entr%s", o->path, fmt,
+        (unsigned long long)total.indicators, kw__xfer_plural(total.indicators),
+        (unsigned long long)total.entries, total.entries == 1 ? "y" : "ies");
+    for (int t = 0, first = 1; t <= KW_TLP_MAX; t++) {
+        uint64_t v = published[t];
+        if (v > 0) {
+            printf("%s%llu %s", first ? " (" : ", ", (unsigned long long)v, kw_tlp_name((kw_tlp)t));
+            first = 0;
+        }
+        if (t == KW_TLP_MAX && !first) {
+            putchar(')');
+        }
+    }
+    printf("; skipped: %llu already held, %llu duplicate value%s, %llu owned by another "
+           "origin, %llu not indicator%s, %llu unsupported",
+        (unsigned long long)c.held, (unsigned long long)total.duplicates,
+        kw__xfer_plural(total.duplicates), (unsigned long long)(c.foreign + total.foreign),
+        (unsigned long long)rep->non_indicators, kw__xfer_plural(rep->non_indicators),
+        (unsigned long long)rep->unsupported);
+    for (uint32_t i = 0; i < rep->n_types; i++) {
+        printf("%s%s: %llu", i == 0 ? " (" : ", ", rep->types[i].type,
+            (unsigned long long)rep->types[i].n);
+        if (i + 1 == rep->n_types) {
+            putchar(')');
+        }
+    }
+    if (rep->invalid > 0) {
+        printf(", %llu invalid", (unsigned long long)rep->invalid);
+    }
+    putchar('\n');
+    if (red_held > 0) {
+        kw_cli_warn("held back %llu TLP:RED indicator%s: RED needs recipients (--to NODE); none "
+                    "of them was published",
+            (unsigned long long)red_held, kw__xfer_plural(red_held));
+    }
+    ret = KW_CLI_OK;
+out:
+    collector_free(&c);
+    free(rep);
+    free(to);
+    return ret;
+}
+
+/* ---- Command ---- */
+
+static int parse_options(int argc, char **argv, import_opts *o)
+{
+    enum { O_FORMAT = KW_OPT_LOCAL, O_TLP, O_SKIP, O_TO };
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, O_FORMAT },
+        { "tlp", required_argument, NULL, O_TLP },
+        { "skip-invalid", no_argument, NULL, O_SKIP },
+        { "to", required_argument, NULL, O_TO },
+        KW_CLI_COMMON_OPTS,
+    };
+    int c, ret;
+
+    while ((c = kw_cli_getopt(argc, argv, opts, usage)) != -1) {
+        switch (c) {
+        case O_FORMAT:
+            if (strcmp(optarg, "kwx") == 0) {
+                o->format = FMT_KWX;
+            } else if (strcmp(optarg, "stix") == 0) {
+                o->format = FMT_STIX;
+            } else if (strcmp(optarg, "misp") == 0) {
+                o->format = FMT_MISP;
+            } else {
+                char bad[64];
+                return kw_cli_usage_error("--format: unknown format '%s' (kwx, stix or misp)",
+                    kw_cli_printable(bad, sizeof(bad), optarg, strlen(optarg), 40));
+            }
+            break;
+        case O_TLP:
+            if ((ret = kw_cli_parse_tlp("--tlp", optarg, &o->tlp)) != 0) {
+                return ret;
+            }
+            o->have_tlp = true;
+            break;
+        case O_SKIP:
+            o->skip_invalid = true;
+            break;
+        case O_TO:
+            if (o->n_to == KW_XFER_MAX_NODES) {
+                return kw_cli_usage_error("--to: at most %u recipients", KW_XFER_MAX_NODES);
+            }
+            o->to[o->n_to++] = optarg;
+            break;
+        case KW_CLI_OPT_HELP:
+            return -1;
+        default:
+            return KW_CLI_USAGE;
+        }
+    }
+    if ((ret = kw_cli_operands(argc, argv, 1, 1, "FILE")) != 0) {
+        return ret;
+    }
+    o->path = argv[optind];
+    if (o->format == FMT_KWX) {
+        if (o->have_tlp || o->skip_invalid || o->n_to > 0) {
+            return kw_cli_usage_error("import: --tlp, --to and --skip-invalid apply to --format "
+                                      "stix and misp; a kwx file's entries keep their own TLP");
+        }
+    } else if (!o->have_tlp) {
+        return kw_cli_usage_error("import: --format %s needs --tlp LEVEL for indicators without "
+                                  "a TLP marking (clear, green, amber, amber+strict or red)",
+            o->format == FMT_STIX ? "stix" : "misp");
+    }
+    return 0;
+}
+
+int import_main(int argc, char **argv)
+{
+    import_opts o;
+    kw_cli_node n;
+    int ret;
+
+    memset(&o, 0, sizeof(o));
+    memset(&n, 0, sizeof(n));
+    if ((ret = parse_options(argc, argv, &o)) != 0) {
+        return ret < 0 ? KW_CLI_OK : ret;
+    }
+    if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE | KW_CLI_IDENTITY)) != 0) {
+        goto out;
+    }
+    ret = o.format == FMT_KWX ? import_kwx(&n, o.path) : import_foreign(&n, &o);
+out:
+    kw_cli_node_close(&n);
+    return ret;
+}
