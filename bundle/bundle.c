@@ -206,6 +206,35 @@ void kw_uuid_random(uint8_t uuid[static 16])
     uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
 }
 
+void kw_uuid_new(uint8_t uuid[static 16], int64_t now_ms)
+{
+    static uint64_t last;
+    static uint8_t pool[1024];
+    static size_t left;
+    uint64_t v = (uint64_t)(now_ms > 0 ? now_ms : 0) << 12;
+
+    if (v <= last) {
+        v = last + 1; /* more than 4096 in one ms, or the clock stepped back */
+    }
+    last = v;
+    if (left < 8) {
+        randombytes_buf(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    left -= 8;
+    /* 48 bits of ms, then the version nibble, then the 12-bit counter. */
+    uuid[0] = (uint8_t)(v >> 52);
+    uuid[1] = (uint8_t)(v >> 44);
+    uuid[2] = (uint8_t)(v >> 36);
+    uuid[3] = (uint8_t)(v >> 28);
+    uuid[4] = (uint8_t)(v >> 20);
+    uuid[5] = (uint8_t)(v >> 12);
+    uuid[6] = (uint8_t)(0x40 | ((v >> 8) & 0x0f));
+    uuid[7] = (uint8_t)v;
+    uuid[8] = (uint8_t)(0x80 | (pool[left] & 0x3f));
+    memcpy(uuid + 9, pool + left + 1, 7);
+}
+
 static const char hexd[] = "0123456789abcdef";
 
 void kw_stix_id_format(char *buf, size_t cap, const char *prefix, const uint8_t uuid[static 16])

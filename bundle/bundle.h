@@ -124,6 +124,15 @@ kw_err kw_indicator_decode(kw_bundle *b, const uint8_t *buf, size_t len, kw_indi
 /* Fills a random (version 4) UUID. */
 void kw_uuid_random(uint8_t uuid[static 16]);
 
+/*
+ * Mints the id of a new indicator: an RFC 4122 version 4 UUID (so STIX tools accept it)
+ * whose first 60 bits, instead of being random, count up from the current time in ms
+ * (48 bits) and a 12-bit counter within the ms; the other 58 bits are random. Ids minted
+ * by one process are strictly increasing, so new indicators append to the store's index
+ * instead of landing at random places in it (docs/storage.md). Not thread-safe.
+ */
+void kw_uuid_new(uint8_t uuid[static 16], int64_t now_ms);
+
 /* Formats "indicator--xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (buf at least 48 bytes). */
 void kw_indicator_id_format(char *buf, const uint8_t uuid[static 16]);
 

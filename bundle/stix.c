@@ -667,7 +667,7 @@ typedef struct conv {
     const char *labels[KW_BUNDLE_MAX_LIST];
     const char *types[KW_BUNDLE_MAX_LIST];
     kw_kill_chain_phase phases[KW_BUNDLE_MAX_LIST];
-    char ref[128]; /* how messages name the object */
+    char ref[192]; /* how messages name the object */
     char msg[400]; /* what is wrong */
     const char *unsupported; /* the source type, for an unsupported indicator */
 } conv;

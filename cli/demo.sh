@@ -99,7 +99,13 @@ printf 'CERT-EE: '; k CERT-EE query --value amber-only.example.com --json | cut 
 printf 'CERT-PT: '; k CERT-PT query --value amber-only.example.com 2>&1 || true
 
 say "Queries on CERT-PT"
-k CERT-PT query --value EVIL-UPDATES.example.net. 2>/dev/null || k CERT-PT query --type domain --limit 3
+if [ -f "$CORPORA/iocs/malicious/domains.txt" ]; then
+    d=$(sed -n 1000p "$CORPORA/iocs/malicious/domains.txt" | tr a-z A-Z).
+else
+    d=EVIL-UPDATES.EXAMPLE.NET.
+fi
+echo "kawan query --value $d   (normalised like publish: lower case, no trailing dot)"
+k CERT-PT query --value "$d"
 k CERT-PT query --type sha256 --limit 3
 k CERT-PT query --contains "/wp-admin/" --limit 3 || true
 q0=$(now_ms); k CERT-PT query --value 192.0.2.200 >/dev/null; echo "(one point query through the CLI: $(( $(now_ms) - q0 )) ms)"

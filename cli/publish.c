@@ -570,8 +570,6 @@ typedef struct publisher {
     size_t cur; /* bundle being filled */
     size_t in_batch; /* indicators in the batch */
     seen_set *seen;
-    uint8_t uuids[KW_BUNDLE_DEFAULT_SIZE][16]; /* random bytes for the next indicator ids */
-    size_t uuids_left;
     kw_publish_result total;
     uint64_t batch_dups;
 } publisher;
@@ -668,17 +666,7 @@ static int add_item(publisher *p, const item *it)
         || (d->value = kw_bundle_strdup(b, it->value, it->len)) == NULL) {
         return kw_cli_error("out of memory");
     }
-    /*
-     * Version 4 UUIDs as kw_uuid_random makes them, but with the randomness fetched a
-     * thousand at a time: one getrandom() per indicator was several percent of a publish.
-     */
-    if (p->uuids_left == 0) {
-        randombytes_buf(p->uuids, sizeof(p->uuids));
-        p->uuids_left = KW_BUNDLE_DEFAULT_SIZE;
-    }
-    memcpy(d->id, p->uuids[--p->uuids_left], 16);
-    d->id[6] = (uint8_t)((d->id[6] & 0x0f) | 0x40);
-    d->id[8] = (uint8_t)((d->id[8] & 0x3f) | 0x80);
+    kw_uuid_new(d->id, o->now);
     d->type = it->type;
     d->value_len = (uint32_t)it->len;
     d->created = d->modified = d->valid_from = o->now;

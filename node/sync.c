@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle/timefmt.h"
 #include "crypto/id.h"
 #include "crypto/log.h"
 
@@ -163,7 +164,7 @@ void kw__sync_session_up(kw__conn *c)
     if (p->dialing == c) {
         p->dialing = NULL;
     }
-    p->since_ms = (int64_t)kw__now_ms(n);
+    p->since_ms = kw_time_now_ms(); /* wall clock, for humans */
     p->last_error[0] = '\0';
     p->eager = true;
     p->n_os = 0;
