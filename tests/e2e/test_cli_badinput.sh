@@ -88,12 +88,16 @@ bad 2 "--limit: '0' is not a number" "query --limit 0" "$A" query --limit 0
 bad 2 "'nope' is not an indicator id" "show a malformed id" "$A" show nope
 bad 2 "missing INDICATOR-ID" "show without an id" "$A" show
 bad 2 "unexpected argument 'extra'" "status with an extra argument" "$A" status extra
+bad 2 "help: unknown command 'frob'" "help for an unknown command" "$A" help frob
+bad 2 "unknown peer subcommand 'rename'" "unknown subcommand" "$A" peer rename a b
 unchanged "after the command-line errors"
 
 # ---- other failures (exit 1) ----
 bad 1 "no indicator indicator--5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f" "show an unknown id" \
     "$A" show indicator--5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f
 bad 1 "no indicator" "revoke an unknown id" "$A" revoke 5e2d3a1c-1b7a-4c8e-9f00-2a1b3c4d5e6f
+bad 1 "unknown origin 'CERT-NOBODY': not a roster name or node id" "query an unknown origin" \
+    "$A" query --origin CERT-NOBODY
 bad 1 "unknown recipient 'CERT-NOBODY': not a roster name or node id" \
     "AMBER to an unknown recipient" "$A" publish --tlp amber --to CERT-NOBODY 1.2.3.4
 B=$(new_node node-b) || exit 1

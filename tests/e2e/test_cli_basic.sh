@@ -16,6 +16,8 @@ run "$KAWAN" help
 for c in init id publish query show revoke verify status community peer key; do
     match "kawan help names '$c'" "$OUT" "^  $c "
 done
+ok "kawan --help" "$A" --help
+match "kawan --help lists publish" "$OUT" "^  publish "
 ok "kawan publish --help" "$A" publish --help
 match "publish --help describes --tlp" "$OUT" "--tlp LEVEL"
 ok "kawan help query" "$A" help query
@@ -46,6 +48,8 @@ eq "status indicators" "$(jq -r .indicators <<<"$OUT")" 0
 eq "status entries" "$(jq -r .entries <<<"$OUT")" 0
 eq "status roster" "$(jq -r .roster <<<"$OUT")" 0
 eq "status forks" "$(jq -r .forks <<<"$OUT")" 0
+eq "status: no daemon runs" "$(jq -r .daemon <<<"$OUT")" false
+eq "status: no peers" "$(jq -c .peers <<<"$OUT")" "[]"
 ok "status (table)" "$A" status
 match "status shows the node id" "$OUT" "^node id +$ID$"
 

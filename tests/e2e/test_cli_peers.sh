@@ -145,4 +145,27 @@ eq "a former member shows as its node id" "$(jq -c '.recipients|sort' <<<"$OUT")
     "$(jq -cn --arg c "$IDC" '["CERT-A",$c]|sort')"
 verified "verify" "$A"
 
+# ---- indicators from another origin (carried by a .kwx file) ----
+if "$KAWAN" help import >/dev/null 2>&1; then
+    ok "B adds A to its roster" "$B" peer add CERT-A "$IDA" 127.0.0.1:7400
+    ok "A publishes a GREEN indicator" "$A" publish --tlp green foreign.example
+    FOREIGN=$("$KAWAN" --dir "$A" query --value foreign.example --json | jq -r .id)
+    ok "A exports its feed" "$A" export --out "$KW_TMP/a.kwx"
+    ok "B imports A's feed" "$B" import "$KW_TMP/a.kwx"
+    ok "B finds A's indicator" "$B" query --value foreign.example --json
+    eq "origin is A's node id" "$(jq -r .origin <<<"$OUT")" "$IDA"
+    eq "origin_name is B's roster name for A" "$(jq -r .origin_name <<<"$OUT")" CERT-A
+    ok "B: query --origin CERT-A" "$B" query --origin CERT-A --value foreign.example --json
+    eq "--origin by roster name on B" "$(jq -r .id <<<"$OUT")" "$FOREIGN"
+    B_SEQS=$(status_field "$B" entries)
+    bad 1 "$FOREIGN was published by CERT-A: only the origin may revoke it" \
+        "B cannot revoke A's indicator" "$B" revoke "$FOREIGN"
+    eq "the refused revoke wrote nothing" "$(status_field "$B" entries)" "$B_SEQS"
+    ok "B still holds it, not revoked" "$B" show "$FOREIGN" --json
+    eq "not revoked" "$(jq -r .revoked <<<"$OUT")" false
+    verified "verify on B" "$B"
+else
+    skip "kawan import is not built: the foreign-revoke case is not run"
+fi
+
 echo "PASS: test_cli_peers"
