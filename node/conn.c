@@ -16,7 +16,6 @@
 #include "crypto/id.h"
 #include "crypto/log.h"
 
-#define FRAME_MAX (2 + KW_NOISE_MAX_MSG)
 #define REKEY_EVERY (1u << 20)
 
 static void conn_log(kw__conn *c, kw_log_level lvl, const char *msg, const char *detail)
@@ -34,11 +33,8 @@ static kw_err conn_new(kw_node *n, bool initiator, kw__conn **out)
     if (c == NULL) {
         return KW_ERR_NOMEM;
     }
-    c->frame = malloc(FRAME_MAX);
-    if (c->frame == NULL) {
-        free(c);
-        return KW_ERR_NOMEM;
-    }
+    kw_framer_init(&c->frames, 2, KW_NOISE_MAX_MSG, false);
+    kw_framer_init(&c->app, 4, KW_APP_MSG_MAX, true);
     c->node = n;
     c->initiator = initiator;
     c->state = initiator ? CONN_CONNECTING : CONN_HANDSHAKE;
@@ -64,8 +60,8 @@ static void conn_free(kw__conn *c)
     kw_noise_hs_free(c->hs);
     kw_noise_cipher_free(c->tx);
     kw_noise_cipher_free(c->rx);
-    sodium_free(c->app);
-    free(c->frame);
+    kw_framer_free(&c->frames);
+    kw_framer_free(&c->app);
     free(c);
 }
 
@@ -355,85 +351,39 @@ static void on_handshake_frame(kw__conn *c, const uint8_t *msg, size_t len)
 
 /* ---- Reading ---- */
 
-static kw_err app_append(kw__conn *c, const uint8_t *p, size_t len)
+static void app_append(kw__conn *c, const uint8_t *p, size_t len)
 {
     size_t off = 0;
     uint64_t now = kw__now_ms(c->node);
 
-    while (off < len) {
-        if (c->app_len == 0) {
+    while (off < len && c->state != CONN_CLOSING) {
+        const uint8_t *msg;
+        size_t used = 0, mlen = 0;
+        if (!kw_framer_partial(&c->app)) {
             c->app_started_ms = now;
         }
-        /* Grow the buffer to hold the 4-byte prefix, then the announced message. */
-        size_t need = 4;
-        if (c->app_len >= 4) {
-            uint32_t mlen = (uint32_t)c->app[0] << 24 | (uint32_t)c->app[1] << 16
-                | (uint32_t)c->app[2] << 8 | c->app[3];
-            if (mlen == 0 || mlen > KW_APP_MSG_MAX) {
-                kw__conn_close(c, "message length over the limit", 3);
-                return KW_ERR_TOOBIG;
-            }
-            need = 4 + (size_t)mlen;
+        kw_err rc = kw_framer_feed(&c->app, p + off, len - off, &used, &msg, &mlen);
+        off += used;
+        if (rc == KW_ERR_AGAIN) {
+            return;
         }
-        if (c->app_cap < need) {
-            /* Grow in steps so a length prefix alone does not reserve 16 MiB. */
-            size_t cap = c->app_cap ? c->app_cap : 4096;
-            while (cap < need && cap < c->app_len + (len - off) + 4096) {
-                cap *= 2;
-            }
-            if (cap < need && cap < c->app_len + (len - off)) {
-                cap = c->app_len + (len - off);
-            }
-            if (cap > need) {
-                cap = need;
-            }
-            if (cap > c->app_cap) {
-                uint8_t *np = sodium_malloc(cap);
-                if (np == NULL) {
-                    kw__conn_close(c, "out of memory", 0);
-                    return KW_ERR_NOMEM;
-                }
-                if (c->app_len) {
-                    memcpy(np, c->app, c->app_len);
-                }
-                sodium_free(c->app);
-                c->app = np;
-                c->app_cap = cap;
-            }
+        if (rc != KW_ERR_OK) {
+            kw__conn_close(c, rc == KW_ERR_NOMEM ? "out of memory" : "message length over the limit",
+                rc == KW_ERR_NOMEM ? 0 : 3);
+            return;
         }
-        size_t take = c->app_cap - c->app_len;
-        if (take > len - off) {
-            take = len - off;
+        if (now - c->flood_window_ms >= 1000) {
+            c->flood_window_ms = now;
+            c->flood_count = 0;
         }
-        if (take > need - c->app_len) {
-            take = need - c->app_len;
+        if (++c->flood_count > KW__FLOOD_MSGS_PER_SEC) {
+            kw__conn_close(c, "message flood", 3);
+            return;
         }
-        memcpy(c->app + c->app_len, p + off, take);
-        c->app_len += take;
-        off += take;
-        if (c->app_len >= 4 && c->app_len == need && need > 4) {
-            c->app_len = 0;
-            if (now - c->flood_window_ms >= 1000) {
-                c->flood_window_ms = now;
-                c->flood_count = 0;
-            }
-            if (++c->flood_count > KW__FLOOD_MSGS_PER_SEC) {
-                kw__conn_close(c, "message flood", 3);
-                return KW_ERR_AGAIN;
-            }
-            kw_err rc = kw__sync_on_message(c, c->app + 4, need - 4);
-            if (rc != KW_ERR_OK || c->state == CONN_CLOSING) {
-                return rc == KW_ERR_OK ? KW_ERR_CLOSED : rc;
-            }
-            /* Release big buffers between messages; keep a small one. */
-            if (c->app_cap > 65536) {
-                sodium_free(c->app);
-                c->app = NULL;
-                c->app_cap = 0;
-            }
+        if (kw__sync_on_message(c, msg, mlen) != KW_ERR_OK) {
+            return;
         }
     }
-    return KW_ERR_OK;
 }
 
 static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
@@ -492,27 +442,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     c->last_rx_ms = kw__now_ms(c->node);
     while (off < (size_t)nread && c->state != CONN_CLOSING) {
-        /* Assemble one frame: 2-byte length, then that many bytes. */
-        if (c->frame_len < 2) {
-            c->frame[c->frame_len++] = (uint8_t)buf->base[off++];
-            continue;
+        const uint8_t *frame;
+        size_t used = 0, flen = 0;
+        kw_err rc = kw_framer_feed(&c->frames, (const uint8_t *)buf->base + off,
+            (size_t)nread - off, &used, &frame, &flen);
+        off += used;
+        if (rc == KW_ERR_AGAIN) {
+            break;
         }
-        size_t flen = (size_t)c->frame[0] << 8 | c->frame[1];
-        if (flen == 0) {
+        if (rc != KW_ERR_OK) {
             kw__conn_close(c, "empty frame", 3);
             return;
         }
-        size_t take = flen + 2 - c->frame_len;
-        if (take > (size_t)nread - off) {
-            take = (size_t)nread - off;
-        }
-        memcpy(c->frame + c->frame_len, buf->base + off, take);
-        c->frame_len += take;
-        off += take;
-        if (c->frame_len == flen + 2) {
-            c->frame_len = 0;
-            on_frame(c, c->frame + 2, flen);
-        }
+        on_frame(c, frame, flen);
     }
 }
 
@@ -665,7 +607,7 @@ void kw__conn_tick(kw__conn *c, uint64_t now)
         kw__conn_close(c, "peer silent (keep-alive timeout)", 0);
         return;
     }
-    if (c->app_len > 0 && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
+    if (kw_framer_partial(&c->app) && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
         kw__conn_close(c, "message not completed in time (slow sender)", 2);
         return;
     }

@@ -10,6 +10,7 @@
 
 #include "crypto/noise.h"
 #include "node/backoff.h"
+#include "node/framer.h"
 #include "node/node.h"
 #include "node/wire.h"
 #include "store/store.h"
@@ -52,11 +53,8 @@ typedef struct kw__conn {
     kw_noise_cipher *tx;
     kw_noise_cipher *rx;
     /* Receive side: Noise frames, then the application byte stream. */
-    uint8_t *frame;
-    size_t frame_len;
-    uint8_t *app;
-    size_t app_len;
-    size_t app_cap;
+    kw_framer frames;
+    kw_framer app;
     uint64_t app_started_ms;
     uint64_t last_rx_ms;
     uint64_t last_tx_ms;
