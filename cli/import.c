@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,8 +74,8 @@ typedef struct batch_item {
 typedef struct kwx_import {
     kw_cli_node *n;
     const char *path;
-    uint8_t *data;
-    size_t len, cap;
+    uint8_t *data; /* BATCH_CAP bytes */
+    size_t len;
     batch_item items[BATCH_ENTRIES];
     kw_wire_entry wire[BATCH_ENTRIES];
     kw_ingest_result res[BATCH_ENTRIES];
@@ -86,24 +87,15 @@ typedef struct kwx_import {
     uint64_t detailed;
 } kwx_import;
 
-static int batch_append(kwx_import *x, const uint8_t *p, size_t n, size_t *at)
+/* The batch buffer holds BATCH_BYTES plus one entry of the largest size, so it never grows:
+ * a batch is flushed as soon as it passes BATCH_BYTES. */
+#define BATCH_CAP (BATCH_BYTES + KW_KWX_ENTRY_MAX)
+
+static void batch_append(kwx_import *x, const uint8_t *p, size_t n, size_t *at)
 {
-    if (x->cap - x->len < n) {
-        size_t cap = x->cap ? x->cap : 1u << 20;
-        uint8_t *np;
-        while (cap - x->len < n) {
-            cap *= 2;
-        }
-        if ((np = realloc(x->data, cap)) == NULL) {
-            return kw_cli_error("out of memory");
-        }
-        x->data = np;
-        x->cap = cap;
-    }
     memcpy(x->data + x->len, p, n);
     *at = x->len;
     x->len += n;
-    return 0;
 }
 
 static const char *reject_reason(kw_err err)
@@ -204,13 +196,11 @@ static int batch_flush(kwx_import *x)
 static int batch_add(kwx_import *x, const kw_kwx_entry *e)
 {
     batch_item *it = &x->items[x->count];
-    int ret;
 
-    if ((ret = batch_append(x, e->hdr, e->hdr_len, &it->hdr)) != 0
-        || (ret = batch_append(x, e->sig, KW_SIG_LEN, &it->sig)) != 0
-        || (e->payload != NULL
-            && (ret = batch_append(x, e->payload, e->payload_len, &it->payload)) != 0)) {
-        return ret;
+    batch_append(x, e->hdr, e->hdr_len, &it->hdr);
+    batch_append(x, e->sig, KW_SIG_LEN, &it->sig);
+    if (e->payload != NULL) {
+        batch_append(x, e->payload, e->payload_len, &it->payload);
     }
     it->hdr_len = e->hdr_len;
     it->has_payload = e->payload != NULL;
@@ -295,7 +285,7 @@ static int import_kwx(kw_cli_node *n, const char *path)
             S_ISDIR(st.st_mode) ? "is a directory (kwx files are single files)" : strerror(errno));
         goto out;
     }
-    if ((x = calloc(1, sizeof(*x))) == NULL
+    if ((x = calloc(1, sizeof(*x))) == NULL || (x->data = malloc(BATCH_CAP)) == NULL
         || kw_kwx_reader_new_fd(&r, fd, KW_KWX_VERIFY) != KW_ERR_OK) {
         kw_cli_error("out of memory");
         goto out;
@@ -540,11 +530,12 @@ static kw_err read_misp(const import_opts *o, collector *c, kw_import_report *re
     return rc;
 }
 
+/* The STIX document is mapped rather than read: it is parsed whole, and may be large. */
 static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *rep)
 {
     struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
+    void *map = MAP_FAILED;
+    size_t len = 0;
     kw_err rc = KW_ERR_IO;
     int fd;
 
@@ -556,7 +547,7 @@ static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *re
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(rep->first_error, sizeof(rep->first_error), "cannot read %s: %s", o->path,
-            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+            S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
         goto out;
     }
     if ((uint64_t)st.st_size > STIX_MAX_FILE) {
@@ -566,25 +557,17 @@ static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *re
         rc = KW_ERR_TOOBIG;
         goto out;
     }
-    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = KW_ERR_NOMEM;
+    len = (size_t)st.st_size;
+    if (len > 0 && (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "cannot read %s: %s", o->path,
+            strerror(errno));
         goto out;
     }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            snprintf(rep->first_error, sizeof(rep->first_error), "cannot read %s: %s", o->path,
-                r < 0 ? strerror(errno) : "it shrank while being read");
-            goto out;
-        }
-        got += (size_t)r;
-    }
-    rc = kw_stix_import(buf, got, o->path, o->tlp, o->skip_invalid, collect, c, rep);
+    rc = kw_stix_import(len > 0 ? map : "", len, o->path, o->tlp, o->skip_invalid, collect, c, rep);
 out:
-    free(buf);
+    if (map != MAP_FAILED) {
+        munmap(map, len);
+    }
     close(fd);
     return rc;
 }

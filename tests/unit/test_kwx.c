@@ -162,7 +162,7 @@ static void test_round_trip(void **state)
     kw_kwx_reader *r = NULL;
     kw_kwx_entry e;
     bool done = false;
-    uint64_t expect = KW_KWX_MAGIC_LEN, payload_bytes = 0;
+    uint64_t expect = KW_KWX_MAGIC_LEN;
 
     write_file(f);
     assert_memory_equal(f->file, KW_KWX_MAGIC, KW_KWX_MAGIC_LEN);
@@ -180,7 +180,6 @@ static void test_round_trip(void **state)
             assert_non_null(e.payload);
             assert_int_equal(e.payload_len, f->payload_len[i]);
             assert_memory_equal(e.payload, f->payload[i], f->payload_len[i]);
-            payload_bytes += f->payload_len[i];
         }
         expect += e.size;
     }
