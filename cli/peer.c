@@ -9,7 +9,7 @@
 #include "crypto/id.h"
 
 static const char usage[]
-    = "Usage: kawan peer add NAME NODE-ID HOST:PORT\n"
+    = "Usage: kawan peer add NAME NODE-ID [HOST:PORT]\n"
       "       kawan peer list [--json]\n"
       "       kawan peer remove NAME\n"
       "\n"
@@ -18,7 +18,8 @@ static const char usage[]
       "\n"
       "  add       add a member: its name (1-63 of A-Z a-z 0-9 . _ -), its node id (kw1...\n"
       "            or 64 hex digits, as kawan id prints it) and its address (host:port,\n"
-      "            [ipv6]:port)\n"
+      "            [ipv6]:port); without an address this node never dials it (a member\n"
+      "            that dials in, or one reached only through .kwx files)\n"
       "  list      list the members; --json prints one JSON object per line\n"
       "  remove    remove a member (by name or node id)\n";
 
@@ -64,17 +65,17 @@ static int add_main(int argc, char **argv)
     kw_err rc;
     int ret;
 
-    if (!kw_cli_simple_args(argc, argv, usage, NULL, 3, 3, "NAME NODE-ID HOST:PORT", &ret)) {
+    if (!kw_cli_simple_args(argc, argv, usage, NULL, 2, 3, "NAME NODE-ID", &ret)) {
         return ret;
     }
     memset(&p, 0, sizeof(p));
     if ((ret = kw_cli_check_name("peer name", argv[optind])) != 0
         || (ret = kw_cli_parse_node_id(argv[optind + 1], p.id)) != 0
-        || (ret = check_address(argv[optind + 2])) != 0) {
+        || (optind + 2 < argc && (ret = check_address(argv[optind + 2])) != 0)) {
         return ret;
     }
     snprintf(p.name, sizeof(p.name), "%s", argv[optind]);
-    snprintf(p.address, sizeof(p.address), "%s", argv[optind + 2]);
+    snprintf(p.address, sizeof(p.address), "%s", optind + 2 < argc ? argv[optind + 2] : "");
     p.added_ms = kw_time_now_ms();
     if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE)) != 0) {
         goto out;
@@ -97,7 +98,7 @@ static int add_main(int argc, char **argv)
         kw_cli_error("cannot add peer '%s': %s", p.name, kw_strerror(rc));
         goto out;
     }
-    printf("added %s %s %s\n", p.name, text, p.address);
+    printf("added %s %s %s\n", p.name, text, p.address[0] != '\0' ? p.address : "(no address)");
     ret = KW_CLI_OK;
 out:
     kw_cli_node_close(&n);
@@ -144,7 +145,7 @@ static int list_main(int argc, char **argv)
     }
     kw_cli_table_finish(&t);
     if (ret == 0 && count == 0 && !json) {
-        kw_cli_warn("no peers in the roster (kawan peer add NAME NODE-ID HOST:PORT)");
+        kw_cli_warn("no peers in the roster (kawan peer add NAME NODE-ID [HOST:PORT])");
     }
 out:
     free(peers);

@@ -95,7 +95,10 @@ bad 2 "'host:70000' is not an address" "port 70000" "$A" peer add X \
     "$(node_id "$KW_TMP/spare")" host:70000
 bad 2 "is not an address" "an IPv6 address without brackets" "$A" peer add X \
     "$(node_id "$KW_TMP/spare")" ::1:7400
-bad 2 "missing NAME NODE-ID HOST:PORT" "peer add with too few arguments" "$A" peer add X
+bad 2 "missing NAME NODE-ID" "peer add with too few arguments" "$A" peer add X
+bad 2 "'' is not an address" "an empty address" "$A" peer add X "$(node_id "$KW_TMP/spare")" ''
+bad 2 "unexpected argument 'extra'" "peer add with too many arguments" "$A" peer add X \
+    "$(node_id "$KW_TMP/spare")" host:1 extra
 bad 2 "unknown peer subcommand 'rename'" "unknown peer subcommand" "$A" peer rename X Y
 ok "peer list --json after the refused adds" "$A" peer list --json
 eq "the refused adds changed nothing" "$(lines "$OUT")" 2
@@ -110,6 +113,13 @@ ok "peer list --json shows the kw1 form" "$A" peer list --json
 eq "hex id stored as the same key" "$(jq -r 'select(.name=="spare")|.node_id' <<<"$OUT")" \
     "$SPARE"
 ok "peer remove spare" "$A" peer remove spare
+ok "peer add without an address" "$A" peer add spare "$SPARE"
+match "no address" "$OUT" "^added spare $SPARE \(no address\)$"
+ok "peer list --json: empty address" "$A" peer list --json
+eq "address is empty" "$(jq -r 'select(.name=="spare")|.address' <<<"$OUT")" ""
+ok "peer list (table) with an empty address" "$A" peer list
+match "table row without an address" "$OUT" "^spare +$SPARE( +[0-9T:.Z-]+)?"
+ok "peer remove spare (again)" "$A" peer remove spare
 match "peer remove confirms" "$OUT" "^removed spare kw1"
 bad 1 "no peer 'spare' in the roster" "removing it again" "$A" peer remove spare
 bad 1 "no peer 'NOPE' in the roster" "removing an unknown name" "$A" peer remove NOPE
