@@ -14,7 +14,7 @@ DEPS := build-essential cmake pkg-config libsodium-dev libuv1-dev liblmdb-dev li
         libjansson-dev lmdb-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test test-asan fuzz bench clean lint
+.PHONY: all deps build demo test test-asan fuzz clean
 
 all: build
 
@@ -49,6 +49,26 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+
+# libFuzzer: every harness in tests/fuzz/ for FUZZ_SECONDS each, from the committed seeds
+# (new inputs go to $(FUZZ_BUILD)/corpus/, crashes to $(FUZZ_BUILD)/crashes/). Fails on any
+# crash, leak or sanitizer report.
+fuzz: deps
+	@command -v clang >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang libclang-rt-dev; }
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKW_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//')
+	@mkdir -p $(FUZZ_BUILD)/crashes; status=0; \
+	for src in tests/fuzz/fuzz_*.c; do \
+	    t=$$(basename $$src .c); name=$${t#fuzz_}; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	    echo "== $$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$name- \
+	        $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name 2>$(FUZZ_BUILD)/$$name.log \
+	        || { echo "CRASH in $$t: see $(FUZZ_BUILD)/$$name.log"; status=1; }; \
+	    grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/$$name.log | tail -n 2; \
+	done; exit $$status
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fuzzes the payload decoder (the plaintext bundle) and the single-indicator decoder.
+ * Invariant: what decodes re-encodes to something that decodes to the same indicators.
+ */
+#include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    kw_bundle *b = NULL, *c = NULL, *one = NULL;
+    kw_indicator *ind = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (kw_bundle_decode(&b, data, size) == KW_ERR_OK) {
+        if (kw_bundle_encode(b, &buf, &len) != KW_ERR_OK || kw_bundle_decode(&c, buf, len) != KW_ERR_OK
+            || c->n != b->n) {
+            abort();
+        }
+        for (uint32_t i = 0; i < b->n; i++) {
+            if (memcmp(b->items[i].id, c->items[i].id, 16) != 0
+                || strcmp(b->items[i].value, c->items[i].value) != 0
+                || b->items[i].modified != c->items[i].modified) {
+                abort();
+            }
+        }
+    }
+    if (kw_bundle_new(&one) == KW_ERR_OK) {
+        (void)kw_indicator_decode(one, data, size, &ind);
+    }
+    free(buf);
+    kw_bundle_free(b);
+    kw_bundle_free(c);
+    kw_bundle_free(one);
+    return 0;
+}
