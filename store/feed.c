@@ -489,7 +489,9 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         }
     }
     /* Index in key order: LMDB inserts are far cheaper when they walk the tree in order. */
-    qsort(refs, n_refs, sizeof(*refs), idx_cmp);
+    if (n_refs > 1) {
+        qsort(refs, n_refs, sizeof(*refs), idx_cmp);
+    }
     for (size_t i = 0; i < n_refs; i++) {
         bool indexed;
         rc = kw__index_indicator(s, txn, refs[i].ind, s->self, refs[i].seq, now, opts->tlp,
