@@ -23,7 +23,7 @@ match "publish --help describes --tlp" "$OUT" "--tlp LEVEL"
 ok "kawan help query" "$A" help query
 match "kawan help query describes --contains" "$OUT" "--contains S"
 ok "kawan help peer add" "$A" help peer add
-match "kawan help peer add shows the peer usage" "$OUT" "kawan peer add NAME NODE-ID HOST:PORT"
+match "kawan help peer add shows the peer usage" "$OUT" "kawan peer add NAME NODE-ID \\[HOST:PORT\\]"
 
 # ---- init and id ----
 ok "init --name CERT-A" "$A" init --name CERT-A
