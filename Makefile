@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 
 # msgpack-c is libmsgpack-dev on Debian 12 and libmsgpack-c-dev on newer releases.
 DEPS := build-essential cmake pkg-config libsodium-dev libuv1-dev liblmdb-dev libcmocka-dev \
-        libjansson-dev lmdb-utils
+        libjansson-dev lmdb-utils jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build demo test test-asan fuzz clean

@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 CORPORA=${KW_CORPORA:-$HERE/../shared/corpora}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kawan-demo.XXXXXX")
 NAMES=(CERT-LU CERT-EE CERT-PT)
-BASE=$((20000 + RANDOM % 20000))
+BASE=$((10000 + RANDOM % 20000)) # below the ephemeral port range
 PIDS=()
 
 cleanup() {
@@ -45,7 +45,9 @@ k CERT-LU peer list
 
 say "Starting the nodes (kawan run) on 127.0.0.1"
 for i in 0 1 2; do
-    k "${NAMES[$i]}" run --listen "127.0.0.1:$((BASE + i))" 2>"$WORK/${NAMES[$i]}.log" &
+    # The binary itself (not the k function), so $! is the node's own pid.
+    "$KAWAN" --dir "$WORK/${NAMES[$i]}" run --listen "127.0.0.1:$((BASE + i))" \
+        >/dev/null 2>"$WORK/${NAMES[$i]}.log" &
     PIDS+=($!)
 done
 for _ in $(seq 1 100); do

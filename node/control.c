@@ -343,8 +343,9 @@ kw_err kw_control_request(const char *dir, const char *request, kw_control_line_
     void *ctx)
 {
     struct sockaddr_un sa;
-    char line[4096];
-    size_t ll = 0;
+    char *line = NULL;
+    size_t ll = 0, cap = 0;
+    kw_err rc = KW_ERR_OK;
     int fd;
 
     memset(&sa, 0, sizeof(sa));
@@ -375,18 +376,30 @@ kw_err kw_control_request(const char *dir, const char *request, kw_control_line_
             break;
         }
         for (ssize_t i = 0; i < r; i++) {
-            if (buf[i] == '\n' || ll + 1 >= sizeof(line)) {
-                line[ll] = '\0';
-                ll = 0;
-                if (line_cb != NULL && line_cb(ctx, line) != 0) {
-                    close(fd);
-                    return KW_ERR_OK;
+            /* Lines (a status answer grows with peers x origins) are bounded at 16 MiB. */
+            if (ll + 1 >= cap) {
+                size_t ncap = cap ? cap * 2 : 4096;
+                char *nl = ncap <= 16u * 1024u * 1024u ? realloc(line, ncap) : NULL;
+                if (nl == NULL) {
+                    rc = KW_ERR_TOOBIG;
+                    goto out;
                 }
-            } else {
+                line = nl;
+                cap = ncap;
+            }
+            if (buf[i] != '\n') {
                 line[ll++] = buf[i];
+                continue;
+            }
+            line[ll] = '\0';
+            ll = 0;
+            if (line_cb != NULL && line_cb(ctx, line) != 0) {
+                goto out;
             }
         }
     }
+out:
+    free(line);
     close(fd);
-    return KW_ERR_OK;
+    return rc;
 }

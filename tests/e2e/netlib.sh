@@ -9,7 +9,7 @@ KAWAN=${KAWAN:?KAWAN must point to the kawan binary}
 NET=$(mktemp -d "${TMPDIR:-/tmp}/kawan-net.XXXXXX")
 NET_N=0
 # A random port range per test run, so tests running side by side do not collide.
-NET_BASE=$((21000 + (RANDOM % 400) * 50))
+NET_BASE=$((10000 + (RANDOM % 550) * 40)) # below the ephemeral port range (32768+)
 declare -A NET_PID=()
 
 net_cleanup() {
@@ -62,10 +62,25 @@ net_link() {
 }
 
 net_start() {
-    local i=$1
-    kn "$i" run --listen "127.0.0.1:$(net_port "$i")" --anti-entropy "${NET_AE:-2}" \
-        >/dev/null 2>>"$NET/n$i.log" &
-    NET_PID[$i]=$!
+    local i=$1 try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        local before
+        before=$(grep -c "node running" "$NET/n$i.log" 2>/dev/null || true)
+        # The binary itself, not the kn function: $! must be kawan's pid, not a subshell's.
+        "$KAWAN" --dir "$NET/n$i" run --listen "127.0.0.1:$(net_port "$i")" \
+            --anti-entropy "${NET_AE:-2}" >/dev/null 2>>"$NET/n$i.log" &
+        NET_PID[$i]=$!
+        # Wait until it listens; a port still held (a killed process's socket, or another
+        # test on this machine) makes it exit, and it is started again shortly after.
+        for _ in $(seq 1 100); do
+            [ "$(grep -c "node running" "$NET/n$i.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
+            kill -0 "${NET_PID[$i]}" 2>/dev/null || break
+            sleep 0.02
+        done
+        wait "${NET_PID[$i]}" 2>/dev/null || true
+        sleep 0.3
+    done
+    fail "node $i could not start (see $NET/n$i.log)"
 }
 net_stop() { kill -TERM "${NET_PID[$1]}"; wait "${NET_PID[$1]}" || true; unset "NET_PID[$1]"; }
 net_kill() { kill -KILL "${NET_PID[$1]}"; wait "${NET_PID[$1]}" 2>/dev/null || true; unset "NET_PID[$1]"; }
