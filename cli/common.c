@@ -514,6 +514,11 @@ out:
     return ret;
 }
 
+static int no_access(const char *dir)
+{
+    return kw_cli_error("permission denied: cannot read %s (it belongs to another user?)", dir);
+}
+
 int kw_cli_node_open(kw_cli_node *n, unsigned what)
 {
     struct stat st;
@@ -530,10 +535,16 @@ int kw_cli_node_open(kw_cli_node *n, unsigned what)
      * Check for the key file before touching the store, so that a command run against the
      * wrong directory never creates anything there.
      */
-    if (stat(n->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(n->dir, &st) != 0) {
+        return errno == EACCES ? no_access(n->dir) : no_node(n->dir);
+    }
+    if (!S_ISDIR(st.st_mode)) {
         return no_node(n->dir);
     }
     if (lstat(n->key_path, &st) != 0) {
+        if (errno == EACCES) {
+            return no_access(n->dir);
+        }
         return errno == ENOENT ? no_node(n->dir) : key_file_error(n->key_path, KW_ERR_IO);
     }
     if ((rc = kw_identity_file_sealed(n->key_path, &sealed)) != KW_ERR_OK) {

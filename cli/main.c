@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     /* Commands report failures themselves, in one line; the store's logs are for the
      * daemon. KAWAN_LOG still turns them on. */
     if (getenv("KAWAN_LOG") == NULL) {
-        kw_log_set_level(KW_LOG_ERROR);
+        kw_log_set_level(KW_LOG_OFF);
     }
     ret = kw_cli_dispatch(argc, argv, kw_cli_commands, usage(), NULL);
     if (fflush(stdout) != 0 || ferror(stdout)) {

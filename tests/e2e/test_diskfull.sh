@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Disk full and permission errors during writes: one clear line, a non-zero exit, and a
+# store that still opens and verifies. The disk is a 4 MiB tmpfs (needs root to mount; the
+# test reports itself skipped, exit 77, elsewhere).
+set -euo pipefail
+KAWAN=${KAWAN:?}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+[ "$(id -u)" = 0 ] || { echo "skipped: mounting a small tmpfs needs root"; exit 77; }
+W=$(mktemp -d "${TMPDIR:-/tmp}/kawan-full.XXXXXX")
+cleanup() { umount "$W/disk" 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+mkdir "$W/disk"
+mount -t tmpfs -o size=4m tmpfs "$W/disk" || { echo "skipped: cannot mount tmpfs here"; exit 77; }
+D=$W/disk/node
+"$KAWAN" --dir "$D" init --name FULL >/dev/null
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "h%d.full.example\n", i }' >"$W/values.txt"
+
+if "$KAWAN" --dir "$D" publish --tlp green --file "$W/values.txt" >"$W/out" 2>"$W/err"; then
+    fail "publish on a full disk succeeded"
+fi
+[ "$(wc -l <"$W/err")" = 1 ] || fail "expected one line on stderr, got: $(cat "$W/err")"
+grep -q "^kawan: .*no space left on device" "$W/err" || fail "unclear error: $(cat "$W/err")"
+pass "publish on a full disk: $(cat "$W/err")"
+"$KAWAN" --dir "$D" verify >/dev/null || fail "the store does not verify after the disk filled"
+n=$("$KAWAN" --dir "$D" status --json | jq .indicators)
+"$KAWAN" --dir "$D" query --limit 1 --json | grep -q full.example || fail "committed indicators unreadable"
+pass "the store opens and verifies; the $n indicators committed before the disk filled are intact"
+if "$KAWAN" --dir "$D" publish --tlp green one-more.full.example 2>"$W/err"; then :; fi
+"$KAWAN" --dir "$D" verify >/dev/null || fail "verify after a second attempt"
+
+# Permission errors: the data directory belongs to another user.
+P=$W/perm
+"$KAWAN" --dir "$P" init --name PERM >/dev/null
+chmod 700 "$P"
+if setpriv --reuid=65534 --regid=65534 --clear-groups "$KAWAN" --dir "$P" publish --tlp clear \
+    192.0.2.1 >"$W/out" 2>"$W/err"; then
+    fail "publish into a directory the user cannot access succeeded"
+fi
+[ "$(wc -l <"$W/err")" = 1 ] || fail "expected one line on stderr, got: $(cat "$W/err")"
+grep -qi "permission\|cannot" "$W/err" || fail "unclear error: $(cat "$W/err")"
+pass "no access to the data directory: $(cat "$W/err")"
+"$KAWAN" --dir "$P" verify >/dev/null || fail "store harmed"
+pass "store unharmed"
