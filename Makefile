@@ -11,10 +11,10 @@ FUZZ_SECONDS ?= 60
 
 # msgpack-c is libmsgpack-dev on Debian 12 and libmsgpack-c-dev on newer releases.
 DEPS := build-essential cmake pkg-config libsodium-dev libuv1-dev liblmdb-dev libcmocka-dev \
-        libjansson-dev lmdb-utils jq
+        libjansson-dev lmdb-utils jq cppcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test test-asan fuzz clean
+.PHONY: all deps build demo test test-asan lint fuzz clean
 
 all: build
 
@@ -38,7 +38,14 @@ build: deps
 demo: build
 	@bash cli/demo.sh $(BUILD)/cli/kawan
 
-test: build
+# Static analysis of the sources (warnings are errors).
+lint: deps
+	@echo "== cppcheck =="
+	@cppcheck --quiet --enable=warning,portability,performance --std=c11 --inline-suppr \
+	    --error-exitcode=1 -I. -D__GNUC__ --suppress=missingIncludeSystem \
+	    crypto bundle store node cli
+
+test: build lint
 	@echo "== tests (RelWithDebInfo) =="
 	@cd $(BUILD) && ctest $(CTEST_ARGS)
 	@$(MAKE) --no-print-directory test-asan
