@@ -59,8 +59,8 @@ typedef struct import_opts {
 /* ---- kwx ---- */
 
 /* Entries per write transaction, and the bytes they may hold. */
-#define BATCH_ENTRIES 64u
-#define BATCH_BYTES (32u * 1024u * 1024u)
+#define BATCH_ENTRIES 16u
+#define BATCH_BYTES (16u * 1024u * 1024u)
 /* Rejected entries described one by one; the rest are only counted. */
 #define MAX_DETAILED 5u
 
