@@ -351,6 +351,20 @@ static void on_handshake_frame(kw__conn *c, const uint8_t *msg, size_t len)
 
 /* ---- Reading ---- */
 
+/* Counts one message against the flood limit; true when the connection was closed for it. */
+static bool flood_exceeded(kw__conn *c, uint64_t now)
+{
+    if (now - c->flood_window_ms >= 1000) {
+        c->flood_window_ms = now;
+        c->flood_count = 0;
+    }
+    if (++c->flood_count > KW__FLOOD_MSGS_PER_SEC) {
+        kw__conn_close(c, "message flood", 3);
+        return true;
+    }
+    return false;
+}
+
 static void app_append(kw__conn *c, const uint8_t *p, size_t len)
 {
     size_t off = 0;
@@ -372,12 +386,7 @@ static void app_append(kw__conn *c, const uint8_t *p, size_t len)
                 rc == KW_ERR_NOMEM ? 0 : 3);
             return;
         }
-        if (now - c->flood_window_ms >= 1000) {
-            c->flood_window_ms = now;
-            c->flood_count = 0;
-        }
-        if (++c->flood_count > KW__FLOOD_MSGS_PER_SEC) {
-            kw__conn_close(c, "message flood", 3);
+        if (flood_exceeded(c, now)) {
             return;
         }
         if (kw__sync_on_message(c, msg, mlen) != KW_ERR_OK) {
@@ -404,6 +413,11 @@ static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
     }
     if (c->state == CONN_CONFIRM) {
         c->state = CONN_UP;
+    }
+    /* kawan never sends an empty transport message; a stream of them carries no message
+     * and would otherwise escape the flood limit. */
+    if (plen == 0 && flood_exceeded(c, kw__now_ms(c->node))) {
+        return;
     }
     app_append(c, buf, plen);
 }
@@ -444,6 +458,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     while (off < (size_t)nread && c->state != CONN_CLOSING) {
         const uint8_t *frame;
         size_t used = 0, flen = 0;
+        if (!kw_framer_partial(&c->frames)) {
+            c->frame_started_ms = c->last_rx_ms;
+        }
         kw_err rc = kw_framer_feed(&c->frames, (const uint8_t *)buf->base + off,
             (size_t)nread - off, &used, &frame, &flen);
         off += used;
@@ -609,6 +626,12 @@ void kw__conn_tick(kw__conn *c, uint64_t now)
     }
     if (kw_framer_partial(&c->app) && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
         kw__conn_close(c, "message not completed in time (slow sender)", 2);
+        return;
+    }
+    /* The same one level down: a Noise frame begun must finish, or a peer could hold the
+     * session open forever by trickling one frame a byte at a time. */
+    if (kw_framer_partial(&c->frames) && now - c->frame_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
+        kw__conn_close(c, "transport frame not completed in time (slow sender)", 2);
         return;
     }
     if (c->hello_received && now - c->last_tx_ms > KW__PING_INTERVAL_MS) {

@@ -55,6 +55,7 @@ typedef struct kw__conn {
     /* Receive side: Noise frames, then the application byte stream. */
     kw_framer frames;
     kw_framer app;
+    uint64_t frame_started_ms;
     uint64_t app_started_ms;
     uint64_t last_rx_ms;
     uint64_t last_tx_ms;

@@ -510,11 +510,12 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             break;
         case KW_INGEST_REJECTED:
             kw_id_short(who, r[i].origin);
-            snprintf(why, sizeof(why), "sent a bad entry (origin %s seq %llu: %s)", who,
-                (unsigned long long)r[i].seq, kw_strerror(r[i].err));
             kw_log_warn("entry rejected", "peer=%s origin=%s seq=%llu err=%s", p->info.name,
                 who, (unsigned long long)r[i].seq, kw_errname(r[i].err));
             if (bad == NULL) {
+                /* The close reason names the first bad entry, not the last. */
+                snprintf(why, sizeof(why), "sent a bad entry (origin %s seq %llu: %s)", who,
+                    (unsigned long long)r[i].seq, kw_strerror(r[i].err));
                 bad = why;
             }
             break;
