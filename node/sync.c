@@ -445,6 +445,28 @@ static void on_have(kw__conn *c, const kw_msg *m)
     deliver_outbox(c);
 }
 
+/*
+ * Passes a newly detected fork's second entry (its header and signature: the evidence) to
+ * every other peer, so the whole community freezes the origin, not only the nodes whose
+ * pushes happened to cross. A node that already holds the evidence does not pass it on.
+ */
+static void forward_fork(kw_node *n, kw_peer_state *from, const kw_wire_entry *w)
+{
+    kw_buf b = { 0 };
+    if (kw_msg_encode_entries_begin(&b, false, 1) != KW_ERR_OK
+        || kw_msg_encode_entry(&b, w->hdr, w->hdr_len, w->sig, NULL, 0) != KW_ERR_OK) {
+        kw_buf_free(&b);
+        return;
+    }
+    for (size_t i = 0; i < n->n_peers; i++) {
+        kw__conn *q = n->peers[i].session;
+        if (&n->peers[i] != from && q != NULL && q->state == CONN_UP && q->hello_received) {
+            kw__conn_send(q, b.p, b.len, NULL, NULL);
+        }
+    }
+    kw_buf_free(&b);
+}
+
 static void on_entries(kw__conn *c, const kw_msg *m)
 {
     kw_node *n = c->node;
@@ -505,6 +527,7 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             kw_id_short(who, r[i].origin);
             kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu", p->info.name,
                 who, (unsigned long long)r[i].seq);
+            forward_fork(n, p, w);
             break;
         case KW_INGEST_FROZEN:
             break;

@@ -678,6 +678,13 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
         }
         if (memcmp(held + 9, eid, 32) != 0) {
             char who[13];
+            MDB_val fv;
+            if (mdb_get(txn, s->forks, &k, &fv) == 0) {
+                /* This fork is known already: the evidence is held, nothing new. */
+                r->status = KW_INGEST_HELD;
+                r->err = KW_ERR_OK;
+                return KW_ERR_OK;
+            }
             kw_id_short(who, h.origin);
             kw_log_error("FORK detected: two signed entries for one seq; feed frozen",
                 "origin=%s seq=%llu", who, (unsigned long long)h.seq);
