@@ -17,6 +17,9 @@ kn 0 status --json | grep -q '"name":"N1","node_id":"kw1[a-z2-7]*","address":"12
     || fail "status --json does not show peer N1 connected with its id and address"
 pass "status --json shows live sessions"
 
+"$KAWAN" --dir "$NET/n2" tail --json >"$NET/tail.out" 2>"$NET/tail.err" &
+tail_pid=$!
+sleep 0.3
 t0=$(now_ms)
 kn 0 publish --tlp green --label line-test evil-line.example.com >/dev/null
 wait_for 10 has_value 2 evil-line.example.com || fail "C did not receive A's indicator"
@@ -26,6 +29,10 @@ kn 2 query --value evil-line.example.com --json | grep -q "\"origin\":\"$(net_id
 kn 2 query --origin N0 --json | grep -q evil-line.example.com || fail "query --origin N0 on C"
 kn 2 query --since 1h --json | grep -q evil-line.example.com || fail "query --since 1h on C"
 pass "query --origin and --since work on a received feed"
+wait_for 5 grep -q '"value":"evil-line.example.com"' "$NET/tail.out" || fail "kawan tail on C did not show the indicator"
+grep -q '"labels":\["line-test"\]' "$NET/tail.out" || fail "kawan tail --json lacks the labels"
+kill "$tail_pid"; wait "$tail_pid" 2>/dev/null || true
+pass "kawan tail --json on C followed the new indicator"
 
 # C goes down; A publishes; C comes back and catches up.
 net_stop 2
