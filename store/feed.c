@@ -946,13 +946,19 @@ out:
     return rc;
 }
 
-kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_t from,
-    uint64_t to, bool want_payload, kw_entry_cb cb, void *ctx)
+/*
+ * Walks `dbi` from the key `start` (start_len bytes) in key order. Keys of another size, or
+ * whose first prefix_len bytes differ from start, end the walk. Each key holds a feed key
+ * (origin || seq) at ref_off; the entry it names is loaded and passed to cb, until cb
+ * returns non-zero or the seq passes to_seq (0: no bound). One read transaction.
+ */
+static kw_err walk_entries(kw_store *s, MDB_dbi dbi, const uint8_t *start, size_t start_len,
+    size_t key_len, size_t prefix_len, size_t ref_off, uint64_t to_seq, bool want_payload,
+    kw_entry_cb cb, void *ctx)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    uint8_t key[40];
-    MDB_val k = { 40, key }, v;
+    MDB_val k = { start_len, (void *)start }, v;
     kw_err rc;
     int mrc;
 
@@ -960,64 +966,21 @@ kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_
         != KW_ERR_OK) {
         return rc;
     }
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->entries, &cur), "cursor")) != KW_ERR_OK) {
-        goto out;
-    }
-    kw__feed_key(key, origin, from ? from : 1);
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        kw_stored_entry e;
-        if (k.mv_size != 40 || memcmp(k.mv_data, origin, 32) != 0) {
-            break;
-        }
-        uint64_t seq = kw__get64((const uint8_t *)k.mv_data + 32);
-        if (to != 0 && seq > to) {
-            break;
-        }
-        if ((rc = kw__entry_load(s, txn, &k, &v, want_payload, &e)) != KW_ERR_OK) {
-            goto out;
-        }
-        int stop = cb(ctx, &e);
-        kw_stored_entry_clear(&e);
-        if (stop) {
-            break;
-        }
-    }
-    rc = KW_ERR_OK;
-out:
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
-}
-
-kw_err kw_store_entries_since(kw_store *s, int64_t since_ms, bool want_payload, kw_entry_cb cb,
-    void *ctx)
-{
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    uint8_t tkey[8];
-    MDB_val k = { 8, tkey }, v;
-    kw_err rc;
-    int mrc;
-
-    kw__put64(tkey, (uint64_t)(since_ms > 0 ? since_ms : 0));
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
-        != KW_ERR_OK) {
-        return rc;
-    }
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->by_time, &cur), "cursor")) != KW_ERR_OK) {
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, dbi, &cur), "cursor")) != KW_ERR_OK) {
         goto out;
     }
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        MDB_val ek, ev;
+        MDB_val ek = { 40, (uint8_t *)k.mv_data + ref_off }, ev = v;
         kw_stored_entry e;
-        if (k.mv_size != 48) {
-            continue;
+        if (k.mv_size != key_len || memcmp(k.mv_data, start, prefix_len) != 0) {
+            break;
         }
-        ek.mv_size = 40;
-        ek.mv_data = (uint8_t *)k.mv_data + 8;
-        if (mdb_get(txn, s->entries, &ek, &ev) != 0) {
+        if (to_seq != 0 && kw__get64((const uint8_t *)ek.mv_data + 32) > to_seq) {
+            break;
+        }
+        /* Index keys point to the entry; the feed itself holds it as the value. */
+        if (dbi != s->entries && mdb_get(txn, s->entries, &ek, &ev) != 0) {
             continue;
         }
         if ((rc = kw__entry_load(s, txn, &ek, &ev, want_payload, &e)) != KW_ERR_OK) {
@@ -1034,6 +997,22 @@ out:
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return rc;
+}
+
+kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_t from,
+    uint64_t to, bool want_payload, kw_entry_cb cb, void *ctx)
+{
+    uint8_t key[40];
+    kw__feed_key(key, origin, from ? from : 1);
+    return walk_entries(s, s->entries, key, 40, 40, 32, 0, to, want_payload, cb, ctx);
+}
+
+kw_err kw_store_entries_since(kw_store *s, int64_t since_ms, bool want_payload, kw_entry_cb cb,
+    void *ctx)
+{
+    uint8_t key[8];
+    kw__put64(key, (uint64_t)(since_ms > 0 ? since_ms : 0));
+    return walk_entries(s, s->by_time, key, 8, 48, 0, 8, 0, want_payload, cb, ctx);
 }
 
 static kw_err fork_side(const uint8_t *p, size_t len, size_t *off, kw_stored_entry *e)
@@ -1096,45 +1075,7 @@ out:
 kw_err kw_store_outbox_list(kw_store *s, const uint8_t recipient[static 32], kw_entry_cb cb,
     void *ctx)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k = { 32, (void *)recipient }, v;
-    kw_err rc;
-    int mrc;
-
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
-        != KW_ERR_OK) {
-        return rc;
-    }
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->outbox, &cur), "cursor")) != KW_ERR_OK) {
-        goto out;
-    }
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        MDB_val ek, ev;
-        kw_stored_entry e;
-        if (k.mv_size != 72 || memcmp(k.mv_data, recipient, 32) != 0) {
-            break;
-        }
-        ek.mv_size = 40;
-        ek.mv_data = (uint8_t *)k.mv_data + 32;
-        if (mdb_get(txn, s->entries, &ek, &ev) != 0) {
-            continue;
-        }
-        if ((rc = kw__entry_load(s, txn, &ek, &ev, true, &e)) != KW_ERR_OK) {
-            goto out;
-        }
-        int stop = cb(ctx, &e);
-        kw_stored_entry_clear(&e);
-        if (stop) {
-            break;
-        }
-    }
-    rc = KW_ERR_OK;
-out:
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
+    return walk_entries(s, s->outbox, recipient, 32, 72, 32, 32, 0, true, cb, ctx);
 }
 
 kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
