@@ -12,8 +12,11 @@
 #include "crypto/noise.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DHLEN 32
@@ -134,19 +137,90 @@ struct kw_noise_hs {
 };
 
 /*
- * sodium_malloc places the block against a guard page, so its address is only as aligned as
- * its size is a multiple of the alignment; rounding the size up keeps the structs aligned.
+ * Secret state lives in sodium_malloc memory (guard pages, mlock, wiped on release). One
+ * sodium_malloc costs about 30 us (mmap, mprotect, mlock), as much as a whole X25519
+ * operation, and a session needs three blocks; so blocks are carved from slabs that are
+ * themselves sodium_malloc'd, and recycled. A released block is wiped at once. Slots are
+ * sized for the largest struct; each slab keeps its own guard pages.
  */
+#define SLAB_SLOTS 64
+
+typedef struct slab {
+    struct slab *next;
+    uint8_t *mem;          /* sodium_malloc: SLAB_SLOTS * slot_size bytes */
+    uint64_t used;         /* bit i: slot i in use */
+} slab;
+
+static struct {
+    atomic_flag lock;
+    slab *slabs;
+    size_t slot_size;
+} g_secure = { ATOMIC_FLAG_INIT, NULL, 0 };
+
+static size_t slot_size(void);
+
+static void secure_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&g_secure.lock, memory_order_acquire)) {
+    }
+}
+
+static void secure_unlock(void)
+{
+    atomic_flag_clear_explicit(&g_secure.lock, memory_order_release);
+}
+
 static void *secure_alloc(size_t size)
 {
-    size_t align = alignof(max_align_t);
-    void *p;
+    void *p = NULL;
 
-    size = (size + align - 1) / align * align;
-    if ((p = sodium_malloc(size)) != NULL) {
+    secure_lock();
+    if (g_secure.slot_size == 0) {
+        g_secure.slot_size = slot_size();
+    }
+    if (size <= g_secure.slot_size) {
+        slab *sl = g_secure.slabs;
+        while (sl != NULL && sl->used == UINT64_MAX) {
+            sl = sl->next;
+        }
+        if (sl == NULL && (sl = calloc(1, sizeof(*sl))) != NULL) {
+            if ((sl->mem = sodium_malloc(SLAB_SLOTS * g_secure.slot_size)) == NULL) {
+                free(sl);
+                sl = NULL;
+            } else {
+                sl->next = g_secure.slabs;
+                g_secure.slabs = sl;
+            }
+        }
+        if (sl != NULL) {
+            int i = __builtin_ctzll(~sl->used);
+            sl->used |= (uint64_t)1 << i;
+            p = sl->mem + (size_t)i * g_secure.slot_size;
+        }
+    }
+    secure_unlock();
+    if (p != NULL) {
         memset(p, 0, size);
     }
     return p;
+}
+
+static void secure_free(void *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    secure_lock();
+    for (slab *sl = g_secure.slabs; sl != NULL; sl = sl->next) {
+        uint8_t *b = p;
+        if (b >= sl->mem && b < sl->mem + SLAB_SLOTS * g_secure.slot_size) {
+            size_t i = (size_t)(b - sl->mem) / g_secure.slot_size;
+            sodium_memzero(b, g_secure.slot_size);
+            sl->used &= ~((uint64_t)1 << i);
+            break;
+        }
+    }
+    secure_unlock();
 }
 
 /* ---------------------------------------------------------------- CipherState */
@@ -1073,8 +1147,8 @@ out:
 
 void kw_noise_hs_free(kw_noise_hs *hs)
 {
-    /* sodium_free wipes the whole block before unmapping it. */
-    sodium_free(hs);
+    /* secure_free wipes the whole block before it is reused. */
+    secure_free(hs);
 }
 
 /* ---------------------------------------------------------------- Transport cipher */
@@ -1156,5 +1230,15 @@ kw_err kw_noise_cipher_set_nonce(kw_noise_cipher *c, uint64_t n)
 
 void kw_noise_cipher_free(kw_noise_cipher *c)
 {
-    sodium_free(c);
+    secure_free(c);
+}
+
+/* The largest secret struct decides the slot size (rounded for alignment). */
+static size_t slot_size(void)
+{
+    size_t a = alignof(max_align_t);
+    size_t n = sizeof(struct kw_noise_hs) > sizeof(struct kw_noise_cipher)
+        ? sizeof(struct kw_noise_hs)
+        : sizeof(struct kw_noise_cipher);
+    return (n + a - 1) / a * a;
 }
