@@ -42,6 +42,7 @@ int publish_main(int argc, char **argv);
 int query_main(int argc, char **argv);
 int show_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
+int remark_main(int argc, char **argv);
 int verify_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int community_main(int argc, char **argv);

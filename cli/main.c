@@ -21,6 +21,7 @@ const kw_cli_command kw_cli_commands[] = {
     { "query", query_main, "search the indicators in the store" },
     { "show", show_main, "show one indicator in full" },
     { "revoke", revoke_main, "revoke an indicator this node published" },
+    { "remark", remark_main, "publish a new version of an indicator under another TLP" },
     { "verify", verify_main, "re-check every stored entry and the indexes" },
     { "status", status_main, "node, store and feed summary" },
     { "community", community_main, "create, show or set the community key" },

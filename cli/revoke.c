@@ -14,46 +14,83 @@ static const char usage[]
       "the same TLP level and recipients. Queries then hide it (kawan query --all shows it).\n"
       "Only the node that published an indicator may revoke it. Prints the new entry's seq.\n";
 
+/*
+ * Publishes a new version of the indicator in f (already edited by the caller) under po:
+ * STIX versioning, so `modified` must grow. Prints what happened with `verb`.
+ */
+static int publish_version(kw_cli_node *n, kw_cli_found *f, const kw_publish_opts *po,
+    int64_t old_modified, const char *verb)
+{
+    kw_indicator *d = &f->b->items[0];
+    kw_publish_result res;
+    char id[48];
+    kw_err rc;
+
+    kw_indicator_id_format(id, d->id);
+    d->modified = kw_time_now_ms();
+    if (d->modified <= old_modified) {
+        d->modified = old_modified + 1;
+    }
+    /* Only the indicator goes into the new entry, not the old entry's recipient list. */
+    f->b->recipients = NULL;
+    f->b->n_recipients = 0;
+    memset(&res, 0, sizeof(res));
+    if ((rc = kw_store_publish(n->store, n->id, po, &f->b, 1, &res)) != KW_ERR_OK) {
+        return kw_cli_error("cannot %s %s: %s", verb, id, kw_strerror(rc));
+    }
+    if (res.entries != 1) {
+        return kw_cli_error("cannot %s %s: the store wrote no entry for it", verb, id);
+    }
+    kw_cli_notify_daemon(n);
+    printf("%s %s in entry seq %llu\n", strcmp(verb, "revoke") == 0 ? "revoked" : "re-marked", id,
+        (unsigned long long)res.last_seq);
+    return KW_CLI_OK;
+}
+
+/* Opens the node and finds an indicator this node published (the only ones it may version). */
+static int find_own(kw_cli_node *n, const char *ref, kw_cli_found *f, const char *verb)
+{
+    char id[48], who[64];
+    int ret;
+
+    if ((ret = kw_cli_node_open(n, KW_CLI_WRITE | KW_CLI_IDENTITY)) != 0
+        || (ret = kw_cli_find_indicator(n, ref, f)) != 0) {
+        return ret;
+    }
+    kw_indicator_id_format(id, f->b->items[0].id);
+    if (memcmp(f->r.origin, n->self, 32) != 0) {
+        return kw_cli_error("%s was published by %s: only the origin may %s it", id,
+            kw_cli_node_label(n, f->r.origin, who), verb);
+    }
+    return 0;
+}
+
 int revoke_main(int argc, char **argv)
 {
     kw_cli_node n;
     kw_cli_found f;
     kw_publish_opts po;
-    kw_publish_result res;
     uint8_t(*rcpt)[32] = NULL;
     kw_indicator *d;
-    int64_t old_modified;
-    char id[48], who[64];
-    kw_err rc;
+    char id[48];
     int ret;
 
     memset(&f, 0, sizeof(f));
+    memset(&n, 0, sizeof(n));
     if (!kw_cli_simple_args(argc, argv, usage, NULL, 1, 1, "INDICATOR-ID", &ret)) {
         return ret;
     }
-    if ((ret = kw_cli_node_open(&n, KW_CLI_WRITE | KW_CLI_IDENTITY)) != 0
-        || (ret = kw_cli_find_indicator(&n, argv[optind], &f)) != 0) {
+    if ((ret = find_own(&n, argv[optind], &f, "revoke")) != 0) {
         goto out;
     }
     ret = KW_CLI_FAIL;
     d = &f.b->items[0];
     kw_indicator_id_format(id, d->id);
-    if (memcmp(f.r.origin, n.self, 32) != 0) {
-        kw_cli_error("%s was published by %s: only the origin may revoke it", id,
-            kw_cli_node_label(&n, f.r.origin, who));
-        goto out;
-    }
     if (d->revoked) {
         kw_cli_error("%s is already revoked", id);
         goto out;
     }
-    /* STIX versioning: the new version must be strictly newer. */
-    old_modified = d->modified;
     d->revoked = true;
-    d->modified = kw_time_now_ms();
-    if (d->modified <= old_modified) {
-        d->modified = old_modified + 1;
-    }
     memset(&po, 0, sizeof(po));
     po.tlp = f.r.tlp;
     if (kw_tlp_sealed(f.r.tlp)) {
@@ -68,8 +105,6 @@ int revoke_main(int argc, char **argv)
                 memcpy(rcpt[k++], f.r.recipients[i], 32);
             }
         }
-        po.recipients = (const uint8_t(*)[32])rcpt;
-        po.n_recipients = k;
         if (k == 0 && f.r.tlp == KW_TLP_RED) {
             kw_cli_error("%s is TLP:RED but its entry names no recipient besides this node", id);
             goto out;
@@ -78,24 +113,90 @@ int revoke_main(int argc, char **argv)
             /* No recipients would mean "the whole roster": name this node alone instead. */
             memcpy(rcpt[k++], n.self, 32);
         }
+        po.recipients = (const uint8_t(*)[32])rcpt;
+        po.n_recipients = k;
     }
-    /* Only the indicator goes into the new entry, not the bundle's recipient list. */
-    f.b->recipients = NULL;
-    f.b->n_recipients = 0;
-    memset(&res, 0, sizeof(res));
-    if ((rc = kw_store_publish(n.store, n.id, &po, &f.b, 1, &res)) != KW_ERR_OK) {
-        kw_cli_error("cannot revoke %s: %s", id, kw_strerror(rc));
-        goto out;
-    }
-    if (res.entries != 1) {
-        kw_cli_error("cannot revoke %s: the store wrote no entry for it", id);
-        goto out;
-    }
-    kw_cli_notify_daemon(&n);
-    printf("revoked %s in entry seq %llu\n", id, (unsigned long long)res.last_seq);
-    ret = KW_CLI_OK;
+    ret = publish_version(&n, &f, &po, d->modified, "revoke");
 out:
     free(rcpt);
+    kw_cli_found_free(&f);
+    kw_cli_node_close(&n);
+    return ret;
+}
+
+static const char remark_usage[]
+    = "Usage: kawan remark INDICATOR-ID --tlp LEVEL [--to NODE-OR-NAME]...\n"
+      "\n"
+      "Publishes a new version of an indicator this node published under another TLP level\n"
+      "(STIX versioning: the newest version's TLP governs queries, replication and exports).\n"
+      "AMBER and AMBER+STRICT go to every roster member unless --to names the recipients;\n"
+      "RED requires --to. Earlier versions stay in the feed, which is append-only.\n";
+
+int remark_main(int argc, char **argv)
+{
+    enum { OPT_TLP = KW_OPT_LOCAL, OPT_TO };
+    static const struct option opts[] = {
+        { "tlp", required_argument, NULL, OPT_TLP },
+        { "to", required_argument, NULL, OPT_TO },
+        KW_CLI_COMMON_OPTS,
+    };
+    kw_cli_node n;
+    kw_cli_found f;
+    kw_publish_opts po;
+    const char *to[64];
+    uint8_t rcpt[64][32];
+    size_t n_to = 0;
+    bool have_tlp = false;
+    kw_tlp tlp = KW_TLP_CLEAR;
+    int c, ret;
+
+    memset(&f, 0, sizeof(f));
+    memset(&n, 0, sizeof(n));
+    while ((c = kw_cli_getopt(argc, argv, opts, remark_usage)) != -1) {
+        switch (c) {
+        case OPT_TLP:
+            if ((ret = kw_cli_parse_tlp("--tlp", optarg, &tlp)) != 0) {
+                return ret;
+            }
+            have_tlp = true;
+            break;
+        case OPT_TO:
+            if (n_to == 64) {
+                return kw_cli_usage_error("--to: at most 64 recipients");
+            }
+            to[n_to++] = optarg;
+            break;
+        default:
+            return c == KW_CLI_OPT_HELP ? KW_CLI_OK : KW_CLI_USAGE;
+        }
+    }
+    if ((ret = kw_cli_operands(argc, argv, 1, 1, "INDICATOR-ID")) != 0) {
+        return ret;
+    }
+    if (!have_tlp) {
+        return kw_cli_usage_error("remark: --tlp LEVEL is required");
+    }
+    if (n_to > 0 && !kw_tlp_sealed(tlp)) {
+        return kw_cli_usage_error("--to applies to amber, amber+strict and red only");
+    }
+    if (tlp == KW_TLP_RED && n_to == 0) {
+        return kw_cli_usage_error("--tlp red requires --to NODE (RED has no default recipients)");
+    }
+    if ((ret = find_own(&n, argv[optind], &f, "re-mark")) != 0) {
+        goto out;
+    }
+    ret = KW_CLI_FAIL;
+    for (size_t i = 0; i < n_to; i++) {
+        if ((ret = kw_cli_resolve_node(&n, to[i], true, rcpt[i], "--to")) != 0) {
+            goto out;
+        }
+    }
+    memset(&po, 0, sizeof(po));
+    po.tlp = tlp;
+    po.recipients = (const uint8_t(*)[32])rcpt;
+    po.n_recipients = n_to;
+    ret = publish_version(&n, &f, &po, f.b->items[0].modified, "re-mark");
+out:
     kw_cli_found_free(&f);
     kw_cli_node_close(&n);
     return ret;

@@ -76,3 +76,17 @@ pass "RED for C is delivered when A and C connect, across A's restart"
 no_leak 1 red-for-c.example.com
 for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
 pass "every store verifies"
+
+# 4. Re-marking: the AMBER indicator for C is re-marked GREEN; a new version of the same id,
+# so B (which could not read the AMBER version) now reads it, and both see GREEN.
+id=$(kn 0 query --value amber-for-c.example.net --json | jq -r .id)
+kn 0 remark "$id" --tlp green >/dev/null
+wait_for 15 has_value 1 amber-for-c.example.net || fail "B cannot read the re-marked GREEN version"
+[ "$(kn 1 query --value amber-for-c.example.net --json | jq -r .tlp)" = GREEN ] || fail "B: tlp not GREEN"
+[ "$(kn 1 query --value amber-for-c.example.net --json | jq -r .id)" = "$id" ] || fail "B: a new id"
+wait_for 15 bash -c "'$KAWAN' --dir '$NET/n2' query --value amber-for-c.example.net --json | grep -q '\"tlp\":\"GREEN\"'" \
+    || fail "C still shows the AMBER version"
+[ "$(kn 2 query --value amber-for-c.example.net --json | wc -l)" = 1 ] || fail "C shows two versions"
+kn 1 remark "$id" --tlp clear 2>"$NET/err" && fail "B re-marked A's indicator"
+grep -q "only the origin" "$NET/err" || fail "unclear refusal: $(cat "$NET/err")"
+pass "re-marking AMBER -> GREEN publishes a new version of the same id that the newest TLP governs"
