@@ -102,7 +102,15 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         return rc;
     }
     MDB_val nv = { scratch->len, scratch->p };
-    if ((mrc = mdb_put(txn, s->objects, &k, &nv, 0)) != 0) {
+    /* New ids minted by kawan grow with time, so a new record usually belongs at the end:
+     * MDB_APPEND then fills pages completely instead of splitting them in half. When the id
+     * is not the largest (imported STIX ids, another origin's older ids) LMDB says
+     * KEYEXIST and the record goes in the ordinary way. */
+    mrc = had_old ? MDB_KEYEXIST : mdb_put(txn, s->objects, &k, &nv, MDB_APPEND);
+    if (mrc == MDB_KEYEXIST) {
+        mrc = mdb_put(txn, s->objects, &k, &nv, 0);
+    }
+    if (mrc != 0) {
         return kw__mdb_err(mrc, "objects_put");
     }
     if ((rc = by_value_put(s, txn, ind->type, ind->value, ind->value_len, ind->id, origin))
