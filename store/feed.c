@@ -197,11 +197,13 @@ static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const 
     for (mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
         const uint8_t *dv = d.mv_data;
-        if (d.mv_size != 48 || memcmp(dv + 16, s->self, 32) != 0 || memcmp(dv, uuid, 16) == 0) {
+        if (d.mv_size != 16 || memcmp(dv, uuid, 16) == 0) {
             continue;
         }
+        /* The value index holds ids only; the record says whose it is and if it is current. */
         MDB_val ok = { 16, (void *)dv }, ov;
         if (mdb_get(txn, s->objects, &ok, &ov) == 0 && ov.mv_size >= KW__OBJ_HDR
+            && memcmp(ov.mv_data, s->self, 32) == 0
             && !(((const uint8_t *)ov.mv_data)[57] & KW__OBJ_REVOKED)) {
             *found = true;
             return KW_ERR_OK;
@@ -510,7 +512,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
     if (r.entries > 0 && (rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
         goto out;
     }
-    rc = kw__mdb_err(mdb_txn_commit(txn), "commit");
+    rc = kw__commit(s, txn);
     txn = NULL;
     if (rc == KW_ERR_OK) {
         if (res->entries == 0) {
@@ -838,7 +840,7 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
         }
     }
     kw_buf_free(&scratch);
-    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+    return kw__commit(s, txn);
 }
 
 /* ---- Reading feeds ---- */
@@ -1097,7 +1099,7 @@ kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
         mdb_txn_abort(txn);
         return kw__mdb_err(mrc, "outbox_del");
     }
-    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+    return kw__commit(s, txn);
 }
 
 kw_err kw_store_entry_recipients(kw_store *s, const uint8_t origin[static 32], uint64_t seq,

@@ -8,27 +8,21 @@
 #include "bundle/timefmt.h"
 
 static kw_err by_value_del(kw_store *s, MDB_txn *txn, kw_obs_type type, const char *value,
-    size_t len, const uint8_t uuid[static 16], const uint8_t origin[static 32])
+    size_t len, const uint8_t uuid[static 16])
 {
     uint8_t key[KW__VKEY_MAX];
-    uint8_t data[48];
     MDB_val k = { kw__vkey(key, type, value, len), key };
-    MDB_val d = { 48, data };
-    memcpy(data, uuid, 16);
-    memcpy(data + 16, origin, 32);
+    MDB_val d = { 16, (void *)uuid };
     int rc = mdb_del(txn, s->by_value, &k, &d);
     return rc == MDB_NOTFOUND ? KW_ERR_OK : kw__mdb_err(rc, "by_value_del");
 }
 
 static kw_err by_value_put(kw_store *s, MDB_txn *txn, kw_obs_type type, const char *value,
-    size_t len, const uint8_t uuid[static 16], const uint8_t origin[static 32])
+    size_t len, const uint8_t uuid[static 16])
 {
     uint8_t key[KW__VKEY_MAX];
-    uint8_t data[48];
     MDB_val k = { kw__vkey(key, type, value, len), key };
-    MDB_val d = { 48, data };
-    memcpy(data, uuid, 16);
-    memcpy(data + 16, origin, 32);
+    MDB_val d = { 16, (void *)uuid };
     int rc = mdb_put(txn, s->by_value, &k, &d, MDB_NODUPDATA);
     return rc == MDB_KEYEXIST ? KW_ERR_OK : kw__mdb_err(rc, "by_value_put");
 }
@@ -70,7 +64,7 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         }
         rc = kw_indicator_decode(tmp, old + KW__OBJ_HDR, v.mv_size - KW__OBJ_HDR, &oi);
         if (rc == KW_ERR_OK) {
-            rc = by_value_del(s, txn, oi->type, oi->value, oi->value_len, ind->id, origin);
+            rc = by_value_del(s, txn, oi->type, oi->value, oi->value_len, ind->id);
         }
         kw_bundle_free(tmp);
         if (rc != KW_ERR_OK) {
@@ -113,7 +107,7 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     if (mrc != 0) {
         return kw__mdb_err(mrc, "objects_put");
     }
-    if ((rc = by_value_put(s, txn, ind->type, ind->value, ind->value_len, ind->id, origin))
+    if ((rc = by_value_put(s, txn, ind->type, ind->value, ind->value_len, ind->id))
         != KW_ERR_OK) {
         return rc;
     }
@@ -237,7 +231,7 @@ static kw_err query_by_value(query_ctx *c, kw_obs_type type)
     }
     for (mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); mrc == 0 && !c->stop;
          mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
-        if (d.mv_size != 48) {
+        if (d.mv_size != 16) {
             continue;
         }
         if ((rc = query_by_id(c, d.mv_data)) != KW_ERR_OK) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "bundle/timefmt.h"
 #include "crypto/id.h"
@@ -38,6 +39,23 @@ kw_err kw__mdb_err(int rc, const char *what)
     default:
         return KW_ERR_STORE;
     }
+}
+
+kw_err kw__commit(kw_store *s, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    struct statvfs vfs;
+    char path[4200];
+
+    if (rc == EIO) {
+        snprintf(path, sizeof(path), "%s/store", s->dir);
+        if (statvfs(path, &vfs) == 0
+            && (uint64_t)vfs.f_bavail * vfs.f_frsize < 4u * 1024u * 1024u) {
+            kw_log_error("lmdb commit failed: the disk is full", "dir=%s", s->dir);
+            return KW_ERR_NOSPACE;
+        }
+    }
+    return kw__mdb_err(rc, "commit");
 }
 
 void kw__put64(uint8_t *p, uint64_t v)
@@ -204,7 +222,7 @@ kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const cha
         || (rc = meta_put(txn, s->meta, "name", name, strlen(name))) != KW_ERR_OK) {
         goto out;
     }
-    rc = kw__mdb_err(mdb_txn_commit(txn), "commit");
+    rc = kw__commit(s, txn);
     txn = NULL;
 out:
     if (txn != NULL) {
@@ -321,7 +339,7 @@ kw_err kw_store_setting_set(kw_store *s, const char *key, const char *value)
         mdb_txn_abort(txn);
         return rc;
     }
-    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+    return kw__commit(s, txn);
 }
 
 /* ---- Roster ---- */
@@ -386,7 +404,7 @@ kw_err kw_store_peer_add(kw_store *s, const kw_peer *p)
         mdb_txn_abort(txn);
         return mrc == MDB_KEYEXIST ? KW_ERR_EXISTS : kw__mdb_err(mrc, "peer_add");
     }
-    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+    return kw__commit(s, txn);
 }
 
 kw_err kw_store_peer_remove(kw_store *s, const char *name)
@@ -413,7 +431,7 @@ kw_err kw_store_peer_remove(kw_store *s, const char *name)
         mdb_txn_abort(txn);
         return kw__mdb_err(mrc, "peer_remove");
     }
-    return kw__mdb_err(mdb_txn_commit(txn), "commit");
+    return kw__commit(s, txn);
 }
 
 kw_err kw_store_peer_list(kw_store *s, kw_peer **out, size_t *n)

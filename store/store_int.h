@@ -37,10 +37,16 @@ struct kw_store {
 /* by_value key: type(1) | value, or, for values too long for an LMDB key,
  * type(1) | first 440 bytes | BLAKE2b-128(value) */
 #define KW__VKEY_MAX 460
-/* by_value data (dupsort): uuid(16) | origin(32) */
+/* by_value data (dupsort): uuid(16); the objects record says whose it is */
 
 /* Translates an LMDB return code, logging the original. */
 kw_err kw__mdb_err(int rc, const char *what);
+
+/*
+ * Commits txn. LMDB reports a write cut short by a full disk as EIO, so an I/O error is
+ * turned into KW_ERR_NOSPACE when the store's file system has (nearly) no space left.
+ */
+kw_err kw__commit(kw_store *s, MDB_txn *txn);
 
 void kw__put64(uint8_t *p, uint64_t v);
 uint64_t kw__get64(const uint8_t *p);

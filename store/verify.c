@@ -129,11 +129,9 @@ static kw_err verify_index(kw_store *s, MDB_txn *txn, kw_verify_report *rep)
         if (mdb_get(txn, s->entries, &ek, &ev) != 0) {
             problem(rep, "%s: points to an entry that is not stored", idtxt);
         }
-        uint8_t vkey[KW__VKEY_MAX], data[48];
+        uint8_t vkey[KW__VKEY_MAX];
         MDB_val vk = { kw__vkey(vkey, ind->type, ind->value, ind->value_len), vkey };
-        MDB_val vd = { 48, data };
-        memcpy(data, k.mv_data, 16);
-        memcpy(data + 16, rec, 32);
+        MDB_val vd = { 16, k.mv_data };
         if (mdb_cursor_get(vcur, &vk, &vd, MDB_GET_BOTH) != 0) {
             problem(rep, "%s: missing from the value index", idtxt);
         }
