@@ -219,9 +219,12 @@ kw_err kw__conn_send(kw__conn *c, const uint8_t *msg, size_t len, kw__sent_cb do
     while (off < stream) {
         size_t take = stream - off < KW_NOISE_MAX_PAYLOAD ? stream - off : KW_NOISE_MAX_PAYLOAD;
         /* Gather this chunk of prefix || msg into plain. */
-        for (size_t i = 0; i < take; i++) {
-            size_t pos = off + i;
-            plain[i] = pos < 4 ? prefix[pos] : msg[pos - 4];
+        size_t i = 0;
+        for (; off + i < 4 && i < take; i++) {
+            plain[i] = prefix[off + i];
+        }
+        if (take > i) {
+            memcpy(plain + i, msg + (off + i - 4), take - i);
         }
         size_t ct_len = 0;
         kw_err rc = kw_noise_cipher_encrypt(c->tx, NULL, 0, plain, take, w->data + o + 2,
