@@ -77,5 +77,15 @@ fuzz: deps
 	    grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/$$name.log | tail -n 2; \
 	done; exit $$status
 
+# Benchmarks (tests/bench/bench_all.sh): one table of kawan's figures beside the limits and
+# the peer system measured in the same run; docs/performance.md explains it. QUICK=1 uses
+# smaller sizes (under 3 minutes; the full run is under 15). Never fails on speed.
+BENCH_BUILD ?= build-bench
+.PHONY: bench
+bench: deps
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BENCH_BUILD) -j$(JOBS)
+	@bash tests/bench/bench_all.sh $(BENCH_BUILD) $(if $(QUICK),--quick)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
