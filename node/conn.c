@@ -34,7 +34,9 @@ static kw_err conn_new(kw_node *n, bool initiator, kw__conn **out)
         return KW_ERR_NOMEM;
     }
     kw_framer_init(&c->frames, 2, KW_NOISE_MAX_MSG, false);
-    kw_framer_init(&c->app, 4, KW_APP_MSG_MAX, true);
+    /* The application stream carries entries (plaintext indicators, sealed payloads), not
+     * keys: ordinary memory serves, and spares an mlock per buffer. */
+    kw_framer_init(&c->app, 4, KW_APP_MSG_MAX, false);
     c->node = n;
     c->initiator = initiator;
     c->state = initiator ? CONN_CONNECTING : CONN_HANDSHAKE;

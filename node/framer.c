@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers above this are released between records, so one big message does not pin its
- * memory for the life of the session. */
-#define KEEP_CAP 65536u
+/* Buffers up to this size are kept between records: replication sends batches of about
+ * 1 MiB, and regrowing the buffer for each of them cost more than the decryption. Larger
+ * ones (a single 16 MiB payload) are released, so one big message does not pin its memory
+ * for the life of the session. */
+#define KEEP_CAP (2u * 1024u * 1024u)
 
 static void buf_free(kw_framer *f)
 {
@@ -86,7 +88,7 @@ kw_err kw_framer_feed(kw_framer *f, const uint8_t *p, size_t len, size_t *used,
             size_t avail = len - off;
             size_t want = need - f->len < avail ? need : f->len + avail;
             if (want > f->cap) {
-                size_t cap = f->cap ? f->cap : 256;
+                size_t cap = f->cap ? f->cap : 4096;
                 while (cap < want) {
                     cap *= 2;
                 }

@@ -372,6 +372,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
     }
+    s->pending_current = 0;
     if ((rc = kw__head_get(s, txn, s->self, &head)) != KW_ERR_OK) {
         goto out;
     }
@@ -831,6 +832,7 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
     }
+    s->pending_current = 0;
     for (size_t i = 0; i < n; i++) {
         if ((rc = ingest_one(s, txn, me, &entries[i], now, &scratch, &results[i]))
             != KW_ERR_OK) {

@@ -111,10 +111,7 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         != KW_ERR_OK) {
         return rc;
     }
-    int64_t cur_delta = (ind->revoked ? 0 : 1) - (had_old && !old_revoked ? 1 : 0);
-    if (cur_delta != 0 && (rc = kw__counter_add(s, txn, "n_current", cur_delta)) != KW_ERR_OK) {
-        return rc;
-    }
+    s->pending_current += (ind->revoked ? 0 : 1) - (had_old && !old_revoked ? 1 : 0);
     *indexed = true;
     return KW_ERR_OK;
 }

@@ -43,10 +43,19 @@ kw_err kw__mdb_err(int rc, const char *what)
 
 kw_err kw__commit(kw_store *s, MDB_txn *txn)
 {
-    int rc = mdb_txn_commit(txn);
     struct statvfs vfs;
     char path[4200];
+    int rc;
 
+    if (s->pending_current != 0) {
+        kw_err crc = kw__counter_add(s, txn, "n_current", s->pending_current);
+        s->pending_current = 0;
+        if (crc != KW_ERR_OK) {
+            mdb_txn_abort(txn);
+            return crc;
+        }
+    }
+    rc = mdb_txn_commit(txn);
     if (rc == EIO) {
         snprintf(path, sizeof(path), "%s/store", s->dir);
         if (statvfs(path, &vfs) == 0

@@ -15,6 +15,9 @@ struct kw_store {
     MDB_dbi meta, entries, payloads, objects, by_value, by_time, heads, forks, peers, peer_ids,
         outbox, recipients;
     uint8_t self[32];
+    /* Change to the current-indicator counter in the open write transaction; written once
+     * by kw__commit rather than once per indicator. Reset when a write transaction begins. */
+    int64_t pending_current;
     bool rdonly;
     char dir[4096];
 };
