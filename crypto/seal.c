@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 /* The format constants in seal.h are written out so that readers of the header see numbers;
  * these checks keep them true to libsodium. */
@@ -136,6 +138,49 @@ kw_err kw_seal_recipient_key(uint8_t out[static 32], const uint8_t node_id[stati
 static int cmp_slot(const void *a, const void *b) { return memcmp(a, b, KW_SEAL_SLOT_LEN); }
 
 /*
+ * The Ed25519 -> X25519 conversion costs about as much as a signature, and a publish seals
+ * every bundle of a batch for the same recipients; so the conversions of public keys (no
+ * secret here) are remembered in a small direct-mapped cache.
+ */
+#define XCACHE_SLOTS 256
+
+static struct {
+    atomic_flag lock;
+    struct {
+        bool valid;
+        uint8_t id[32];
+        uint8_t x[32];
+    } e[XCACHE_SLOTS];
+} g_xcache = { ATOMIC_FLAG_INIT, { { false, { 0 }, { 0 } } } };
+
+static kw_err recipient_key_cached(uint8_t out[static 32], const uint8_t node_id[static 32])
+{
+    size_t i = ((size_t)node_id[0] << 8 | node_id[1]) % XCACHE_SLOTS;
+    bool hit = false;
+
+    while (atomic_flag_test_and_set_explicit(&g_xcache.lock, memory_order_acquire)) {
+    }
+    if (g_xcache.e[i].valid && memcmp(g_xcache.e[i].id, node_id, 32) == 0) {
+        memcpy(out, g_xcache.e[i].x, 32);
+        hit = true;
+    }
+    atomic_flag_clear_explicit(&g_xcache.lock, memory_order_release);
+    if (hit) {
+        return KW_ERR_OK;
+    }
+    kw_err rc = kw_seal_recipient_key(out, node_id);
+    if (rc == KW_ERR_OK) {
+        while (atomic_flag_test_and_set_explicit(&g_xcache.lock, memory_order_acquire)) {
+        }
+        g_xcache.e[i].valid = true;
+        memcpy(g_xcache.e[i].id, node_id, 32);
+        memcpy(g_xcache.e[i].x, out, 32);
+        atomic_flag_clear_explicit(&g_xcache.lock, memory_order_release);
+    }
+    return rc;
+}
+
+/*
  * Converts the recipients and collapses duplicates into keys[], kept sorted so that a binary
  * search finds a repeat. Collapsing on the X25519 key rather than the node id also merges an
  * id with its sign-flipped twin, which maps to the same X25519 key.
@@ -151,7 +196,7 @@ static kw_err collect_recipients(
         size_t hi = m;
         int found = 0;
 
-        if (kw_seal_recipient_key(x, recipients[i]) != KW_ERR_OK) {
+        if (recipient_key_cached(x, recipients[i]) != KW_ERR_OK) {
             return KW_ERR_INVAL;
         }
         while (lo < hi) {
