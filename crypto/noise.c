@@ -687,19 +687,26 @@ static bool hs_accepts_keys(const kw_noise_hs *hs)
     return hs != NULL && hs->state == HS_NEW;
 }
 
+/* Installs a key pair from its secret half (static or ephemeral). */
+static kw_err set_keypair(uint8_t sk_out[static DHLEN], uint8_t pk_out[static DHLEN], bool *has,
+    const uint8_t sk[static DHLEN])
+{
+    memcpy(sk_out, sk, DHLEN);
+    if (crypto_scalarmult_base(pk_out, sk_out) != 0) {
+        sodium_memzero(sk_out, DHLEN);
+        *has = false;
+        return KW_ERR_CRYPTO;
+    }
+    *has = true;
+    return KW_ERR_OK;
+}
+
 kw_err kw_noise_hs_set_static(kw_noise_hs *hs, const uint8_t sk[static KW_NOISE_KEYLEN])
 {
     if (!hs_accepts_keys(hs) || sk == NULL) {
         return KW_ERR_INVAL;
     }
-    memcpy(hs->s_sk, sk, DHLEN);
-    if (crypto_scalarmult_base(hs->s_pk, hs->s_sk) != 0) {
-        sodium_memzero(hs->s_sk, DHLEN);
-        hs->has_s = false;
-        return KW_ERR_CRYPTO;
-    }
-    hs->has_s = true;
-    return KW_ERR_OK;
+    return set_keypair(hs->s_sk, hs->s_pk, &hs->has_s, sk);
 }
 
 kw_err kw_noise_hs_set_remote_static(kw_noise_hs *hs, const uint8_t pk[static KW_NOISE_KEYLEN])
@@ -719,14 +726,7 @@ kw_err kw_noise_hs_set_ephemeral(kw_noise_hs *hs, const uint8_t sk[static KW_NOI
     if (!hs_accepts_keys(hs) || sk == NULL) {
         return KW_ERR_INVAL;
     }
-    memcpy(hs->e_sk, sk, DHLEN);
-    if (crypto_scalarmult_base(hs->e_pk, hs->e_sk) != 0) {
-        sodium_memzero(hs->e_sk, DHLEN);
-        hs->has_e = false;
-        return KW_ERR_CRYPTO;
-    }
-    hs->has_e = true;
-    return KW_ERR_OK;
+    return set_keypair(hs->e_sk, hs->e_pk, &hs->has_e, sk);
 }
 
 kw_err kw_noise_hs_add_psk(kw_noise_hs *hs, const uint8_t psk[static KW_NOISE_KEYLEN])
