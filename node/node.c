@@ -366,8 +366,7 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
         snprintf(n->name, sizeof(n->name), "kawan");
     }
     if ((rc = load_psk(n)) != KW_ERR_OK) {
-        kw_log_error("no community key: run kawan community create, or set the members' key",
-            "dir=%s", n->dir);
+        /* The caller reports it (kawan run prints one line naming the fix). */
         goto out;
     }
     if (opts->listen != NULL) {

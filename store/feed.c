@@ -900,54 +900,22 @@ kw_err kw_store_head(kw_store *s, const uint8_t origin[static 32], kw_head *out)
     return rc;
 }
 
+static bool head_fill(void *elem, const MDB_val *k, const MDB_val *v)
+{
+    kw_head *h = elem;
+    if (k->mv_size != 32 || v->mv_size != KW__HEAD_LEN) {
+        return false;
+    }
+    memcpy(h->origin, k->mv_data, 32);
+    h->seq = kw__get64(v->mv_data);
+    memcpy(h->id, (const uint8_t *)v->mv_data + 8, 32);
+    h->forked = ((const uint8_t *)v->mv_data)[40] != 0;
+    return true;
+}
+
 kw_err kw_store_heads(kw_store *s, kw_head **out, size_t *n)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    kw_head *list = NULL;
-    size_t count = 0, cap = 0;
-    int mrc;
-    kw_err rc;
-
-    *out = NULL;
-    *n = 0;
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
-        != KW_ERR_OK) {
-        return rc;
-    }
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->heads, &cur), "cursor")) != KW_ERR_OK) {
-        goto out;
-    }
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 32 || v.mv_size != KW__HEAD_LEN) {
-            continue;
-        }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            kw_head *nl = realloc(list, cap * sizeof(*nl));
-            if (nl == NULL) {
-                rc = KW_ERR_NOMEM;
-                goto out;
-            }
-            list = nl;
-        }
-        kw_head *h = &list[count++];
-        memcpy(h->origin, k.mv_data, 32);
-        h->seq = kw__get64(v.mv_data);
-        memcpy(h->id, (const uint8_t *)v.mv_data + 8, 32);
-        h->forked = ((const uint8_t *)v.mv_data)[40] != 0;
-    }
-    *out = list;
-    *n = count;
-    list = NULL;
-    rc = KW_ERR_OK;
-out:
-    free(list);
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc;
+    return kw__collect(s, s->heads, sizeof(kw_head), head_fill, (void **)out, n);
 }
 
 /*

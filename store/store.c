@@ -443,12 +443,13 @@ kw_err kw_store_peer_remove(kw_store *s, const char *name)
     return kw__commit(s, txn);
 }
 
-kw_err kw_store_peer_list(kw_store *s, kw_peer **out, size_t *n)
+kw_err kw__collect(kw_store *s, MDB_dbi dbi, size_t elem, kw__collect_fn fill, void **out,
+    size_t *n)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    kw_peer *list = NULL;
+    uint8_t *list = NULL;
     size_t count = 0, cap = 0;
     kw_err rc;
     int mrc;
@@ -459,24 +460,21 @@ kw_err kw_store_peer_list(kw_store *s, kw_peer **out, size_t *n)
         != KW_ERR_OK) {
         return rc;
     }
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->peers, &cur), "cursor")) != KW_ERR_OK) {
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, dbi, &cur), "cursor")) != KW_ERR_OK) {
         goto out;
     }
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size < 40) {
-            continue;
-        }
         if (count == cap) {
             cap = cap ? cap * 2 : 16;
-            kw_peer *nl = realloc(list, cap * sizeof(*nl));
+            uint8_t *nl = realloc(list, cap * elem);
             if (nl == NULL) {
                 rc = KW_ERR_NOMEM;
                 goto out;
             }
             list = nl;
         }
-        peer_from_val(&list[count++], &k, &v);
+        count += fill(list + count * elem, &k, &v) ? 1 : 0;
     }
     *out = list;
     *n = count;
@@ -487,6 +485,20 @@ out:
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return rc;
+}
+
+static bool peer_fill(void *elem, const MDB_val *k, const MDB_val *v)
+{
+    if (v->mv_size < 40) {
+        return false;
+    }
+    peer_from_val(elem, k, v);
+    return true;
+}
+
+kw_err kw_store_peer_list(kw_store *s, kw_peer **out, size_t *n)
+{
+    return kw__collect(s, s->peers, sizeof(kw_peer), peer_fill, (void **)out, n);
 }
 
 static kw_err peer_get_name(MDB_txn *txn, kw_store *s, const char *name, size_t nl, kw_peer *out)

@@ -74,6 +74,14 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,
     bool *indexed);
 
+/*
+ * Reads every record of dbi in key order into a malloc'd array of elem-sized items (*out,
+ * *n; the caller frees it). fill converts one record and returns false to skip it.
+ */
+typedef bool (*kw__collect_fn)(void *elem, const MDB_val *k, const MDB_val *v);
+kw_err kw__collect(kw_store *s, MDB_dbi dbi, size_t elem, kw__collect_fn fill, void **out,
+    size_t *n);
+
 /* Reads a head inside txn. */
 kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], kw_head *out);
 kw_err kw__head_put(kw_store *s, MDB_txn *txn, const kw_head *h);
