@@ -51,7 +51,7 @@ for i in 0 1 2; do
     PIDS+=($!)
 done
 for _ in $(seq 1 100); do
-    up=$(k CERT-LU status --json | grep -o '"connected":true' | wc -l)
+    up=$(k CERT-LU status --json | { grep -o '"connected":true' || true; } | wc -l)
     [ "$up" -ge 2 ] && break
     sleep 0.1
 done
