@@ -11,13 +11,16 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 CORPORA=${KW_CORPORA:-$HERE/../shared/corpora}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kawan-demo.XXXXXX")
 NAMES=(CERT-LU CERT-EE CERT-PT)
-BASE=$((10000 + RANDOM % 20000)) # below the ephemeral port range
+source "$HERE/tests/support/ports.sh"
+kw_ports_claim
+BASE=$KW_PORT_BASE
 PIDS=()
 
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
+    kw_ports_release
 }
 trap cleanup EXIT
 

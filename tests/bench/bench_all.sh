@@ -62,12 +62,17 @@ for f in "$KAWAN" "$BENCH_CTL" "$B/bench_store" "$B/bench_transport" "$B/bench_n
 done
 [ -d "$KW_CORPORA/iocs" ] || { echo "bench_all: no IOC corpus in $KW_CORPORA/iocs" >&2; exit 1; }
 
-# gnuplot draws the scaling plot; like the Makefile's other targets, install what is missing.
-if ! command -v gnuplot >/dev/null; then
+# gnuplot draws the scaling plot and ss (iproute2) counts the bytes on the wire; like the
+# Makefile's other targets, install what is missing.
+missing=
+command -v gnuplot >/dev/null || missing="$missing gnuplot-nox"
+command -v ss >/dev/null || missing="$missing iproute2"
+if [ -n "$missing" ]; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-    step "installing gnuplot-nox"
+    step "installing$missing"
+    # shellcheck disable=SC2086
     { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-        gnuplot-nox; } >"$TMP/apt.log" 2>&1 || echo "bench_all: cannot install gnuplot-nox; no plot" >&2
+        $missing; } >"$TMP/apt.log" 2>&1 || echo "bench_all: cannot install$missing" >&2
 fi
 
 # ---- the machine ----

@@ -58,20 +58,10 @@ SIZES="5 10 20"
 AE_ORIGINS=100
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/kawan-bench-net.XXXXXX")
-# Listening ports: a random block of 100 below the kernel's ephemeral range (32768 and up,
-# where any outgoing connection may take a port) and below the e2e tests' 21000-41000, that
-# nothing listens on or uses now.
-pick_base() {
-    local b
-    for _ in $(seq 1 50); do
-        b=$((12000 + (RANDOM % 90) * 100))
-        if [ -z "$(ss -Htan "( sport >= :$b and sport <= :$((b + 99)) )" 2>/dev/null)" ]; then
-            break
-        fi
-    done
-    echo "$b"
-}
-PORT_BASE=$(pick_base)
+# Listening ports: a block of 100 of its own (tests/support/ports.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/../support/ports.sh"
+kw_ports_claim
+PORT_BASE=$KW_PORT_BASE
 declare -A PID=()
 HC_PID=
 unset KAWAN_DIR KAWAN_LOG
@@ -87,6 +77,7 @@ cleanup() {
     done
     [ -n "$HC_PID" ] && { kill -KILL "$HC_PID" 2>/dev/null || true; wait "$HC_PID" 2>/dev/null || true; }
     rm -rf "$W"
+    kw_ports_release
     exit "$rc"
 }
 trap cleanup EXIT
@@ -400,7 +391,6 @@ done
 want idle || exit 0
 I=$W/idle
 mkdir -p "$I"
-PORT_BASE=$(pick_base)
 pa=$((PORT_BASE + 3)) pb=$((PORT_BASE + 4))
 kw "$I/a" init --name IDLE-A >/dev/null
 kw "$I/b" init --name IDLE-B >/dev/null

@@ -8,8 +8,10 @@ set -euo pipefail
 KAWAN=${KAWAN:?KAWAN must point to the kawan binary}
 NET=$(mktemp -d "${TMPDIR:-/tmp}/kawan-net.XXXXXX")
 NET_N=0
-# A random port range per test run, so tests running side by side do not collide.
-NET_BASE=$((10000 + (RANDOM % 550) * 40)) # below the ephemeral port range (32768+)
+# A block of ports of its own, so tests running side by side never collide.
+source "$(dirname "${BASH_SOURCE[0]}")/../support/ports.sh"
+kw_ports_claim
+NET_BASE=$KW_PORT_BASE
 declare -A NET_PID=()
 
 net_cleanup() {
@@ -31,6 +33,7 @@ net_cleanup() {
         for f in "$NET"/*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }; done
     fi
     rm -rf "$NET"
+    kw_ports_release
     exit "$rc"
 }
 trap net_cleanup EXIT
@@ -70,8 +73,8 @@ net_start() {
         "$KAWAN" --dir "$NET/n$i" run --listen "127.0.0.1:$(net_port "$i")" \
             --anti-entropy "${NET_AE:-2}" >/dev/null 2>>"$NET/n$i.log" &
         NET_PID[$i]=$!
-        # Wait until it listens; a port still held (a killed process's socket, or another
-        # test on this machine) makes it exit, and it is started again shortly after.
+        # Wait until it listens; a port still held (a socket of this node's previous run)
+        # makes it exit, and it is started again shortly after.
         for _ in $(seq 1 100); do
             [ "$(grep -c "node running" "$NET/n$i.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
             kill -0 "${NET_PID[$i]}" 2>/dev/null || break
