@@ -16,8 +16,6 @@
 #include "crypto/id.h"
 #include "crypto/log.h"
 
-#define REKEY_EVERY (1u << 20)
-
 static void conn_log(kw__conn *c, kw_log_level lvl, const char *msg, const char *detail)
 {
     char q[200];
@@ -33,10 +31,9 @@ static kw_err conn_new(kw_node *n, bool initiator, kw__conn **out)
     if (c == NULL) {
         return KW_ERR_NOMEM;
     }
-    kw_framer_init(&c->frames, 2, KW_NOISE_MAX_MSG, false);
     /* The application stream carries entries (plaintext indicators, sealed payloads), not
      * keys: ordinary memory serves, and spares an mlock per buffer. */
-    kw_framer_init(&c->app, 4, KW_APP_MSG_MAX, false);
+    kw_rx_init(&c->rx_stream, KW_APP_MSG_MAX);
     c->node = n;
     c->initiator = initiator;
     c->state = initiator ? CONN_CONNECTING : CONN_HANDSHAKE;
@@ -62,8 +59,7 @@ static void conn_free(kw__conn *c)
     kw_noise_hs_free(c->hs);
     kw_noise_cipher_free(c->tx);
     kw_noise_cipher_free(c->rx);
-    kw_framer_free(&c->frames);
-    kw_framer_free(&c->app);
+    kw_rx_free(&c->rx_stream);
     free(c);
 }
 
@@ -185,72 +181,58 @@ static kw_err send_handshake(kw__conn *c, const uint8_t *msg, size_t len)
 
 kw_err kw__conn_send(kw__conn *c, const uint8_t *msg, size_t len, kw__sent_cb done, void *ctx)
 {
-    size_t stream = 4 + len;
-    size_t chunks = (stream + KW_NOISE_MAX_PAYLOAD - 1) / KW_NOISE_MAX_PAYLOAD;
-    size_t total = stream + chunks * (2 + KW_NOISE_TAGLEN);
-    size_t off = 0, o = 0;
-    uint8_t prefix[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-        (uint8_t)len };
-    uint8_t *plain = NULL;
+    kw_tx t;
+    kw_err rc = KW_ERR_OK;
+    bool started = false;
 
     if (c->state != CONN_UP || c->tx == NULL) {
-        if (done) {
-            done(c->node, ctx, false);
-        }
-        return KW_ERR_CLOSED;
+        rc = KW_ERR_CLOSED;
+    } else if (len > KW_APP_MSG_MAX) {
+        rc = KW_ERR_TOOBIG;
+    } else {
+        rc = kw_tx_begin(&t, msg, len);
     }
-    if (len > KW_APP_MSG_MAX) {
-        if (done) {
-            done(c->node, ctx, false);
+    /* One write per Noise message, each handed to the socket while it is still in the
+     * cache (docs/performance.md); done is told when the last one is written. */
+    size_t cap = kw_tx_sealed_size(len) < KW_TX_PIECE_MIN ? kw_tx_sealed_size(len)
+                                                          : KW_TX_PIECE_MIN;
+    while (rc == KW_ERR_OK && !kw_tx_done(&t)) {
+        wreq *w = malloc(sizeof(*w) + cap);
+        if (w == NULL) {
+            rc = KW_ERR_NOMEM;
+            break;
         }
-        return KW_ERR_TOOBIG;
-    }
-    wreq *w = malloc(sizeof(*w) + total);
-    plain = malloc(KW_NOISE_MAX_PAYLOAD);
-    if (w == NULL || plain == NULL) {
-        free(w);
-        free(plain);
-        if (done) {
-            done(c->node, ctx, false);
-        }
-        return KW_ERR_NOMEM;
-    }
-    memset(w, 0, sizeof(*w));
-    w->done = done;
-    w->ctx = ctx;
-    while (off < stream) {
-        size_t take = stream - off < KW_NOISE_MAX_PAYLOAD ? stream - off : KW_NOISE_MAX_PAYLOAD;
-        /* Gather this chunk of prefix || msg into plain. */
-        size_t i = 0;
-        for (; off + i < 4 && i < take; i++) {
-            plain[i] = prefix[off + i];
-        }
-        if (take > i) {
-            memcpy(plain + i, msg + (off + i - 4), take - i);
-        }
-        size_t ct_len = 0;
-        kw_err rc = kw_noise_cipher_encrypt(c->tx, NULL, 0, plain, take, w->data + o + 2,
-            total - o - 2, &ct_len);
-        if (rc != KW_ERR_OK) {
-            free(plain);
+        memset(w, 0, sizeof(*w));
+        if ((rc = kw_tx_seal_some(&t, c->tx, w->data, cap, &w->len)) != KW_ERR_OK) {
             free(w);
-            if (done) {
+            break;
+        }
+        bool last = kw_tx_done(&t);
+        if (last) {
+            w->done = done;
+            w->ctx = ctx;
+        }
+        started = true;
+        if ((rc = write_raw(c, w)) != KW_ERR_OK) {
+            if (!last && done) {
                 done(c->node, ctx, false);
             }
-            kw__conn_close(c, "encryption failed (nonce exhausted)", 0);
             return rc;
         }
-        w->data[o] = (uint8_t)(ct_len >> 8);
-        w->data[o + 1] = (uint8_t)ct_len;
-        o += 2 + ct_len;
-        off += take;
-        if ((kw_noise_cipher_nonce(c->tx) % REKEY_EVERY) == 0) {
-            kw_noise_cipher_rekey(c->tx);
+    }
+    if (rc != KW_ERR_OK) {
+        if (done) {
+            done(c->node, ctx, false);
+        }
+        if (rc == KW_ERR_CRYPTO || started) {
+            /* Nonce exhausted, or part of the message is on its way: the stream cannot
+             * go on. */
+            kw__conn_close(c, rc == KW_ERR_CRYPTO ? "encryption failed (nonce exhausted)"
+                                                  : "out of memory while sending",
+                0);
         }
     }
-    free(plain);
-    w->len = o;
-    return write_raw(c, w);
+    return rc;
 }
 
 /* ---- Handshake ---- */
@@ -370,25 +352,21 @@ static bool flood_exceeded(kw__conn *c, uint64_t now)
     return false;
 }
 
-static void app_append(kw__conn *c, const uint8_t *p, size_t len)
+/* Hands every complete application message of the decrypted stream to the sync layer. */
+static void deliver_messages(kw__conn *c)
 {
-    size_t off = 0;
     uint64_t now = kw__now_ms(c->node);
+    bool delivered = false;
 
-    while (off < len && c->state != CONN_CLOSING) {
+    while (c->state != CONN_CLOSING) {
         const uint8_t *msg;
-        size_t used = 0, mlen = 0;
-        if (!kw_framer_partial(&c->app)) {
-            c->app_started_ms = now;
-        }
-        kw_err rc = kw_framer_feed(&c->app, p + off, len - off, &used, &msg, &mlen);
-        off += used;
+        size_t mlen = 0;
+        kw_err rc = kw_rx_message(&c->rx_stream, &msg, &mlen);
         if (rc == KW_ERR_AGAIN) {
-            return;
+            break;
         }
         if (rc != KW_ERR_OK) {
-            kw__conn_close(c, rc == KW_ERR_NOMEM ? "out of memory" : "message length over the limit",
-                rc == KW_ERR_NOMEM ? 0 : 3);
+            kw__conn_close(c, "message length over the limit", 3);
             return;
         }
         if (flood_exceeded(c, now)) {
@@ -397,15 +375,27 @@ static void app_append(kw__conn *c, const uint8_t *p, size_t len)
         if (kw__sync_on_message(c, msg, mlen) != KW_ERR_OK) {
             return;
         }
+        delivered = true;
+    }
+    /* The slow-sender clock of the message now incomplete starts when it began. */
+    if (!kw_rx_message_partial(&c->rx_stream)) {
+        c->app_started_ms = 0;
+    } else if (delivered || c->app_started_ms == 0) {
+        c->app_started_ms = now;
     }
 }
 
 static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
 {
-    uint8_t buf[KW_NOISE_MAX_MSG];
-    size_t plen = 0;
+    size_t before = c->rx_stream.pt_len - c->rx_stream.pt_off;
+    kw_err rc = kw_rx_open(&c->rx_stream, c->rx, msg, len);
 
-    if (kw_noise_cipher_decrypt(c->rx, NULL, 0, msg, len, buf, sizeof(buf), &plen) != KW_ERR_OK) {
+    if (rc == KW_ERR_NOMEM || rc == KW_ERR_TOOBIG) {
+        kw__conn_close(c, rc == KW_ERR_NOMEM ? "out of memory" : "message length over the limit",
+            rc == KW_ERR_NOMEM ? 0 : 3);
+        return;
+    }
+    if (rc != KW_ERR_OK) {
         if (c->state == CONN_CONFIRM) {
             kw__conn_close(c, "handshake failed: the initiator does not hold the community key", 1);
         } else {
@@ -413,18 +403,16 @@ static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
         }
         return;
     }
-    if ((kw_noise_cipher_nonce(c->rx) % REKEY_EVERY) == 0) {
-        kw_noise_cipher_rekey(c->rx);
-    }
     if (c->state == CONN_CONFIRM) {
         c->state = CONN_UP;
     }
     /* kawan never sends an empty transport message; a stream of them carries no message
      * and would otherwise escape the flood limit. */
-    if (plen == 0 && flood_exceeded(c, kw__now_ms(c->node))) {
+    if (c->rx_stream.pt_len - c->rx_stream.pt_off == before
+        && flood_exceeded(c, kw__now_ms(c->node))) {
         return;
     }
-    app_append(c, buf, plen);
+    deliver_messages(c);
 }
 
 static void on_frame(kw__conn *c, const uint8_t *msg, size_t len)
@@ -438,37 +426,43 @@ static void on_frame(kw__conn *c, const uint8_t *msg, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    static char rbuf[65536];
-    (void)h;
+    kw__conn *c = h->data;
+    uint8_t *p = NULL;
+    size_t room = 0;
+
     (void)suggested;
-    /* One loop thread: libuv fills this and calls on_read before the next alloc. */
-    *buf = uv_buf_init(rbuf, sizeof(rbuf));
+    /* Reads land where the frames are parsed; no room makes libuv report UV_ENOBUFS. */
+    if (kw_rx_space(&c->rx_stream, &p, &room) != KW_ERR_OK) {
+        p = NULL;
+        room = 0;
+    }
+    *buf = uv_buf_init((char *)p, (unsigned int)room);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     kw__conn *c = s->data;
-    size_t off = 0;
 
+    (void)buf;
     if (nread < 0) {
         if (c->state == CONN_CONFIRM) {
             kw__conn_close(c,
                 "handshake failed: the initiator left after message 2 (wrong community key?)", 1);
         } else {
-            kw__conn_close(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread), 0);
+            kw__conn_close(c, nread == UV_EOF ? "closed by peer"
+                    : nread == UV_ENOBUFS    ? "out of memory"
+                                             : uv_strerror((int)nread),
+                0);
         }
         return;
     }
     c->last_rx_ms = kw__now_ms(c->node);
-    while (off < (size_t)nread && c->state != CONN_CLOSING) {
+    kw_rx_landed(&c->rx_stream, (size_t)nread);
+    bool framed = false;
+    while (c->state != CONN_CLOSING) {
         const uint8_t *frame;
-        size_t used = 0, flen = 0;
-        if (!kw_framer_partial(&c->frames)) {
-            c->frame_started_ms = c->last_rx_ms;
-        }
-        kw_err rc = kw_framer_feed(&c->frames, (const uint8_t *)buf->base + off,
-            (size_t)nread - off, &used, &frame, &flen);
-        off += used;
+        size_t flen = 0;
+        kw_err rc = kw_rx_frame(&c->rx_stream, &frame, &flen);
         if (rc == KW_ERR_AGAIN) {
             break;
         }
@@ -477,6 +471,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         on_frame(c, frame, flen);
+        framed = true;
+    }
+    if (!kw_rx_frame_partial(&c->rx_stream)) {
+        c->frame_started_ms = 0;
+    } else if (framed || c->frame_started_ms == 0) {
+        c->frame_started_ms = c->last_rx_ms;
     }
 }
 
@@ -629,13 +629,13 @@ void kw__conn_tick(kw__conn *c, uint64_t now)
         kw__conn_close(c, "peer silent (keep-alive timeout)", 0);
         return;
     }
-    if (kw_framer_partial(&c->app) && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
+    if (kw_rx_message_partial(&c->rx_stream) && now - c->app_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
         kw__conn_close(c, "message not completed in time (slow sender)", 2);
         return;
     }
     /* The same one level down: a Noise frame begun must finish, or a peer could hold the
      * session open forever by trickling one frame a byte at a time. */
-    if (kw_framer_partial(&c->frames) && now - c->frame_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
+    if (kw_rx_frame_partial(&c->rx_stream) && now - c->frame_started_ms > KW__PARTIAL_MSG_TIMEOUT_MS) {
         kw__conn_close(c, "transport frame not completed in time (slow sender)", 2);
         return;
     }

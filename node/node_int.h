@@ -53,8 +53,7 @@ typedef struct kw__conn {
     kw_noise_cipher *tx;
     kw_noise_cipher *rx;
     /* Receive side: Noise frames, then the application byte stream. */
-    kw_framer frames;
-    kw_framer app;
+    kw_rx rx_stream;
     uint64_t frame_started_ms;
     uint64_t app_started_ms;
     uint64_t last_rx_ms;

@@ -8,15 +8,12 @@
  *  - ChaCha20-Poly1305-IETF: one core encrypting 64 KiB messages (libsodium), MB/s.
  *  - Raw loopback TCP: one process writes 256 KiB chunks, another reads them, MB/s.
  *  - kawan session: a Noise_IKpsk2 handshake over a loopback TCP connection, then N MB of
- *    1 MiB application messages (the size of an ENTRIES batch) sent the way node/conn.c
- *    sends them: a 4-byte length, the message cut into Noise transport messages of at most
- *    65519 plaintext bytes, each encrypted with crypto/noise and written behind its 2-byte
- *    length, one write per application message; received the way conn.c receives: 64 KiB
- *    reads, node/framer.c for the Noise frames, decryption, and node/framer.c again for the
- *    application messages. MB/s of application bytes delivered. The libuv loop and the
- *    sync code around conn.c are not part of it.
- *  - The same with the plaintext gathered with memcpy instead of conn.c's byte loop, to show
- *    what that loop costs.
+ *    1 MiB application messages (the size of an ENTRIES batch) sent as node/conn.c sends
+ *    them: sealed by node/framer.c one Noise message at a time (kw_tx_seal_some), each into
+ *    a fresh buffer written at once; received as conn.c receives them: reads into node/framer.c's
+ *    buffer (kw_rx_space), frames in place, each decrypted straight into the message buffer
+ *    (kw_rx_open), messages in place (kw_rx_message). MB/s of application bytes delivered.
+ *    The libuv loop and the sync code around conn.c are not part of it.
  * MB is 10^6 bytes. Each figure is the median of R runs (default 5) of N MB (default 400).
  * Sender and receiver are two processes, as two kawan daemons are (so on a 2-core machine
  * each has a core when the machine is otherwise idle, and neither waits on the other's
@@ -43,8 +40,6 @@
 #define MAX_RUNS 15
 #define RAW_CHUNK (256 * 1024)
 #define APP_MSG (1024 * 1024)
-#define READ_BUF 65536
-#define REKEY_EVERY (1u << 20) /* as node/conn.c */
 
 static double now(void)
 {
@@ -235,7 +230,6 @@ static double raw_rate(size_t total)
 typedef struct session_ctx {
     int fd;
     size_t msgs;
-    bool memcpy_gather;
     kw_noise_cipher *tx;
 } session_ctx;
 
@@ -262,68 +256,31 @@ static size_t recv_frame(int fd, uint8_t *msg, size_t cap)
     return len;
 }
 
-/* Encodes one application message as node/conn.c's kw__conn_send does, then writes it. */
-static void session_send(
-    session_ctx *c, const uint8_t *msg, size_t len, uint8_t *plain, uint8_t *wire, size_t wire_cap)
-{
-    size_t stream = 4 + len, off = 0, o = 0;
-    uint8_t prefix[4]
-        = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
-
-    while (off < stream) {
-        size_t take = stream - off < KW_NOISE_MAX_PAYLOAD ? stream - off : KW_NOISE_MAX_PAYLOAD;
-        size_t ct_len = 0;
-        if (c->memcpy_gather) {
-            size_t i = 0;
-            for (; i < take && off + i < 4; i++) {
-                plain[i] = prefix[off + i];
-            }
-            memcpy(plain + i, msg + (off + i - 4), take - i);
-        } else {
-            /* conn.c's loop, byte by byte. */
-            for (size_t i = 0; i < take; i++) {
-                size_t pos = off + i;
-                plain[i] = pos < 4 ? prefix[pos] : msg[pos - 4];
-            }
-        }
-        if (kw_noise_cipher_encrypt(
-                c->tx, NULL, 0, plain, take, wire + o + 2, wire_cap - o - 2, &ct_len)
-            != KW_ERR_OK) {
-            die("encrypt", "failed");
-        }
-        wire[o] = (uint8_t)(ct_len >> 8);
-        wire[o + 1] = (uint8_t)ct_len;
-        o += 2 + ct_len;
-        off += take;
-        if ((kw_noise_cipher_nonce(c->tx) % REKEY_EVERY) == 0) {
-            kw_noise_cipher_rekey(c->tx);
-        }
-    }
-    write_all(c->fd, wire, o);
-}
-
 static void session_sender(void *arg)
 {
     session_ctx *c = arg;
-    size_t chunks = (4 + APP_MSG + KW_NOISE_MAX_PAYLOAD - 1) / KW_NOISE_MAX_PAYLOAD;
-    size_t wire_cap = 4 + APP_MSG + chunks * (2 + KW_NOISE_TAGLEN);
-    uint8_t *msg = malloc(APP_MSG), *plain = malloc(KW_NOISE_MAX_PAYLOAD);
+    size_t piece = KW_TX_PIECE_MIN;
+    uint8_t *msg = malloc(APP_MSG);
 
-    if (msg == NULL || plain == NULL) {
+    if (msg == NULL) {
         die("session", "out of memory");
     }
     randombytes_buf(msg, APP_MSG);
     for (size_t i = 0; i < c->msgs; i++) {
-        /* conn.c allocates the wire buffer per message; so does this. */
-        uint8_t *wire = malloc(wire_cap);
-        if (wire == NULL) {
-            die("session", "out of memory");
+        kw_tx t;
+        kw_tx_begin(&t, msg, APP_MSG);
+        while (!kw_tx_done(&t)) {
+            size_t len = 0;
+            /* conn.c allocates each piece's buffer for its own write; so does this. */
+            uint8_t *wire = malloc(piece);
+            if (wire == NULL || kw_tx_seal_some(&t, c->tx, wire, piece, &len) != KW_ERR_OK) {
+                die("session", "sealing failed");
+            }
+            write_all(c->fd, wire, len);
+            free(wire);
         }
-        session_send(c, msg, APP_MSG, plain, wire, wire_cap);
-        free(wire);
     }
     free(msg);
-    free(plain);
 }
 
 /* Noise IKpsk2 over the socket pair, as kawan runs it; initiator on a, responder on b. */
@@ -375,15 +332,13 @@ static void handshake(int a, int b, kw_noise_cipher **a_tx, kw_noise_cipher **b_
     sodium_memzero(psk, sizeof(psk));
 }
 
-static double session_rate(size_t total, bool memcpy_gather)
+static double session_rate(size_t total)
 {
     int a, b;
     pid_t pid;
     session_ctx c;
     kw_noise_cipher *rx = NULL;
-    kw_framer frames, app;
-    static uint8_t rbuf[READ_BUF];
-    static uint8_t plain[KW_NOISE_MAX_MSG];
+    kw_rx r;
     size_t msgs = total / APP_MSG, got = 0, app_bytes = 0;
 
     tcp_pair(&a, &b);
@@ -391,56 +346,45 @@ static double session_rate(size_t total, bool memcpy_gather)
     handshake(a, b, &c.tx, &rx);
     c.fd = a;
     c.msgs = msgs;
-    c.memcpy_gather = memcpy_gather;
-    kw_framer_init(&frames, 2, KW_NOISE_MAX_MSG, false);
-    kw_framer_init(&app, 4, KW_APP_MSG_MAX, true);
+    kw_rx_init(&r, KW_APP_MSG_MAX);
     double t0 = now();
     pid = spawn(session_sender, &c);
     while (got < msgs) {
-        ssize_t r = read(b, rbuf, sizeof(rbuf));
-        size_t off = 0;
-        if (r < 0 && errno == EINTR) {
+        uint8_t *space;
+        size_t room = 0;
+        if (kw_rx_space(&r, &space, &room) != KW_ERR_OK) {
+            die("session", "out of memory");
+        }
+        ssize_t n = read(b, space, room);
+        if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (r <= 0) {
-            die("session read", r == 0 ? "closed" : strerror(errno));
+        if (n <= 0) {
+            die("session read", n == 0 ? "closed" : strerror(errno));
         }
-        while (off < (size_t)r) {
-            const uint8_t *frame;
-            size_t used = 0, flen = 0, plen = 0, aoff = 0;
-            kw_err rc = kw_framer_feed(&frames, rbuf + off, (size_t)r - off, &used, &frame, &flen);
-            off += used;
+        kw_rx_landed(&r, (size_t)n);
+        for (;;) {
+            const uint8_t *frame, *m;
+            size_t flen = 0, mlen = 0;
+            kw_err rc = kw_rx_frame(&r, &frame, &flen);
             if (rc == KW_ERR_AGAIN) {
                 break;
             }
-            if (rc != KW_ERR_OK
-                || kw_noise_cipher_decrypt(rx, NULL, 0, frame, flen, plain, sizeof(plain), &plen)
-                    != KW_ERR_OK) {
+            if (rc != KW_ERR_OK || kw_rx_open(&r, rx, frame, flen) != KW_ERR_OK) {
                 die("session", "bad frame");
             }
-            if ((kw_noise_cipher_nonce(rx) % REKEY_EVERY) == 0) {
-                kw_noise_cipher_rekey(rx);
-            }
-            while (aoff < plen) {
-                const uint8_t *m;
-                size_t aused = 0, mlen = 0;
-                rc = kw_framer_feed(&app, plain + aoff, plen - aoff, &aused, &m, &mlen);
-                aoff += aused;
-                if (rc == KW_ERR_AGAIN) {
-                    break;
-                }
-                if (rc != KW_ERR_OK) {
-                    die("session", "bad application message");
-                }
+            while ((rc = kw_rx_message(&r, &m, &mlen)) == KW_ERR_OK) {
                 got++;
                 app_bytes += mlen;
+            }
+            if (rc != KW_ERR_AGAIN) {
+                die("session", "bad application message");
             }
         }
     }
     double t = now() - t0;
     join(pid);
-    kw_framer_free(&frames);
-    kw_framer_free(&app);
+    kw_rx_free(&r);
     kw_noise_cipher_free(c.tx);
     kw_noise_cipher_free(rx);
     close(a);
@@ -453,7 +397,7 @@ int main(int argc, char **argv)
     int runs = 5;
     size_t mb = 400;
     const char *kv = NULL;
-    double chacha[MAX_RUNS], raw[MAX_RUNS], sess[MAX_RUNS], sess_mc[MAX_RUNS];
+    double chacha[MAX_RUNS], raw[MAX_RUNS], sess[MAX_RUNS];
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--mb") == 0) {
@@ -477,18 +421,15 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         chacha[r] = chacha_rate(mb * 1000000 / 2);
         raw[r] = raw_rate(mb * 1000000 * 2);
-        sess[r] = session_rate(mb * 1000000, false);
-        sess_mc[r] = session_rate(mb * 1000000, true);
+        sess[r] = session_rate(mb * 1000000);
     }
-    double c = median(chacha, runs), t = median(raw, runs), s = median(sess, runs),
-           m = median(sess_mc, runs);
+    double c = median(chacha, runs), t = median(raw, runs), s = median(sess, runs);
     printf("bench_transport: median of %d runs (%zu MB per session run)\n", runs, mb);
     printf("%-56s %10s  %s\n", "figure", "median", "unit");
     printf("%-56s %10.0f  %s\n", "ChaCha20-Poly1305 encrypt, one core, 64 KiB", c, "MB/s");
     printf("%-56s %10.0f  %s\n", "raw loopback TCP, 256 KiB writes", t, "MB/s");
-    printf(
-        "%-56s %10.0f  %s\n", "kawan session (Noise, conn.c framing), 1 MiB messages", s, "MB/s");
-    printf("%-56s %10.0f  %s\n", "  the same with memcpy instead of conn.c's byte loop", m, "MB/s");
+    printf("%-56s %10.0f  %s\n", "kawan session (Noise, node/framer.c), 1 MiB messages", s,
+        "MB/s");
     printf("%-56s %10.2f\n", "ratio session / ChaCha20-Poly1305", s / c);
     printf("%-56s %10.2f\n", "ratio session / raw TCP", s / t);
     if (kv != NULL) {
@@ -498,8 +439,8 @@ int main(int argc, char **argv)
         }
         fprintf(f,
             "transport.runs %d\ntransport.chacha %.0f\ntransport.tcp %.0f\n"
-            "transport.session %.0f\ntransport.session_memcpy %.0f\n",
-            runs, c, t, s, m);
+            "transport.session %.0f\n",
+            runs, c, t, s);
         fclose(f);
     }
     return 0;
