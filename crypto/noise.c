@@ -223,6 +223,118 @@ static void secure_free(void *p)
     secure_unlock();
 }
 
+/*
+ * Results that depend on long-term keys only: a static public key from its secret half,
+ * and the static-static DH ("ss"). A node keeps one static key and talks to a small roster,
+ * so both recur on every handshake, and each is a whole X25519 operation (about a tenth of
+ * a handshake). They are memoised in sodium_malloc memory, under a BLAKE2b tag of the
+ * inputs (so a hit means the very same inputs), compared with sodium_memcmp; a small table,
+ * replaced round robin; wiped by kw_noise_forget. Ephemeral keys are never memoised.
+ */
+#define MEMO_SLOTS 64
+
+typedef struct memo_entry {
+    uint8_t tag[32];
+    uint8_t out[DHLEN];
+    uint8_t used;
+} memo_entry;
+
+static struct {
+    memo_entry *e; /* MEMO_SLOTS entries */
+    unsigned next;
+} g_memo;
+
+static void memo_tag(uint8_t tag[static 32], uint8_t kind, const uint8_t sk[static DHLEN],
+    const uint8_t *pk)
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, &kind, 1);
+    crypto_generichash_update(&st, sk, DHLEN);
+    if (pk != NULL) {
+        crypto_generichash_update(&st, pk, DHLEN);
+    }
+    crypto_generichash_final(&st, tag, 32);
+    sodium_memzero(&st, sizeof(st));
+}
+
+static bool memo_get(const uint8_t tag[static 32], uint8_t out[static DHLEN])
+{
+    bool hit = false;
+
+    secure_lock();
+    for (unsigned i = 0; g_memo.e != NULL && i < MEMO_SLOTS && !hit; i++) {
+        if (g_memo.e[i].used && sodium_memcmp(g_memo.e[i].tag, tag, 32) == 0) {
+            memcpy(out, g_memo.e[i].out, DHLEN);
+            hit = true;
+        }
+    }
+    secure_unlock();
+    return hit;
+}
+
+static void memo_put(const uint8_t tag[static 32], const uint8_t out[static DHLEN])
+{
+    secure_lock();
+    if (g_memo.e == NULL && (g_memo.e = sodium_malloc(MEMO_SLOTS * sizeof(memo_entry))) != NULL) {
+        sodium_memzero(g_memo.e, MEMO_SLOTS * sizeof(memo_entry));
+    }
+    if (g_memo.e != NULL) {
+        memo_entry *m = &g_memo.e[g_memo.next++ % MEMO_SLOTS];
+        memcpy(m->tag, tag, 32);
+        memcpy(m->out, out, DHLEN);
+        m->used = 1;
+    }
+    secure_unlock();
+}
+
+void kw_noise_forget(void)
+{
+    secure_lock();
+    if (g_memo.e != NULL) {
+        sodium_free(g_memo.e); /* wipes */
+        g_memo.e = NULL;
+    }
+    secure_unlock();
+}
+
+/* pk = X25519(sk, base), memoised when the key is static. */
+static int public_key(uint8_t pk[static DHLEN], const uint8_t sk[static DHLEN], bool is_static)
+{
+    uint8_t tag[32];
+
+    if (!is_static) {
+        return crypto_scalarmult_base(pk, sk);
+    }
+    memo_tag(tag, 'P', sk, NULL);
+    if (memo_get(tag, pk)) {
+        return 0;
+    }
+    if (crypto_scalarmult_base(pk, sk) != 0) {
+        return -1;
+    }
+    memo_put(tag, pk);
+    return 0;
+}
+
+/* shared = X25519(sk, pk) for two static keys, memoised. */
+static int static_dh(uint8_t shared[static DHLEN], const uint8_t sk[static DHLEN],
+    const uint8_t pk[static DHLEN])
+{
+    uint8_t tag[32];
+
+    memo_tag(tag, 'S', sk, pk);
+    if (memo_get(tag, shared)) {
+        return 0;
+    }
+    if (crypto_scalarmult(shared, sk, pk) != 0) {
+        return -1;
+    }
+    memo_put(tag, shared);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- CipherState */
 
 static void make_nonce(uint8_t nonce[static crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
@@ -689,10 +801,10 @@ static bool hs_accepts_keys(const kw_noise_hs *hs)
 
 /* Installs a key pair from its secret half (static or ephemeral). */
 static kw_err set_keypair(uint8_t sk_out[static DHLEN], uint8_t pk_out[static DHLEN], bool *has,
-    const uint8_t sk[static DHLEN])
+    const uint8_t sk[static DHLEN], bool is_static)
 {
     memcpy(sk_out, sk, DHLEN);
-    if (crypto_scalarmult_base(pk_out, sk_out) != 0) {
+    if (public_key(pk_out, sk_out, is_static) != 0) {
         sodium_memzero(sk_out, DHLEN);
         *has = false;
         return KW_ERR_CRYPTO;
@@ -706,7 +818,7 @@ kw_err kw_noise_hs_set_static(kw_noise_hs *hs, const uint8_t sk[static KW_NOISE_
     if (!hs_accepts_keys(hs) || sk == NULL) {
         return KW_ERR_INVAL;
     }
-    return set_keypair(hs->s_sk, hs->s_pk, &hs->has_s, sk);
+    return set_keypair(hs->s_sk, hs->s_pk, &hs->has_s, sk, true);
 }
 
 kw_err kw_noise_hs_set_remote_static(kw_noise_hs *hs, const uint8_t pk[static KW_NOISE_KEYLEN])
@@ -726,7 +838,7 @@ kw_err kw_noise_hs_set_ephemeral(kw_noise_hs *hs, const uint8_t sk[static KW_NOI
     if (!hs_accepts_keys(hs) || sk == NULL) {
         return KW_ERR_INVAL;
     }
-    return set_keypair(hs->e_sk, hs->e_pk, &hs->has_e, sk);
+    return set_keypair(hs->e_sk, hs->e_pk, &hs->has_e, sk, false);
 }
 
 kw_err kw_noise_hs_add_psk(kw_noise_hs *hs, const uint8_t psk[static KW_NOISE_KEYLEN])
@@ -829,7 +941,7 @@ static void mix_pre_messages(kw_noise_hs *hs)
 }
 
 static kw_err dh_mix(kw_noise_hs *hs, const uint8_t *sk, bool have_sk, const uint8_t *pk,
-    bool have_pk)
+    bool have_pk, bool both_static)
 {
     uint8_t shared[DHLEN];
     kw_err rc = KW_ERR_INVAL;
@@ -838,7 +950,7 @@ static kw_err dh_mix(kw_noise_hs *hs, const uint8_t *sk, bool have_sk, const uin
         goto out;
     }
     /* libsodium refuses low-order points (an all-zero result); Noise allows refusing them. */
-    if (crypto_scalarmult(shared, sk, pk) != 0) {
+    if ((both_static ? static_dh(shared, sk, pk) : crypto_scalarmult(shared, sk, pk)) != 0) {
         rc = KW_ERR_CRYPTO;
         goto out;
     }
@@ -854,15 +966,15 @@ static kw_err process_dh(kw_noise_hs *hs, enum token tok)
 {
     switch (tok) {
     case TOK_EE:
-        return dh_mix(hs, hs->e_sk, hs->has_e, hs->re, hs->has_re);
+        return dh_mix(hs, hs->e_sk, hs->has_e, hs->re, hs->has_re, false);
     case TOK_ES:
-        return hs->initiator ? dh_mix(hs, hs->e_sk, hs->has_e, hs->rs, hs->has_rs)
-                             : dh_mix(hs, hs->s_sk, hs->has_s, hs->re, hs->has_re);
+        return hs->initiator ? dh_mix(hs, hs->e_sk, hs->has_e, hs->rs, hs->has_rs, false)
+                             : dh_mix(hs, hs->s_sk, hs->has_s, hs->re, hs->has_re, false);
     case TOK_SE:
-        return hs->initiator ? dh_mix(hs, hs->s_sk, hs->has_s, hs->re, hs->has_re)
-                             : dh_mix(hs, hs->e_sk, hs->has_e, hs->rs, hs->has_rs);
+        return hs->initiator ? dh_mix(hs, hs->s_sk, hs->has_s, hs->re, hs->has_re, false)
+                             : dh_mix(hs, hs->e_sk, hs->has_e, hs->rs, hs->has_rs, false);
     case TOK_SS:
-        return dh_mix(hs, hs->s_sk, hs->has_s, hs->rs, hs->has_rs);
+        return dh_mix(hs, hs->s_sk, hs->has_s, hs->rs, hs->has_rs, true);
     default:
         return KW_ERR_INVAL;
     }

@@ -95,6 +95,13 @@ kw_err kw_noise_hs_set_static(kw_noise_hs *hs, const uint8_t sk[static KW_NOISE_
 kw_err kw_noise_hs_set_remote_static(kw_noise_hs *hs, const uint8_t pk[static KW_NOISE_KEYLEN]);
 
 /*
+ * Static keys recur on every handshake of a node, so the engine memoises what depends on
+ * them alone (a static public key, the static-static DH) in guarded memory. This wipes that
+ * memo; a node calls it when it shuts down. Safe to call at any time.
+ */
+void kw_noise_forget(void);
+
+/*
  * For tests and test vectors only: fixes this side's ephemeral private key instead of drawing
  * one from randombytes_buf. Using a fixed ephemeral key in production destroys forward
  * secrecy. A key the pattern does not use is accepted and ignored.

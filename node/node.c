@@ -424,6 +424,7 @@ out:
     free(n->heads);
     kw_store_close(n->store);
     sodium_free(n->psk);
+    kw_noise_forget();
     free(n);
     return rc;
 }
