@@ -373,6 +373,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         return rc;
     }
     s->pending_current = 0;
+    kw__vbatch_reset(s);
     if ((rc = kw__head_get(s, txn, s->self, &head)) != KW_ERR_OK) {
         goto out;
     }
@@ -511,6 +512,9 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         r.indicators++;
     }
     if (r.entries > 0 && (rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
+        goto out;
+    }
+    if ((rc = kw__vbatch_flush(s, txn)) != KW_ERR_OK) {
         goto out;
     }
     rc = kw__commit(s, txn);
@@ -833,6 +837,7 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
         return rc;
     }
     s->pending_current = 0;
+    kw__vbatch_reset(s);
     for (size_t i = 0; i < n; i++) {
         if ((rc = ingest_one(s, txn, me, &entries[i], now, &scratch, &results[i]))
             != KW_ERR_OK) {
@@ -842,6 +847,10 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
         }
     }
     kw_buf_free(&scratch);
+    if ((rc = kw__vbatch_flush(s, txn)) != KW_ERR_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     return kw__commit(s, txn);
 }
 

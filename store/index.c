@@ -17,14 +17,87 @@ static kw_err by_value_del(kw_store *s, MDB_txn *txn, kw_obs_type type, const ch
     return rc == MDB_NOTFOUND ? KW_ERR_OK : kw__mdb_err(rc, "by_value_del");
 }
 
-static kw_err by_value_put(kw_store *s, MDB_txn *txn, kw_obs_type type, const char *value,
-    size_t len, const uint8_t uuid[static 16])
+kw_err kw__vbatch_add(kw_store *s, const uint8_t *key, size_t klen, const uint8_t uuid[static 16])
 {
-    uint8_t key[KW__VKEY_MAX];
-    MDB_val k = { kw__vkey(key, type, value, len), key };
-    MDB_val d = { 16, (void *)uuid };
-    int rc = mdb_put(txn, s->by_value, &k, &d, MDB_NODUPDATA);
-    return rc == MDB_KEYEXIST ? KW_ERR_OK : kw__mdb_err(rc, "by_value_put");
+    size_t need = s->vb_len + 2 + klen + 16;
+
+    if (need > s->vb_cap) {
+        size_t cap = s->vb_cap ? s->vb_cap : 64 * 1024;
+        while (cap < need) {
+            cap *= 2;
+        }
+        uint8_t *nb = realloc(s->vb, cap);
+        if (nb == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        s->vb = nb;
+        s->vb_cap = cap;
+    }
+    uint8_t *p = s->vb + s->vb_len;
+    p[0] = (uint8_t)(klen >> 8);
+    p[1] = (uint8_t)klen;
+    memcpy(p + 2, key, klen);
+    memcpy(p + 2 + klen, uuid, 16);
+    s->vb_len = need;
+    s->vb_n++;
+    return KW_ERR_OK;
+}
+
+void kw__vbatch_reset(kw_store *s)
+{
+    s->vb_len = 0;
+    s->vb_n = 0;
+}
+
+/* LMDB's default order: keys by memcmp then length, then (dupsort) the uuid likewise. */
+static int vrec_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+    size_t xl = (size_t)x[0] << 8 | x[1], yl = (size_t)y[0] << 8 | y[1];
+    int c = memcmp(x + 2, y + 2, xl < yl ? xl : yl);
+
+    if (c != 0) {
+        return c;
+    }
+    if (xl != yl) {
+        return xl < yl ? -1 : 1;
+    }
+    return memcmp(x + 2 + xl, y + 2 + yl, 16);
+}
+
+kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
+{
+    const uint8_t **recs;
+    MDB_cursor *cur = NULL;
+    kw_err rc = KW_ERR_OK;
+    size_t off = 0;
+
+    if (s->vb_n == 0) {
+        return KW_ERR_OK;
+    }
+    if ((recs = malloc(s->vb_n * sizeof(*recs))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < s->vb_n; i++) {
+        recs[i] = s->vb + off;
+        off += 2 + ((size_t)recs[i][0] << 8 | recs[i][1]) + 16;
+    }
+    qsort(recs, s->vb_n, sizeof(*recs), vrec_cmp);
+    rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor");
+    for (size_t i = 0; i < s->vb_n && rc == KW_ERR_OK; i++) {
+        size_t kl = (size_t)recs[i][0] << 8 | recs[i][1];
+        MDB_val k = { kl, (void *)(recs[i] + 2) }, d = { 16, (void *)(recs[i] + 2 + kl) };
+        int mrc = mdb_cursor_put(cur, &k, &d, MDB_NODUPDATA);
+        if (mrc != 0 && mrc != MDB_KEYEXIST) {
+            rc = kw__mdb_err(mrc, "by_value_put");
+        }
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    free(recs);
+    kw__vbatch_reset(s);
+    return rc;
 }
 
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
@@ -55,6 +128,17 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         }
         had_old = true;
         old_revoked = (old[57] & KW__OBJ_REVOKED) != 0;
+        /* The old value's index entry may still be held back: put what is held first, so
+         * the delete below finds it; the puts invalidate old, so it is read again. */
+        if (s->vb_n > 0) {
+            if ((rc = kw__vbatch_flush(s, txn)) != KW_ERR_OK) {
+                return rc;
+            }
+            if (mdb_get(txn, s->objects, &k, &v) != 0 || v.mv_size < KW__OBJ_HDR) {
+                return KW_ERR_STORE;
+            }
+            old = v.mv_data;
+        }
         /* The value may change between versions: drop the old value's index entry. The old
          * record is decoded only for that, so read its type and value straight from it. */
         kw_bundle *tmp = NULL;
@@ -107,7 +191,9 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     if (mrc != 0) {
         return kw__mdb_err(mrc, "objects_put");
     }
-    if ((rc = by_value_put(s, txn, ind->type, ind->value, ind->value_len, ind->id))
+    uint8_t vkey[KW__VKEY_MAX];
+    if ((rc = kw__vbatch_add(s, vkey, kw__vkey(vkey, ind->type, ind->value, ind->value_len),
+             ind->id))
         != KW_ERR_OK) {
         return rc;
     }

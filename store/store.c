@@ -291,6 +291,7 @@ void kw_store_close(kw_store *s)
     if (s->env != NULL) {
         mdb_env_close(s->env);
     }
+    free(s->vb);
     free(s);
 }
 

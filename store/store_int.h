@@ -18,6 +18,12 @@ struct kw_store {
     /* Change to the current-indicator counter in the open write transaction; written once
      * by kw__commit rather than once per indicator. Reset when a write transaction begins. */
     int64_t pending_current;
+    /* The by_value inserts of the open write transaction, held back and put in key order by
+     * kw__vbatch_flush: a batch's values are random, and walking the tree in order touches
+     * each page once. Records: key length (2) | key | uuid (16). Reset when a publish or
+     * ingest transaction begins. */
+    uint8_t *vb;
+    size_t vb_len, vb_cap, vb_n;
     bool rdonly;
     char dir[4096];
 };
@@ -65,10 +71,17 @@ size_t kw__vkey(uint8_t key[static KW__VKEY_MAX], kw_obs_type type, const char *
 kw_err kw__counter_add(kw_store *s, MDB_txn *txn, const char *name, int64_t delta);
 uint64_t kw__counter_get(kw_store *s, MDB_txn *txn, const char *name);
 
+/* Holds a by_value insert back for kw__vbatch_flush; forgets all held inserts. */
+kw_err kw__vbatch_add(kw_store *s, const uint8_t *key, size_t klen, const uint8_t uuid[static 16]);
+void kw__vbatch_reset(kw_store *s);
+/* Puts the held inserts in key order into by_value (within txn), then forgets them. */
+kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn);
+
 /*
  * Indexes one version of an indicator (the newest wins; an id owned by another origin is
  * ignored). Returns KW_ERR_OK when indexed or skipped as older, KW_ERR_PERM when the id
- * belongs to another origin. *indexed tells which.
+ * belongs to another origin. *indexed tells which. Its by_value insert is held back
+ * (kw__vbatch_add): the caller flushes before it commits.
  */
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,

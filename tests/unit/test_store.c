@@ -155,6 +155,36 @@ static void test_revoke(void **state)
     kw_bundle_free(b);
 }
 
+/* Two versions of one id with different values in one write transaction: the value index
+ * inserts are held back and put in key order at commit, so the second version must still
+ * find and remove the first version's entry. */
+static void test_versions_in_one_transaction(void **state)
+{
+    fixture *f = *state;
+    const char *v1[] = { "first-value.example", "zz-other.example" };
+    const char *v2[] = { "second-value.example" };
+    kw_bundle *a = make_bundle(v1, KW_OBS_DOMAIN, 2), *b = make_bundle(v2, KW_OBS_DOMAIN, 1);
+    kw_bundle *list[2] = { a, b };
+    kw_publish_opts o = { .tlp = KW_TLP_GREEN };
+    kw_publish_result res = { 0 };
+
+    memcpy(b->items[0].id, a->items[0].id, 16);
+    b->items[0].modified = a->items[0].modified + 1000;
+    assert_int_equal(kw_store_publish(f->s, f->id, &o, list, 2, &res), KW_ERR_OK);
+    assert_int_equal(res.entries, 2);
+    assert_int_equal(query_value(f->s, "first-value.example", true), 0);
+    assert_int_equal(query_value(f->s, "second-value.example", false), 1);
+    assert_int_equal(query_value(f->s, "zz-other.example", false), 1);
+    kw_store_stats st;
+    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
+    assert_int_equal(st.indicators, 2);
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    kw_bundle_free(a);
+    kw_bundle_free(b);
+}
+
 /* Collects the wire form of an origin's feed from one store. */
 typedef struct wire_copy {
     kw_stored_entry e[16];
@@ -472,6 +502,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publish_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_versions_in_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
