@@ -353,9 +353,10 @@ prop_network() {
 want prop || SIZES=
 for n in $SIZES; do
     P=$W/p$n
-    # A daemon that cannot start (its port taken after all) fails the attempt: new ports.
+    # A daemon that cannot start (its port still held) fails the attempt: the next attempt
+    # takes other ports of this script's block (base+10.. base+29, +40.., +70..).
     for attempt in 1 2 3; do
-        NB=$(pick_base)
+        NB=$((PORT_BASE + 30 * (attempt - 1)))
         if prop_network "$n" "$NB"; then
             break
         fi
