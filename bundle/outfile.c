@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "bundle/outfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct kw_outfile {
@@ -20,6 +23,41 @@ struct kw_outfile {
 kw_err kw_outfile_errno(void)
 {
     return errno == ENOSPC || errno == EDQUOT ? KW_ERR_NOSPACE : KW_ERR_IO;
+}
+
+/* Removes the temporary files of earlier writers of the same name that are gone (killed,
+ * crashed): a writer holds an exclusive flock on its file for as long as it lives, so a
+ * file that can be locked has no writer left. Best effort: what cannot be checked stays. */
+static void remove_stale(const char *dir, const char *base, const char *own)
+{
+    char prefix[300], path[4400];
+    size_t plen;
+    DIR *d;
+    struct dirent *e;
+
+    if (snprintf(prefix, sizeof(prefix), ".%s.part-", base) >= (int)sizeof(prefix)
+        || (d = opendir(dir)) == NULL) {
+        return;
+    }
+    plen = strlen(prefix);
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        int fd;
+        if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 6
+            || snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)
+            || strcmp(path, own) == 0) {
+            continue;
+        }
+        if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+            continue;
+        }
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()
+            && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            unlink(path);
+        }
+        close(fd);
+    }
+    closedir(d);
 }
 
 kw_err kw_outfile_new(kw_outfile **out, const char *path)
@@ -52,6 +90,12 @@ kw_err kw_outfile_new(kw_outfile **out, const char *path)
         f->tmp[0] = '\0';
         goto out;
     }
+    /* Ours, for as long as this process lives (see remove_stale). */
+    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = KW_ERR_IO;
+        goto out;
+    }
+    remove_stale(f->dir, base, f->tmp);
     *out = f;
     f = NULL;
     rc = KW_ERR_OK;

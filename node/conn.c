@@ -181,7 +181,7 @@ static kw_err send_handshake(kw__conn *c, const uint8_t *msg, size_t len)
 
 kw_err kw__conn_send(kw__conn *c, const uint8_t *msg, size_t len, kw__sent_cb done, void *ctx)
 {
-    kw_tx t;
+    kw_tx t = { 0 };
     kw_err rc = KW_ERR_OK;
     bool started = false;
 

@@ -192,9 +192,8 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         return kw__mdb_err(mrc, "objects_put");
     }
     uint8_t vkey[KW__VKEY_MAX];
-    if ((rc = kw__vbatch_add(s, vkey, kw__vkey(vkey, ind->type, ind->value, ind->value_len),
-             ind->id))
-        != KW_ERR_OK) {
+    size_t vkey_len = kw__vkey(vkey, ind->type, ind->value, ind->value_len);
+    if ((rc = kw__vbatch_add(s, vkey, vkey_len, ind->id)) != KW_ERR_OK) {
         return rc;
     }
     s->pending_current += (ind->revoked ? 0 : 1) - (had_old && !old_revoked ? 1 : 0);

@@ -285,7 +285,9 @@ if [ -e "$F/killed.kwx" ]; then
 else
     check "a killed export left no file under its name"
 fi
-rm -f "$F"/.killed.kwx.part-*
+ok "an export to the same name after the kill" "$A" export --out "$F/killed.kwx"
+nomatch "it removed the killed export's .part file" "$(ls -A "$F")" '\.killed\.kwx\.part-'
+ok "and its file is whole" "$A" import "$F/killed.kwx"
 
 # ---- the shared corpora ----
 if have_corpora && [ -d "$KW_CORPORA/stix-examples" ]; then

@@ -10,8 +10,11 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bundle/entry.h"
 #include "bundle/kwx.h"
@@ -467,6 +470,36 @@ static void test_writer_atomic(void **state)
     }
 }
 
+/* Leftover .part files of the same name: one whose writer is gone is removed by the next
+ * writer, one still locked by a live writer is left alone. */
+static void test_stale_parts(void **state)
+{
+    fixture *f = *state;
+    char stale[700], live[700], other[700];
+    const char *base = strrchr(f->path, '/') + 1;
+    struct stat st;
+    int fd;
+
+    snprintf(stale, sizeof(stale), "%s/.%s.part-AAAAAA", f->dir, base);
+    snprintf(live, sizeof(live), "%s/.%s.part-BBBBBB", f->dir, base);
+    snprintf(other, sizeof(other), "%s/.other.kwx.part-CCCCCC", f->dir);
+    for (int i = 0; i < 3; i++) {
+        const char *p = i == 0 ? stale : i == 1 ? live : other;
+        int w = open(p, O_CREAT | O_WRONLY, 0600);
+        assert_true(w >= 0);
+        close(w);
+    }
+    fd = open(live, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    write_file(f);
+    assert_int_not_equal(stat(stale, &st), 0);
+    assert_int_equal(stat(live, &st), 0);
+    assert_int_equal(stat(other, &st), 0);
+    assert_int_equal(stat(f->path, &st), 0);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trailer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_parts, setup, teardown),
     };
     if (sodium_init() < 0) {
         return 1;
