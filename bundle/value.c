@@ -1461,3 +1461,79 @@ kw_err kw_value_detect(const char *in, size_t len, kw_obs_type *type, char *out,
 {
     return normalise(KW_OBS_NONE, true, in, len, out, cap, out_len, why, type);
 }
+
+/* ---- Refanging ---- */
+
+/* Case-insensitive prefix test against a lower-case literal. */
+static bool starts_nocase(const char *s, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (n < l) {
+        return false;
+    }
+    for (size_t i = 0; i < l; i++) {
+        if (ascii_lower(s[i]) != lit[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t *out_len)
+{
+    /* Bracketed stand-ins, longest first where one is a prefix of another. */
+    static const struct {
+        const char *from;
+        const char *to;
+    } marks[] = {
+        { "[://]", "://" }, { "[:]//", "://" }, { "[.]", "." }, { "(.)", "." }, { "{.}", "." },
+        { "[dot]", "." }, { "(dot)", "." }, { "{dot}", "." }, { "[:]", ":" }, { "[at]", "@" },
+        { "(at)", "@" }, { "{at}", "@" }, { "[@]", "@" }, { "[/]", "/" },
+    };
+    static const struct {
+        const char *from;
+        const char *to;
+    } schemes[] = {
+        { "hxxps", "https" }, { "hxxp", "http" }, { "hxtps", "https" }, { "hxtp", "http" },
+        { "fxp", "ftp" }, { "sfxp", "sftp" },
+    };
+    size_t i = 0, o = 0, changes = 0;
+
+    *out_len = 0;
+    if (cap < len + 1) {
+        return 0;
+    }
+    /* A defanged scheme: only at the very start, and only before ':' or a bracket. */
+    for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
+        size_t l = strlen(schemes[k].from);
+        if (starts_nocase(in, len, schemes[k].from) && len > l
+            && (in[l] == ':' || in[l] == '[')) {
+            memcpy(out, schemes[k].to, l);
+            i = o = l;
+            changes++;
+            break;
+        }
+    }
+    while (i < len) {
+        bool hit = false;
+        if (in[i] == '[' || in[i] == '(' || in[i] == '{') {
+            for (size_t k = 0; k < sizeof(marks) / sizeof(marks[0]); k++) {
+                if (starts_nocase(in + i, len - i, marks[k].from)) {
+                    size_t tl = strlen(marks[k].to);
+                    memcpy(out + o, marks[k].to, tl);
+                    o += tl;
+                    i += strlen(marks[k].from);
+                    changes++;
+                    hit = true;
+                    break;
+                }
+            }
+        }
+        if (!hit) {
+            out[o++] = in[i++];
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return changes;
+}

@@ -59,4 +59,17 @@ kw_err kw_value_normalise(kw_obs_type type, const char *in, size_t len, char *ou
 kw_err kw_value_detect(const char *in, size_t len, kw_obs_type *type, char *out, size_t cap,
     size_t *out_len, const char **why);
 
+/*
+ * Undoes the usual ways reports "defang" indicators so that nobody follows them by
+ * accident: a scheme written hxxp, hxxps, hxtp, fxp or sfxp (any case, at the start), and
+ * the bracketed stand-ins [.] (.) {.} [dot] (dot) {dot} for '.', [:] for ':', [://] and
+ * [:]// for "://", [at] (at) {at} [@] for '@' and [/] for '/' (any case). Nothing else is
+ * touched: an IPv6 address in brackets ("http://[2001:db8::1]/") stays as it is. Writes
+ * the result (never longer than the input) NUL-terminated to out, which must hold len + 1
+ * bytes (else nothing is written and 0 returned), sets *out_len, and returns the number of
+ * stand-ins replaced (0: the value was not defanged). For values typed by a person or read
+ * from a report; values in received payloads are never refanged.
+ */
+size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t *out_len);
+
 #endif

@@ -19,7 +19,9 @@ static const char usage[]
       "Publishes indicators into this node's feed: each value is validated and normalised\n"
       "(its type detected unless --type is given), then written as signed feed entries of up\n"
       "to 1,000 indicators each. If any value is invalid nothing is published (unless\n"
-      "--skip-invalid), and each bad value is reported with its line number.\n"
+      "--skip-invalid), and each bad value is reported with its line number. Values written\n"
+      "defanged, as reports write them (hxxp://evil[.]example, 192.0.2[.]1,\n"
+      "user[at]example.org), are refanged first.\n"
       "\n"
       "  --tlp LEVEL          clear, green, amber, amber+strict or red (required)\n"
       "  --to NODE-OR-NAME    a recipient for amber, amber+strict and red (repeatable);\n"
@@ -31,7 +33,9 @@ static const char usage[]
       "  --label L            a label (repeatable)\n"
       "  --description TEXT   a description for every indicator\n"
       "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
-      "                       blank lines and lines starting with '#' are ignored\n"
+      "                       blank lines and lines starting with '#' are ignored, as is\n"
+      "                       a '#' comment after a value; in hosts-file lines\n"
+      "                       ('0.0.0.0 NAME', '127.0.0.1 NAME') the name is the value\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
       "                       first column is the value) and optionally a 'type' column\n"
       "  --skip-invalid       publish the valid values and report the invalid ones\n"
@@ -97,6 +101,7 @@ typedef struct item {
     size_t raw_len;
     const char *why;
     char why_buf[160];
+    bool refanged; /* written defanged ("hxxp://evil[.]example") */
 } item;
 
 /* ---- Reading ---- */
@@ -271,6 +276,45 @@ static bool field_is(const field *f, const char *name)
     return f->len == strlen(name) && strncasecmp(f->p, name, f->len) == 0;
 }
 
+/*
+ * The value of a line of a plain list (already trimmed): the line itself, without a comment
+ * that follows it after white space ("evil.example  # C2"), and for a hosts-file line
+ * ("0.0.0.0 evil.example", "127.0.0.1 evil.example") the name.
+ */
+static void plain_value(const char **p, size_t *len)
+{
+    static const char *const sinks[] = { "0.0.0.0", "127.0.0.1" };
+    const char *s = *p;
+    size_t n = *len;
+
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] == '#' && is_blank(s[i - 1])) {
+            n = i;
+            break;
+        }
+    }
+    trim(&s, &n);
+    for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
+        size_t l = strlen(sinks[k]);
+        if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {
+            const char *name = s + l;
+            size_t nl = n - l;
+            trim(&name, &nl);
+            bool one_word = nl > 0;
+            for (size_t i = 0; i < nl && one_word; i++) {
+                one_word = !is_blank(name[i]);
+            }
+            if (one_word) {
+                s = name;
+                n = nl;
+            }
+            break;
+        }
+    }
+    *p = s;
+    *len = n;
+}
+
 static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
 {
     it->kind = ITEM_BAD;
@@ -281,15 +325,26 @@ static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
 
 static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_len)
 {
-    const char *why = NULL;
+    const char *why = NULL, *v;
+    char fang[KW_VALUE_MAX + 64];
+    size_t vlen, flen = 0;
     kw_err rc;
 
     trim(&raw, &raw_len);
+    /* Values copied from reports are often defanged; errors still quote what was written. */
+    v = raw;
+    vlen = raw_len;
+    it->refanged = raw_len < sizeof(fang)
+        && kw_value_refang(raw, raw_len, fang, sizeof(fang), &flen) > 0;
+    if (it->refanged) {
+        v = fang;
+        vlen = flen;
+    }
     if (type != KW_OBS_NONE) {
         it->type = type;
-        rc = kw_value_normalise(type, raw, raw_len, it->value, sizeof(it->value), &it->len, &why);
+        rc = kw_value_normalise(type, v, vlen, it->value, sizeof(it->value), &it->len, &why);
     } else {
-        rc = kw_value_detect(raw, raw_len, &it->type, it->value, sizeof(it->value), &it->len, &why);
+        rc = kw_value_detect(v, vlen, &it->type, it->value, sizeof(it->value), &it->len, &why);
     }
     if (rc != KW_ERR_OK) {
         set_bad(it, raw, raw_len, why != NULL ? why : "is not a valid value");
@@ -425,7 +480,8 @@ static int next_item(source *s, const pub_opts *o, item *it)
             }
             csv_item(s, o, it, line, len);
         } else {
-            normalise(it, o->type, line, len);
+            plain_value(&p, &plen);
+            normalise(it, o->type, p, plen);
         }
         return 1;
     }
@@ -571,6 +627,7 @@ typedef struct publisher {
     seen_set *seen;
     kw_publish_result total;
     uint64_t batch_dups;
+    uint64_t refanged; /* values given defanged */
 } publisher;
 
 /* True when the value is already in this batch; otherwise *slot is where it goes. */
@@ -878,6 +935,7 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
             continue;
         }
         valid++;
+        p->refanged += it->refanged;
         if ((ret = add_item(p, it)) != 0) {
             kw_cli_progress_end(&prog);
             return ret;
@@ -997,12 +1055,18 @@ int publish_main(int argc, char **argv)
     if (source_rewind(&s) != 0 || publish_pass(&p, &s, it, valid) != 0) {
         goto out;
     }
+    char refanged[64] = "";
+    if (p.refanged > 0) {
+        snprintf(refanged, sizeof(refanged), " (%llu given defanged, refanged)",
+            (unsigned long long)p.refanged);
+    }
     if (p.total.entries > 0) {
-        printf("published %llu indicators in %llu entries (seq %llu-%llu), %llu duplicates "
+        printf("published %llu indicators%s in %llu entries (seq %llu-%llu), %llu duplicates "
                "skipped, %llu invalid skipped\n",
-            (unsigned long long)p.total.indicators, (unsigned long long)p.total.entries,
-            (unsigned long long)p.total.first_seq, (unsigned long long)p.total.last_seq,
-            (unsigned long long)p.total.duplicates, (unsigned long long)invalid);
+            (unsigned long long)p.total.indicators, refanged,
+            (unsigned long long)p.total.entries, (unsigned long long)p.total.first_seq,
+            (unsigned long long)p.total.last_seq, (unsigned long long)p.total.duplicates,
+            (unsigned long long)invalid);
     } else {
         printf("published 0 indicators in 0 entries, %llu duplicates skipped, %llu invalid "
                "skipped\n",

@@ -228,4 +228,35 @@ else
     skip "KW_CORPORA not present: corpus publish not run"
 fi
 
+# ---- values as reports and blocklists write them ----
+D=$(new_node CERT-D)
+cat >"$KW_TMP/defanged.txt" <<'EOF2'
+# an advisory's indicators, defanged, and a hosts-file blocklist
+hxxp://evil[.]example/dropper.exe
+HXXPS[://]C2(.)Example(dot)net/gate
+198.51.100[.]23
+phish[at]mail[.]example
+0.0.0.0 ads.tracker.example
+127.0.0.1   beacon.example.org
+cdn.example.com   # seen in the second wave
+http://[2001:db8::7]:8443/x
+EOF2
+ok "publish a defanged list" "$D" publish --tlp green --file "$KW_TMP/defanged.txt"
+match "the summary counts the refanged values" "$OUT" \
+    '^published 8 indicators \(4 given defanged, refanged\) in 1 entries'
+for v in http://evil.example/dropper.exe https://c2.example.net/gate 198.51.100.23 \
+    phish@mail.example ads.tracker.example beacon.example.org cdn.example.com \
+    'http://[2001:db8::7]:8443/x'; do
+    ok "query $v" "$D" query --value "$v" --json
+    eq "$v is stored refanged" "$(jq -r .value <<<"$OUT")" "$v"
+done
+ok "query with a defanged value" "$D" query --value 'hxxp://evil[.]example/dropper.exe' --json
+eq "a defanged query finds the value" "$(jq -r .value <<<"$OUT")" http://evil.example/dropper.exe
+printf '127.0.0.1 localhost\n' >"$KW_TMP/hosts.txt"
+check "a hosts line whose name is not an indicator is refused"
+run "$KAWAN" --dir "$D" publish --tlp green --file "$KW_TMP/hosts.txt"
+[ "$RC" -ne 0 ] || { show_result; fail "a hosts line for localhost was published"; }
+match "the error names the name" "$ERR" "line 1: 'localhost' is not a recognised indicator"
+verified "verify after the defanged list" "$D"
+
 echo "PASS: test_cli_basic"

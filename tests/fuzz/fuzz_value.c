@@ -124,6 +124,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(len2 == len && memcmp(out, typed, len + 1) == 0);
     }
 done:
+    /* Refanging never lengthens a value, and a value it leaves alone comes out unchanged. */
+    {
+        static char fang[KW_VALUE_MAX * 4];
+        size_t flen = 0;
+        if (size - 1 < sizeof(fang)) {
+            size_t changes = kw_value_refang(in, size - 1, fang, sizeof(fang), &flen);
+            check(flen <= size - 1 && fang[flen] == '\0');
+            check(changes > 0 || (flen == size - 1 && memcmp(fang, in, flen) == 0));
+        }
+    }
     if (!detect && (type == KW_OBS_IPV4 || type == KW_OBS_IPV6)) {
         check_against_libc(type, in, size - 1, rc, out);
     }

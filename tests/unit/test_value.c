@@ -978,6 +978,52 @@ static void test_corpora(void **state)
     }
 }
 
+static void expect_refang(const char *in, const char *want, size_t changes)
+{
+    char res[256];
+    size_t len = 0;
+
+    assert_int_equal(kw_value_refang(in, strlen(in), res, sizeof(res), &len), changes);
+    assert_string_equal(res, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void test_refang(void **state)
+{
+    char small[4];
+    size_t len = 99;
+    (void)state;
+
+    expect_refang("hxxp://evil[.]example/a", "http://evil.example/a", 2);
+    expect_refang("HXXPS[://]evil(.)example", "https://evil.example", 3);
+    expect_refang("hXXp[:]//a{.}b[DOT]c", "http://a.b.c", 4);
+    expect_refang("fxp://files[.]example", "ftp://files.example", 2);
+    expect_refang("192.0.2[.]1", "192.0.2.1", 1);
+    expect_refang("user[at]example(dot)org", "user@example.org", 2);
+    expect_refang("user[@]example.org", "user@example.org", 1);
+    expect_refang("2001:db8[:]:1", "2001:db8::1", 1);
+    /* Left alone: plain values, IPv6 hosts in brackets, "hxxp" that is not a scheme. */
+    expect_refang("evil.example", "evil.example", 0);
+    expect_refang("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x", 0);
+    expect_refang("[::1]", "[::1]", 0);
+    expect_refang("hxxpfoo.example", "hxxpfoo.example", 0);
+    expect_refang("a.hxxp://b", "a.hxxp://b", 0);
+    expect_refang("", "", 0);
+    /* The result is then validated as usual. */
+    {
+        char fang[64], norm[KW_VALUE_MAX + 1];
+        size_t flen = 0, olen = 0;
+        kw_obs_type t;
+        assert_int_equal(kw_value_refang("hxxps://Evil[.]Example/P", 24, fang, sizeof(fang), &flen), 2);
+        assert_int_equal(kw_value_detect(fang, flen, &t, norm, sizeof(norm), &olen, NULL), KW_ERR_OK);
+        assert_int_equal(t, KW_OBS_URL);
+        assert_string_equal(norm, "https://evil.example/P");
+    }
+    /* No room for the value and its NUL: nothing written. */
+    assert_int_equal(kw_value_refang("a[.]b", 5, small, sizeof(small), &len), 0);
+    assert_int_equal(len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -995,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_filename),
         cmocka_unit_test(test_stix_pattern),
         cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_refang),
         cmocka_unit_test(test_idempotence),
         cmocka_unit_test(test_corpora),
     };
