@@ -178,7 +178,7 @@ static void print_text(kw_cli_node *n, const kw_store_stats *st, const kw_head *
     printf("feeds        %zu\n", n_heads);
     kw_cli_table_init(&t, 4, header);
     for (size_t i = 0; i < n_heads; i++) {
-        char label[64], name[72], seq[24];
+        char label[64], name[72], seq[24], frozen[48];
         const char *cells[4];
         snprintf(name, sizeof(name), "  %s", kw_cli_node_label(n, heads[i].origin, label));
         kw_id_encode(text, heads[i].origin);
@@ -186,7 +186,9 @@ static void print_text(kw_cli_node *n, const kw_store_stats *st, const kw_head *
         cells[0] = name;
         cells[1] = text;
         cells[2] = seq;
-        cells[3] = heads[i].forked ? "FORKED: frozen" : "";
+        snprintf(frozen, sizeof(frozen), "FORKED: frozen from seq %llu",
+            (unsigned long long)heads[i].fork_seq);
+        cells[3] = heads[i].forked ? frozen : "";
         kw_cli_table_add(&t, cells);
     }
     kw_cli_table_finish(&t);

@@ -66,6 +66,40 @@ static void send_msg(kw__conn *c, kw_buf *b)
     }
 }
 
+/*
+ * Fork evidence travels as an ENTRIES message of exactly the two conflicting entries,
+ * header and signature only, one after the other (an ordinary batch never holds one seq
+ * twice). Any member can check it on its own: two valid signatures of one origin over two
+ * different entries for one seq.
+ */
+typedef struct evidence_ctx {
+    kw_node *n;
+    kw_peer_state *skip; /* to every connected peer but this one ... */
+    kw__conn *only;      /* ... or to this session alone */
+} evidence_ctx;
+
+static int evidence_cb(void *ctx, const kw_stored_entry *x, const kw_stored_entry *y)
+{
+    evidence_ctx *e = ctx;
+    kw_buf b = { 0 };
+
+    if (kw_msg_encode_entries_begin(&b, false, 2) == KW_ERR_OK
+        && kw_msg_encode_entry(&b, x->hdr, x->hdr_len, x->sig, NULL, 0) == KW_ERR_OK
+        && kw_msg_encode_entry(&b, y->hdr, y->hdr_len, y->sig, NULL, 0) == KW_ERR_OK) {
+        if (e->only != NULL) {
+            send_msg(e->only, &b);
+        }
+        for (size_t i = 0; e->only == NULL && i < e->n->n_peers; i++) {
+            kw__conn *q = e->n->peers[i].session;
+            if (&e->n->peers[i] != e->skip && q != NULL && q->hello_received) {
+                send_msg(q, &b);
+            }
+        }
+    }
+    kw_buf_free(&b);
+    return 0;
+}
+
 /* Our version vector as sent in HAVE: every wanted origin, held or not, in origin order. */
 static kw_err our_vector(kw_node *n, kw_head **out, size_t *count)
 {
@@ -180,6 +214,9 @@ void kw__sync_session_up(kw__conn *c)
         kw_buf_free(&b);
     }
     send_have(c);
+    /* Every fork this node knows of, so a member that was away learns it too. */
+    evidence_ctx e = { n, NULL, c };
+    (void)kw_store_forks(n->store, evidence_cb, &e);
 }
 
 void kw__sync_session_down(kw_peer_state *p)
@@ -445,26 +482,54 @@ static void on_have(kw__conn *c, const kw_msg *m)
     deliver_outbox(c);
 }
 
-/*
- * Passes a newly detected fork's second entry (its header and signature: the evidence) to
- * every other peer, so the whole community freezes the origin, not only the nodes whose
- * pushes happened to cross. A node that already holds the evidence does not pass it on.
- */
-static void forward_fork(kw_node *n, kw_peer_state *from, const kw_wire_entry *w)
+/* Passes the evidence of a fork new to this node to every other peer, so the whole
+ * community freezes the origin, including nodes that hold neither side yet. */
+static void forward_fork(kw_node *n, kw_peer_state *from, const uint8_t origin[static 32],
+    uint64_t seq)
 {
-    kw_buf b = { 0 };
-    if (kw_msg_encode_entries_begin(&b, false, 1) != KW_ERR_OK
-        || kw_msg_encode_entry(&b, w->hdr, w->hdr_len, w->sig, NULL, 0) != KW_ERR_OK) {
-        kw_buf_free(&b);
-        return;
-    }
-    for (size_t i = 0; i < n->n_peers; i++) {
-        kw__conn *q = n->peers[i].session;
-        if (&n->peers[i] != from && q != NULL && q->state == CONN_UP && q->hello_received) {
-            kw__conn_send(q, b.p, b.len, NULL, NULL);
+    evidence_ctx e = { n, from, NULL };
+    (void)kw_store_fork_get(n->store, origin, seq, evidence_cb, &e);
+}
+
+/* Checks and records fork evidence in m (two adjacent entries for one origin and seq).
+ * Returns a reason when the peer sent evidence that does not hold. */
+static const char *take_evidence(kw__conn *c, const kw_msg *m, char *why, size_t cap)
+{
+    kw_node *n = c->node;
+
+    kw_header hx, hy;
+    bool x_ok = kw_header_decode(&hx, m->entries[0].hdr, m->entries[0].hdr_len) == KW_ERR_OK;
+
+    for (size_t i = 0; i + 1 < m->n_entries; i++, hx = hy) {
+        const kw_wire_entry *x = &m->entries[i], *y = &m->entries[i + 1];
+        bool fresh = false, y_ok = kw_header_decode(&hy, y->hdr, y->hdr_len) == KW_ERR_OK;
+        bool pair = x_ok && y_ok && memcmp(hx.origin, hy.origin, 32) == 0 && hx.seq == hy.seq
+            && !(x->hdr_len == y->hdr_len && memcmp(x->hdr, y->hdr, x->hdr_len) == 0);
+        x_ok = y_ok;
+        if (!pair) {
+            continue;
+        }
+        kw_err rc = kw_store_fork_evidence(n->store, x, y, &fresh);
+        if (rc == KW_ERR_DECODE || rc == KW_ERR_BADSIG || rc == KW_ERR_INVAL
+            || rc == KW_ERR_ROSTER) {
+            char who[13];
+            kw_id_short(who, hx.origin);
+            snprintf(why, cap, "sent fork evidence that does not hold (origin %s seq %llu: %s)",
+                who, (unsigned long long)hx.seq, kw_strerror(rc));
+            return why;
+        }
+        if (rc != KW_ERR_OK) {
+            kw_log_error("storing fork evidence failed", "peer=%s err=\"%s\"",
+                c->peer->info.name, kw_strerror(rc));
+        } else if (fresh) {
+            char who[13];
+            kw_id_short(who, hx.origin);
+            kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu",
+                c->peer->info.name, who, (unsigned long long)hx.seq);
+            forward_fork(n, c->peer, hx.origin, hx.seq);
         }
     }
-    kw_buf_free(&b);
+    return NULL;
 }
 
 static void on_entries(kw__conn *c, const kw_msg *m)
@@ -477,6 +542,10 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     size_t fresh = 0;
 
     if (m->n_entries == 0) {
+        return;
+    }
+    if (m->n_entries >= 2 && (bad = take_evidence(c, m, why, sizeof(why))) != NULL) {
+        misbehaved(c, bad);
         return;
     }
     if ((r = calloc(m->n_entries, sizeof(*r))) == NULL) {
@@ -525,9 +594,9 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             break;
         case KW_INGEST_FORK:
             kw_id_short(who, r[i].origin);
-            kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu", p->info.name,
-                who, (unsigned long long)r[i].seq);
-            forward_fork(n, p, w);
+            kw_log_error("fork detected in received entries", "peer=%s origin=%s seq=%llu",
+                p->info.name, who, (unsigned long long)r[i].seq);
+            forward_fork(n, p, r[i].origin, r[i].seq);
             break;
         case KW_INGEST_FROZEN:
             break;

@@ -10,6 +10,19 @@
 #include "crypto/log.h"
 #include "crypto/seal.h"
 
+/* A heads value into h (origin aside); false when it is malformed. */
+static bool head_decode(kw_head *h, const uint8_t *v, size_t len)
+{
+    if (len != KW__HEAD_LEN && len != KW__HEAD_LEN_V1) {
+        return false;
+    }
+    h->seq = kw__get64(v);
+    memcpy(h->id, v + 8, 32);
+    h->forked = v[40] != 0;
+    h->fork_seq = !h->forked ? 0 : len == KW__HEAD_LEN ? kw__get64(v + 41) : h->seq + 1;
+    return true;
+}
+
 kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], kw_head *out)
 {
     MDB_val k = { 32, (void *)origin }, v;
@@ -23,12 +36,9 @@ kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], 
     if (mrc != 0) {
         return kw__mdb_err(mrc, "heads_get");
     }
-    if (v.mv_size != KW__HEAD_LEN) {
+    if (!head_decode(out, v.mv_data, v.mv_size)) {
         return KW_ERR_STORE;
     }
-    out->seq = kw__get64(v.mv_data);
-    memcpy(out->id, (const uint8_t *)v.mv_data + 8, 32);
-    out->forked = ((const uint8_t *)v.mv_data)[40] != 0;
     return KW_ERR_OK;
 }
 
@@ -39,7 +49,17 @@ kw_err kw__head_put(kw_store *s, MDB_txn *txn, const kw_head *h)
     kw__put64(buf, h->seq);
     memcpy(buf + 8, h->id, 32);
     buf[40] = h->forked ? 1 : 0;
+    kw__put64(buf + 41, h->forked ? h->fork_seq : 0);
     return kw__mdb_err(mdb_put(txn, s->heads, &k, &v, 0), "heads_put");
+}
+
+/* Marks the origin's feed frozen from seq on (the earliest fork wins). */
+static void head_freeze(kw_head *h, uint64_t seq)
+{
+    if (!h->forked || seq < h->fork_seq) {
+        h->fork_seq = seq;
+    }
+    h->forked = true;
 }
 
 static kw_err put_entry(kw_store *s, MDB_txn *txn, const kw_header *h, const uint8_t *hdr,
@@ -546,30 +566,105 @@ out:
 
 /* ---- Receiving ---- */
 
-static kw_err put_fork(kw_store *s, MDB_txn *txn, const uint8_t key[static 40],
-    const MDB_val *held, const kw_wire_entry *w)
+/* Stores the two conflicting entries (header and signature each) under key. */
+static kw_err put_fork_pair(kw_store *s, MDB_txn *txn, const uint8_t key[static 40],
+    const uint8_t *a_hdr, size_t a_len, const uint8_t *a_sig, const uint8_t *b_hdr,
+    size_t b_len, const uint8_t *b_sig)
 {
     uint8_t buf[2 * (2 + KW_HEADER_MAX + KW_SIG_LEN)];
-    size_t o = 0;
-    const uint8_t *hv = held->mv_data;
-    size_t hl = held->mv_size - KW__ENT_HDR_OFF;
+    const uint8_t *hdrs[2] = { a_hdr, b_hdr }, *sigs[2] = { a_sig, b_sig };
+    size_t lens[2] = { a_len, b_len }, o = 0;
     MDB_val k = { 40, (void *)key }, v;
 
-    buf[o++] = (uint8_t)(hl >> 8);
-    buf[o++] = (uint8_t)hl;
-    memcpy(buf + o, hv + KW__ENT_HDR_OFF, hl);
-    o += hl;
-    memcpy(buf + o, hv + 41, KW_SIG_LEN);
-    o += KW_SIG_LEN;
-    buf[o++] = (uint8_t)(w->hdr_len >> 8);
-    buf[o++] = (uint8_t)w->hdr_len;
-    memcpy(buf + o, w->hdr, w->hdr_len);
-    o += w->hdr_len;
-    memcpy(buf + o, w->sig, KW_SIG_LEN);
-    o += KW_SIG_LEN;
+    for (int i = 0; i < 2; i++) {
+        if (lens[i] > KW_HEADER_MAX) {
+            return KW_ERR_DECODE;
+        }
+        buf[o++] = (uint8_t)(lens[i] >> 8);
+        buf[o++] = (uint8_t)lens[i];
+        memcpy(buf + o, hdrs[i], lens[i]);
+        o += lens[i];
+        memcpy(buf + o, sigs[i], KW_SIG_LEN);
+        o += KW_SIG_LEN;
+    }
     v.mv_size = o;
     v.mv_data = buf;
     return kw__mdb_err(mdb_put(txn, s->forks, &k, &v, 0), "forks_put");
+}
+
+/* The held entry (an `entries` value) and the conflicting one received. */
+static kw_err put_fork(kw_store *s, MDB_txn *txn, const uint8_t key[static 40],
+    const MDB_val *held, const kw_wire_entry *w)
+{
+    const uint8_t *hv = held->mv_data;
+    return put_fork_pair(s, txn, key, hv + KW__ENT_HDR_OFF, held->mv_size - KW__ENT_HDR_OFF,
+        hv + 41, w->hdr, w->hdr_len, w->sig);
+}
+
+kw_err kw_store_fork_evidence(kw_store *s, const kw_wire_entry *a, const kw_wire_entry *b,
+    bool *fresh)
+{
+    kw_header ha, hb;
+    uint8_t ida[32], idb[32], key[40];
+    MDB_txn *txn = NULL;
+    MDB_val k = { 40, key }, v;
+    kw_head head;
+    kw_err rc;
+
+    *fresh = false;
+    if (a->hdr_len > KW_HEADER_MAX || b->hdr_len > KW_HEADER_MAX) {
+        return KW_ERR_DECODE;
+    }
+    if ((rc = kw_entry_check(&ha, a->hdr, a->hdr_len, a->sig, NULL, 0)) != KW_ERR_OK
+        || (rc = kw_entry_check(&hb, b->hdr, b->hdr_len, b->sig, NULL, 0)) != KW_ERR_OK) {
+        return rc;
+    }
+    kw_entry_id(ida, a->hdr, a->hdr_len, a->sig);
+    kw_entry_id(idb, b->hdr, b->hdr_len, b->sig);
+    if (memcmp(ha.origin, hb.origin, 32) != 0 || ha.seq != hb.seq || memcmp(ida, idb, 32) == 0) {
+        return KW_ERR_INVAL;
+    }
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    s->pending_current = 0;
+    kw__vbatch_reset(s);
+    if (memcmp(ha.origin, s->self, 32) != 0) {
+        MDB_val ik = { 32, ha.origin }, iv;
+        if (mdb_get(txn, s->peer_ids, &ik, &iv) != 0) {
+            rc = KW_ERR_ROSTER;
+            goto out;
+        }
+    }
+    kw__feed_key(key, ha.origin, ha.seq);
+    if (mdb_get(txn, s->forks, &k, &v) == 0) {
+        rc = KW_ERR_OK; /* known already */
+        goto out;
+    }
+    if ((rc = kw__head_get(s, txn, ha.origin, &head)) != KW_ERR_OK
+        || (rc = put_fork_pair(s, txn, key, a->hdr, a->hdr_len, a->sig, b->hdr, b->hdr_len,
+                b->sig))
+            != KW_ERR_OK) {
+        goto out;
+    }
+    head_freeze(&head, ha.seq);
+    if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
+        goto out;
+    }
+    rc = kw__commit(s, txn);
+    txn = NULL;
+    if (rc == KW_ERR_OK) {
+        char who[13];
+        kw_id_short(who, ha.origin);
+        kw_log_error("FORK evidence: two signed entries for one seq; feed frozen from it",
+            "origin=%s seq=%llu", who, (unsigned long long)ha.seq);
+        *fresh = true;
+    }
+out:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
 }
 
 /* Opens (when sealed and addressed to us) and decodes a payload. *b is NULL when the payload
@@ -698,8 +793,8 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
             if ((rc = put_fork(s, txn, key, &v, w)) != KW_ERR_OK) {
                 return rc;
             }
-            if (!head.forked) {
-                head.forked = true;
+            if (!head.forked || h.seq < head.fork_seq) {
+                head_freeze(&head, h.seq);
                 if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
                     return rc;
                 }
@@ -760,7 +855,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
     } else if (mrc != MDB_NOTFOUND) {
         return kw__mdb_err(mrc, "entries_get");
     }
-    if (head.forked) {
+    if (head.forked && h.seq >= head.fork_seq) {
         r->status = KW_INGEST_FROZEN;
         r->err = KW_ERR_FORK;
         return KW_ERR_OK;
@@ -912,13 +1007,10 @@ kw_err kw_store_head(kw_store *s, const uint8_t origin[static 32], kw_head *out)
 static bool head_fill(void *elem, const MDB_val *k, const MDB_val *v)
 {
     kw_head *h = elem;
-    if (k->mv_size != 32 || v->mv_size != KW__HEAD_LEN) {
+    if (k->mv_size != 32 || !head_decode(h, v->mv_data, v->mv_size)) {
         return false;
     }
     memcpy(h->origin, k->mv_data, 32);
-    h->seq = kw__get64(v->mv_data);
-    memcpy(h->id, (const uint8_t *)v->mv_data + 8, 32);
-    h->forked = ((const uint8_t *)v->mv_data)[40] != 0;
     return true;
 }
 
@@ -1047,6 +1139,37 @@ kw_err kw_store_forks(kw_store *s, kw_fork_cb cb, void *ctx)
     rc = KW_ERR_OK;
 out:
     mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+kw_err kw_store_fork_get(kw_store *s, const uint8_t origin[static 32], uint64_t seq,
+    kw_fork_cb cb, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    uint8_t key[40];
+    MDB_val k = { 40, key }, v;
+    kw_stored_entry a, b;
+    size_t off = 0;
+    kw_err rc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    kw__feed_key(key, origin, seq);
+    int mrc = mdb_get(txn, s->forks, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        rc = KW_ERR_NOTFOUND;
+    } else if (mrc != 0) {
+        rc = kw__mdb_err(mrc, "forks_get");
+    } else if (fork_side(v.mv_data, v.mv_size, &off, &a) != KW_ERR_OK
+        || fork_side(v.mv_data, v.mv_size, &off, &b) != KW_ERR_OK) {
+        rc = KW_ERR_STORE;
+    } else {
+        cb(ctx, &a, &b);
+        rc = KW_ERR_OK;
+    }
     mdb_txn_abort(txn);
     return rc;
 }

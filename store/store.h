@@ -140,6 +140,7 @@ typedef struct kw_head {
     uint64_t seq;        /* highest contiguous seq held (0: none) */
     uint8_t id[32];      /* entry id of that entry */
     bool forked;         /* frozen by a detected fork */
+    uint64_t fork_seq;   /* when forked: entries from this seq on are refused */
 } kw_head;
 
 /* The head of one origin's feed (seq 0 when nothing is held). */
@@ -175,9 +176,24 @@ kw_err kw_store_feed_range(kw_store *s, const uint8_t origin[static 32], uint64_
 kw_err kw_store_entries_since(kw_store *s, int64_t since_ms, bool want_payload, kw_entry_cb cb,
     void *ctx);
 
+/*
+ * Fork evidence from a peer: two entries of one origin with one seq and different ids (the
+ * headers and signatures; payloads are not needed). Checks both signatures and that the
+ * origin is in the roster (or is this node), records the pair unless this fork is known,
+ * and freezes the origin's feed from that seq: entries below it are still accepted. *fresh
+ * says whether the fork was new here. KW_ERR_INVAL when the two are not a fork of one
+ * origin and seq; KW_ERR_DECODE or KW_ERR_BADSIG for an entry that does not verify;
+ * KW_ERR_ROSTER.
+ */
+kw_err kw_store_fork_evidence(kw_store *s, const kw_wire_entry *a, const kw_wire_entry *b,
+    bool *fresh);
+
 /* Forks detected: calls cb with the two conflicting entries (valid only during the call). */
 typedef int (*kw_fork_cb)(void *ctx, const kw_stored_entry *a, const kw_stored_entry *b);
 kw_err kw_store_forks(kw_store *s, kw_fork_cb cb, void *ctx);
+/* The evidence of one fork: cb once with both entries; KW_ERR_NOTFOUND when none is held. */
+kw_err kw_store_fork_get(kw_store *s, const uint8_t origin[static 32], uint64_t seq,
+    kw_fork_cb cb, void *ctx);
 
 /* ---- Queries ---- */
 

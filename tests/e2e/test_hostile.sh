@@ -105,6 +105,8 @@ pass "duplicate: the new valid entry was stored (T's head of M's feed = M's), th
 run_case forged-sig closed "err=BADSIG" forged-sig.hostile.example
 run_case broken-chain closed "err=CHAIN" broken-chain.hostile.example
 run_case bad-hash closed "err=HASH" bad-hash.hostile.example
+run_case false-fork closed "fork evidence that does not hold" false-fork.hostile.example
+[ "$(kn 0 status --json | jq -r .forks)" = 0 ] || fail "false-fork: T recorded a fork"
 run_case unknown-origin closed "err=ROSTER" unknown-origin.hostile.example \
     unknown-origin-2.hostile.example
 stranger=$(sed -n 's/.*origin=\(kw1[a-z2-7]*\).*/\1/p' "$NET/unknown-origin.out")

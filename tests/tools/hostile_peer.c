@@ -990,6 +990,46 @@ static int sc_bad_entry(ctx *c)
     return 0;
 }
 
+/* false-fork: the member's feed, then "fork evidence" for its last seq whose second entry
+ * is a different header with a signature that does not verify. */
+static int sc_false_fork(ctx *c)
+{
+    entry_list feed = { 0 };
+    entry pair[2];
+    int ret;
+
+    if ((ret = own_feed(c, &feed, "member-feed.hostile.example")) != 0) {
+        return ret;
+    }
+    const entry *last = &feed.e[feed.n - 1];
+    uint8_t prev[32];
+    if (feed.n > 1) {
+        entry_id_of(prev, &feed.e[feed.n - 2]);
+    }
+    if (build_entry(&pair[1], c->m.id, feed.n, feed.n > 1 ? prev : NULL,
+            "false-fork.hostile.example", DEFECT_NONE)
+        != KW_ERR_OK) {
+        entry_list_free(&feed);
+        return setup_error("cannot build the entry");
+    }
+    pair[1].sig[9] ^= 0x01;
+    free(pair[1].payload);
+    pair[1].payload = NULL;
+    pair[1].payload_len = 0;
+    pair[0] = *last;
+    pair[0].payload = NULL;
+    pair[0].payload_len = 0;
+    say("sending the member's feed (seq 1-%zu), then fork evidence for seq %zu whose second "
+        "entry's signature does not verify",
+        feed.n, feed.n);
+    send_feed(&c->s, &feed);
+    double t = now_s();
+    send_entries(&c->s, pair, 2, false);
+    report_close(&c->s, t, c->o->wait_s, c->o->connect[0], &c->m);
+    entry_list_free(&feed);
+    return 0;
+}
+
 static int sc_unknown_origin(ctx *c)
 {
     kw_identity *stranger = NULL;
@@ -1406,6 +1446,7 @@ static const struct {
     { "red-request", "WANT and GRAFT the node's own feed holding RED not for this member" },
     { "second-session", "a second session with the same key while the first is open" },
     { "fork", "two entries with one seq to two nodes (--origin-dir: whose key signs)" },
+    { "false-fork", "fork evidence for the member's last seq with a forged second entry" },
 };
 
 static void usage(FILE *f)
@@ -1532,6 +1573,8 @@ int main(int argc, char **argv)
     if (strcmp(sc, "forged-sig") == 0 || strcmp(sc, "broken-chain") == 0
         || strcmp(sc, "bad-hash") == 0) {
         ret = sc_bad_entry(&c);
+    } else if (strcmp(sc, "false-fork") == 0) {
+        ret = sc_false_fork(&c);
     } else if (strcmp(sc, "unknown-origin") == 0) {
         ret = sc_unknown_origin(&c);
     } else if (strcmp(sc, "replay") == 0 || strcmp(sc, "reorder") == 0) {

@@ -310,6 +310,110 @@ static void test_ingest_checks(void **state)
     kw_test_rmrf(dir2);
 }
 
+static int fork_get_cb(void *ctx, const kw_stored_entry *a, const kw_stored_entry *b)
+{
+    (void)a;
+    (void)b;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Fork evidence reaching a node that holds neither side, nor yet the entries before it. */
+static void test_fork_evidence(void **state)
+{
+    fixture *f = *state;
+    char dir2[256];
+    kw_store *s2 = NULL;
+    kw_identity *other = kw_test_identity(11);
+    kw_publish_result res = { 0 };
+    wire_copy w = { 0 };
+    kw_ingest_result r[2];
+    bool fresh = false;
+
+    for (int i = 0; i < 3; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "ev%d.example.net", i);
+        const char *vals[] = { v };
+        kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 1);
+        publish(f, b, KW_TLP_GREEN, &res);
+        kw_bundle_free(b);
+    }
+    assert_int_equal(kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w),
+        KW_ERR_OK);
+    assert_int_equal(w.n, 3);
+    /* A second valid entry for seq 3, signed by A. */
+    kw_header h = w.e[2].h;
+    h.time_ms += 1;
+    uint8_t hdr[KW_HEADER_MAX], sig[64];
+    size_t hl;
+    assert_int_equal(kw_header_encode(&h, hdr, &hl), KW_ERR_OK);
+    kw_entry_sign(f->id, sig, hdr, hl);
+    kw_wire_entry x = { w.e[2].hdr, w.e[2].hdr_len, w.e[2].sig, NULL, 0 };
+    kw_wire_entry y = { hdr, hl, sig, NULL, 0 };
+
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-C"), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    /* A stranger's fork is not evidence here. */
+    assert_int_equal(kw_store_fork_evidence(s2, &x, &y, &fresh), KW_ERR_ROSTER);
+    kw_peer p = { 0 };
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    /* Forged, or not a fork: refused, nothing recorded. */
+    uint8_t forged[64];
+    memcpy(forged, sig, 64);
+    forged[5] ^= 1;
+    kw_wire_entry yf = { hdr, hl, forged, NULL, 0 };
+    assert_int_equal(kw_store_fork_evidence(s2, &x, &yf, &fresh), KW_ERR_BADSIG);
+    assert_int_equal(kw_store_fork_evidence(s2, &x, &x, &fresh), KW_ERR_INVAL);
+    kw_wire_entry z = { w.e[1].hdr, w.e[1].hdr_len, w.e[1].sig, NULL, 0 };
+    assert_int_equal(kw_store_fork_evidence(s2, &x, &z, &fresh), KW_ERR_INVAL);
+    kw_store_stats st;
+    kw_store_stats_get(s2, &st);
+    assert_int_equal(st.forks, 0);
+    /* The real thing: recorded once, the feed frozen from seq 3. */
+    assert_int_equal(kw_store_fork_evidence(s2, &x, &y, &fresh), KW_ERR_OK);
+    assert_true(fresh);
+    assert_int_equal(kw_store_fork_evidence(s2, &y, &x, &fresh), KW_ERR_OK);
+    assert_false(fresh);
+    int calls = 0;
+    assert_int_equal(kw_store_fork_get(s2, kw_identity_pk(f->id), 3, fork_get_cb, &calls),
+        KW_ERR_OK);
+    assert_int_equal(calls, 1);
+    assert_int_equal(kw_store_fork_get(s2, kw_identity_pk(f->id), 2, fork_get_cb, &calls),
+        KW_ERR_NOTFOUND);
+    kw_head head;
+    assert_int_equal(kw_store_head(s2, kw_identity_pk(f->id), &head), KW_ERR_OK);
+    assert_true(head.forked);
+    assert_int_equal(head.fork_seq, 3);
+    assert_int_equal(head.seq, 0);
+    /* Entries before the fork still arrive; the fork's seq does not. */
+    kw_wire_entry batch[2] = { wire_of(&w.e[0]), wire_of(&w.e[1]) };
+    assert_int_equal(kw_store_ingest(s2, other, batch, 2, r), KW_ERR_OK);
+    assert_int_equal(r[0].status, KW_INGEST_STORED);
+    assert_int_equal(r[1].status, KW_INGEST_STORED);
+    kw_wire_entry third = wire_of(&w.e[2]);
+    assert_int_equal(kw_store_ingest(s2, other, &third, 1, r), KW_ERR_OK);
+    assert_int_equal(r[0].status, KW_INGEST_FROZEN);
+    assert_int_equal(query_value(s2, "ev1.example.net", false), 1);
+    assert_int_equal(query_value(s2, "ev2.example.net", false), 0);
+    assert_int_equal(kw_store_head(s2, kw_identity_pk(f->id), &head), KW_ERR_OK);
+    assert_int_equal(head.seq, 2);
+    assert_true(head.forked);
+    assert_int_equal(head.fork_seq, 3);
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    for (size_t i = 0; i < w.n; i++) {
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    kw_store_close(s2);
+    kw_identity_free(other);
+    kw_test_rmrf(dir2);
+}
+
 static void test_broken_chain(void **state)
 {
     fixture *f = *state;
@@ -504,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_in_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fork_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster, setup, teardown),
