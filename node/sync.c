@@ -491,45 +491,47 @@ static void forward_fork(kw_node *n, kw_peer_state *from, const uint8_t origin[s
     (void)kw_store_fork_get(n->store, origin, seq, evidence_cb, &e);
 }
 
-/* Checks and records fork evidence in m (two adjacent entries for one origin and seq).
- * Returns a reason when the peer sent evidence that does not hold. */
-static const char *take_evidence(kw__conn *c, const kw_msg *m, char *why, size_t cap)
+/*
+ * Fork evidence is an ENTRIES message of exactly two entries for one origin and seq, header
+ * only. True when m is one; then it has been checked and recorded (and passed on when new),
+ * and *bad names what is wrong with it when the peer sent evidence that does not hold.
+ * Evidence about an origin outside this node's roster is none of its business: ignored.
+ */
+static bool take_evidence(kw__conn *c, const kw_msg *m, const char **bad, char *why, size_t cap)
 {
     kw_node *n = c->node;
-
+    const kw_wire_entry *x = &m->entries[0], *y = &m->entries[1];
     kw_header hx, hy;
-    bool x_ok = kw_header_decode(&hx, m->entries[0].hdr, m->entries[0].hdr_len) == KW_ERR_OK;
+    bool fresh = false;
+    char who[13];
 
-    for (size_t i = 0; i + 1 < m->n_entries; i++, hx = hy) {
-        const kw_wire_entry *x = &m->entries[i], *y = &m->entries[i + 1];
-        bool fresh = false, y_ok = kw_header_decode(&hy, y->hdr, y->hdr_len) == KW_ERR_OK;
-        bool pair = x_ok && y_ok && memcmp(hx.origin, hy.origin, 32) == 0 && hx.seq == hy.seq
-            && !(x->hdr_len == y->hdr_len && memcmp(x->hdr, y->hdr, x->hdr_len) == 0);
-        x_ok = y_ok;
-        if (!pair) {
-            continue;
-        }
-        kw_err rc = kw_store_fork_evidence(n->store, x, y, &fresh);
-        if (rc == KW_ERR_DECODE || rc == KW_ERR_BADSIG || rc == KW_ERR_INVAL
-            || rc == KW_ERR_ROSTER) {
-            char who[13];
-            kw_id_short(who, hx.origin);
-            snprintf(why, cap, "sent fork evidence that does not hold (origin %s seq %llu: %s)",
-                who, (unsigned long long)hx.seq, kw_strerror(rc));
-            return why;
-        }
-        if (rc != KW_ERR_OK) {
-            kw_log_error("storing fork evidence failed", "peer=%s err=\"%s\"",
-                c->peer->info.name, kw_strerror(rc));
-        } else if (fresh) {
-            char who[13];
-            kw_id_short(who, hx.origin);
-            kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu",
-                c->peer->info.name, who, (unsigned long long)hx.seq);
-            forward_fork(n, c->peer, hx.origin, hx.seq);
-        }
+    *bad = NULL;
+    if (m->n_entries != 2 || x->payload != NULL || y->payload != NULL
+        || kw_header_decode(&hx, x->hdr, x->hdr_len) != KW_ERR_OK
+        || kw_header_decode(&hy, y->hdr, y->hdr_len) != KW_ERR_OK
+        || memcmp(hx.origin, hy.origin, 32) != 0 || hx.seq != hy.seq
+        || (x->hdr_len == y->hdr_len && memcmp(x->hdr, y->hdr, x->hdr_len) == 0
+            && memcmp(x->sig, y->sig, KW_SIG_LEN) == 0)) {
+        return false;
     }
-    return NULL;
+    kw_id_short(who, hx.origin);
+    kw_err rc = kw_store_fork_evidence(n->store, x, y, &fresh);
+    if (rc == KW_ERR_DECODE || rc == KW_ERR_BADSIG || rc == KW_ERR_INVAL) {
+        snprintf(why, cap, "sent fork evidence that does not hold (origin %s seq %llu: %s)", who,
+            (unsigned long long)hx.seq, kw_strerror(rc));
+        *bad = why;
+    } else if (rc == KW_ERR_ROSTER) {
+        kw_log_info("fork evidence about an origin not in the roster ignored",
+            "peer=%s origin=%s seq=%llu", c->peer->info.name, who, (unsigned long long)hx.seq);
+    } else if (rc != KW_ERR_OK) {
+        kw_log_error("storing fork evidence failed", "peer=%s err=\"%s\"", c->peer->info.name,
+            kw_strerror(rc));
+    } else if (fresh) {
+        kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu", c->peer->info.name,
+            who, (unsigned long long)hx.seq);
+        forward_fork(n, c->peer, hx.origin, hx.seq);
+    }
+    return true;
 }
 
 static void on_entries(kw__conn *c, const kw_msg *m)
@@ -544,8 +546,10 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     if (m->n_entries == 0) {
         return;
     }
-    if (m->n_entries >= 2 && (bad = take_evidence(c, m, why, sizeof(why))) != NULL) {
-        misbehaved(c, bad);
+    if (take_evidence(c, m, &bad, why, sizeof(why))) {
+        if (bad != NULL) {
+            misbehaved(c, bad);
+        }
         return;
     }
     if ((r = calloc(m->n_entries, sizeof(*r))) == NULL) {
