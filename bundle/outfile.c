@@ -82,18 +82,31 @@ kw_err kw_outfile_new(kw_outfile **out, const char *path)
     }
     memcpy(f->dir, slash != NULL ? path : ".", dlen);
     f->dir[dlen] = '\0';
-    snprintf(f->tmp, dlen + strlen(base) + 16, "%s/.%s.part-XXXXXX", f->dir, base);
-    if ((f->fd = mkostemp(f->tmp, O_CLOEXEC)) < 0) {
-        rc = errno == EACCES || errno == EROFS    ? KW_ERR_PERM
-            : errno == ENOENT || errno == ENOTDIR ? KW_ERR_NOTFOUND
-                                                  : kw_outfile_errno();
-        f->tmp[0] = '\0';
-        goto out;
-    }
-    /* Ours, for as long as this process lives (see remove_stale). */
-    if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = KW_ERR_IO;
-        goto out;
+    /* Created, then locked: another writer's remove_stale may take the file in between
+     * (it was not locked yet), so it must still be there, under its name, once locked. */
+    for (int attempt = 0;; attempt++) {
+        struct stat held, named;
+        snprintf(f->tmp, dlen + strlen(base) + 16, "%s/.%s.part-XXXXXX", f->dir, base);
+        if ((f->fd = mkostemp(f->tmp, O_CLOEXEC)) < 0) {
+            rc = errno == EACCES || errno == EROFS    ? KW_ERR_PERM
+                : errno == ENOENT || errno == ENOTDIR ? KW_ERR_NOTFOUND
+                                                      : kw_outfile_errno();
+            f->tmp[0] = '\0';
+            goto out;
+        }
+        /* Ours, for as long as this process lives or until commit (see remove_stale). */
+        if (flock(f->fd, LOCK_EX | LOCK_NB) == 0 && fstat(f->fd, &held) == 0
+            && stat(f->tmp, &named) == 0 && held.st_ino == named.st_ino
+            && held.st_dev == named.st_dev) {
+            break;
+        }
+        close(f->fd);
+        f->fd = -1;
+        if (attempt == 4) {
+            f->tmp[0] = '\0';
+            rc = KW_ERR_IO;
+            goto out;
+        }
     }
     remove_stale(f->dir, base, f->tmp);
     *out = f;
@@ -119,12 +132,17 @@ kw_err kw_outfile_commit(kw_outfile *f)
     if (fsync(f->fd) != 0) {
         return kw_outfile_errno();
     }
-    r = close(f->fd);
-    f->fd = -1;
-    if (r != 0 || rename(f->tmp, f->path) != 0) {
+    /* Renamed while still locked: once unlocked, the file no longer bears a .part name
+     * that another writer's remove_stale would look at. */
+    if (rename(f->tmp, f->path) != 0) {
         return kw_outfile_errno();
     }
     f->committed = true;
+    r = close(f->fd);
+    f->fd = -1;
+    if (r != 0) {
+        return kw_outfile_errno();
+    }
     /* The new name is durable only once the directory is. */
     if ((dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         (void)fsync(dfd);

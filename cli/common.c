@@ -114,6 +114,11 @@ bool kw_cli_utf8_valid(const char *s, size_t n, size_t *bad_at)
     return true;
 }
 
+bool kw_cli_may_refang(kw_obs_type type)
+{
+    return type != KW_OBS_STIX_PATTERN && type != KW_OBS_FILENAME;
+}
+
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max)
 {
     static const char hex[] = "0123456789abcdef";

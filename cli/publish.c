@@ -35,7 +35,8 @@ static const char usage[]
       "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
       "                       blank lines and lines starting with '#' are ignored, as is\n"
       "                       a '#' comment after a value; in hosts-file lines\n"
-      "                       ('0.0.0.0 NAME', '127.0.0.1 NAME') the name is the value\n"
+      "                       ('0.0.0.0 NAME', '127.0.0.1 NAME', '::1 NAME') the name is\n"
+      "                       the value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
       "                       first column is the value) and optionally a 'type' column\n"
       "  --skip-invalid       publish the valid values and report the invalid ones\n"
@@ -279,11 +280,17 @@ static bool field_is(const field *f, const char *name)
 /*
  * The value of a line of a plain list (already trimmed): the line itself, without a comment
  * that follows it after white space ("evil.example  # C2"), and for a hosts-file line
- * ("0.0.0.0 evil.example", "127.0.0.1 evil.example") the name.
+ * ("0.0.0.0 evil.example", "127.0.0.1 evil.example", "::1 ...") the name. Returns false for
+ * the lines every hosts file starts with ("127.0.0.1 localhost", "::1 ip6-localhost",
+ * ...), which name no indicator and are skipped like comments.
  */
-static void plain_value(const char **p, size_t *len)
+static bool plain_value(const char **p, size_t *len)
 {
-    static const char *const sinks[] = { "0.0.0.0", "127.0.0.1" };
+    static const char *const sinks[] = { "0.0.0.0", "127.0.0.1", "::1", "::", "fe00::0",
+        "ff00::0", "ff02::1", "ff02::2" };
+    static const char *const local_names[] = { "localhost", "localhost.localdomain", "local",
+        "broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix",
+        "ip6-allnodes", "ip6-allrouters", "0.0.0.0" };
     const char *s = *p;
     size_t n = *len;
 
@@ -297,14 +304,35 @@ static void plain_value(const char **p, size_t *len)
     for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
         size_t l = strlen(sinks[k]);
         if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {
-            const char *name = s + l;
-            size_t nl = n - l;
-            trim(&name, &nl);
-            bool one_word = nl > 0;
-            for (size_t i = 0; i < nl && one_word; i++) {
-                one_word = !is_blank(name[i]);
+            /* The names after the address: all local ones, skip the line; exactly one
+             * other, that is the value; more than one other, the line stays as it is (and
+             * is refused, naming it). */
+            const char *name = NULL, *q = s + l, *end = s + n;
+            size_t nl = 0, others = 0;
+            while (q < end) {
+                while (q < end && is_blank(*q)) {
+                    q++;
+                }
+                const char *w = q;
+                while (q < end && !is_blank(*q)) {
+                    q++;
+                }
+                size_t wl = (size_t)(q - w);
+                bool local = false;
+                for (size_t j = 0; wl > 0 && j < sizeof(local_names) / sizeof(local_names[0]); j++) {
+                    local = local
+                        || (strlen(local_names[j]) == wl && strncasecmp(w, local_names[j], wl) == 0);
+                }
+                if (wl > 0 && !local) {
+                    others++;
+                    name = w;
+                    nl = wl;
+                }
             }
-            if (one_word) {
+            if (others == 0) {
+                return false;
+            }
+            if (others == 1) {
                 s = name;
                 n = nl;
             }
@@ -313,6 +341,7 @@ static void plain_value(const char **p, size_t *len)
     }
     *p = s;
     *len = n;
+    return true;
 }
 
 static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
@@ -334,7 +363,7 @@ static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_le
     /* Values copied from reports are often defanged; errors still quote what was written. */
     v = raw;
     vlen = raw_len;
-    it->refanged = raw_len < sizeof(fang)
+    it->refanged = kw_cli_may_refang(type) && raw_len < sizeof(fang)
         && kw_value_refang(raw, raw_len, fang, sizeof(fang), &flen) > 0;
     if (it->refanged) {
         v = fang;
@@ -480,7 +509,9 @@ static int next_item(source *s, const pub_opts *o, item *it)
             }
             csv_item(s, o, it, line, len);
         } else {
-            plain_value(&p, &plen);
+            if (!plain_value(&p, &plen)) {
+                continue;
+            }
             normalise(it, o->type, p, plen);
         }
         return 1;

@@ -160,7 +160,8 @@ int query_main(int argc, char **argv)
         char fang[KW_VALUE_MAX + 64];
         const char *v = value;
         size_t vlen = strlen(value), flen = 0;
-        if (vlen < sizeof(fang) && kw_value_refang(value, vlen, fang, sizeof(fang), &flen) > 0) {
+        if (kw_cli_may_refang(type) && vlen < sizeof(fang)
+            && kw_value_refang(value, vlen, fang, sizeof(fang), &flen) > 0) {
             v = fang;
             vlen = flen;
         }

@@ -100,9 +100,13 @@ kw_err kw_rx_plain_reserve(kw_rx *r, size_t n, uint8_t **p)
     }
     need = pending + n;
     if (need > r->pt_cap) {
-        size_t cap = r->pt_cap ? r->pt_cap : PT_MIN_CAP;
+        size_t cap = r->pt_cap ? r->pt_cap : PT_MIN_CAP, limit = 4 + r->msg_max + KW_NOISE_MAX_MSG;
         while (cap < need) {
             cap *= 2;
+        }
+        /* Doubling must not overshoot what one message and one frame can take. */
+        if (cap > limit) {
+            cap = limit;
         }
         uint8_t *nb = realloc(r->pt, cap);
         if (nb == NULL) {

@@ -136,8 +136,9 @@ void kw__heads_refresh(kw_node *n, kw_peer_state *from)
             if (!was) {
                 char who[KW_ID_TEXT_LEN];
                 kw_id_encode(who, h[i].origin);
-                kw_log_error("FORK: feed frozen at the fork; see kawan status", "origin=%s seq=%llu",
-                    who, (unsigned long long)h[i].seq);
+                kw_log_error("FORK: feed frozen from the fork; see kawan status",
+                    "origin=%s fork_seq=%llu head=%llu", who, (unsigned long long)h[i].fork_seq,
+                    (unsigned long long)h[i].seq);
             }
         }
     }

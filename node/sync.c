@@ -529,6 +529,7 @@ static bool take_evidence(kw__conn *c, const kw_msg *m, const char **bad, char *
     } else if (fresh) {
         kw_log_error("fork evidence received", "peer=%s origin=%s seq=%llu", c->peer->info.name,
             who, (unsigned long long)hx.seq);
+        kw__heads_refresh(n, c->peer);
         forward_fork(n, c->peer, hx.origin, hx.seq);
     }
     return true;

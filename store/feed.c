@@ -45,7 +45,10 @@ kw_err kw__head_get(kw_store *s, MDB_txn *txn, const uint8_t origin[static 32], 
 kw_err kw__head_put(kw_store *s, MDB_txn *txn, const kw_head *h)
 {
     uint8_t buf[KW__HEAD_LEN];
-    MDB_val k = { 32, (void *)h->origin }, v = { KW__HEAD_LEN, buf };
+    /* The fork seq only when forked: an unforked head keeps the 41-byte form, which every
+     * version of kawan reads. */
+    MDB_val k = { 32, (void *)h->origin },
+            v = { h->forked ? KW__HEAD_LEN : KW__HEAD_LEN_V1, buf };
     kw__put64(buf, h->seq);
     memcpy(buf + 8, h->id, 32);
     buf[40] = h->forked ? 1 : 0;
@@ -803,9 +806,12 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
             r->err = KW_ERR_FORK;
             return KW_ERR_OK;
         }
-        /* Held already. A payload we lacked may arrive later (anti-entropy). */
+        /* Held already. A payload we lacked may arrive later (anti-entropy), unless the
+         * feed is frozen from this seq: a frozen feed takes nothing new at or above it. */
         uint8_t flags = held[0];
+        uint64_t held_recv_ms = kw__get64(held + 1);
         if ((flags & KW__ENT_HELD) || w->payload == NULL
+            || (head.forked && h.seq >= head.fork_seq)
             || (h.tlp == KW_TLP_RED && !(flags & KW__ENT_HELD) && me == NULL)) {
             r->status = KW_INGEST_HELD;
             r->err = KW_ERR_OK;
@@ -843,7 +849,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
         if (b == NULL) {
             kw__counter_add(s, txn, "n_sealed", 1);
         } else {
-            rc = index_bundle(s, txn, &h, b, kw__get64(held + 1), scratch, &r->indicators);
+            rc = index_bundle(s, txn, &h, b, held_recv_ms, scratch, &r->indicators);
             kw_bundle_free(b);
             if (rc != KW_ERR_OK) {
                 return rc;

@@ -40,9 +40,9 @@ struct kw_store {
 #define KW__OBJ_REVOKED 0x01u
 #define KW__OBJ_HDR 60
 
-/* heads value: seq(8) | id(32) | forked(1) | fork seq(8): entries from the fork seq on are
- * refused. Stores written before the fork seq existed hold the first 41 bytes only; their
- * forks froze the feed just after its head. */
+/* heads value: seq(8) | id(32) | forked(1), and for a forked feed | fork seq(8): entries
+ * from the fork seq on are refused. A forked head of 41 bytes (written before the fork seq
+ * existed) froze the feed just after its head. */
 #define KW__HEAD_LEN 49
 #define KW__HEAD_LEN_V1 41
 

@@ -4,13 +4,16 @@
 # $KW_PORT_BASE, and call kw_ports_release on exit.
 #
 # A block is taken only when no TCP socket on this machine uses any of its ports (read from
-# /proc/net/tcp*, so a leftover listener or a connection is seen too), and it is claimed by
-# an atomic mkdir, so scripts running side by side never pick the same block. Blocks lie
-# below the kernel's ephemeral range (32768 and up by default), where outgoing connections
-# take their local ports.
+# /proc/net/tcp*, so a leftover listener or a connection is seen too), and while an
+# exclusive flock on the block's lock file is held: scripts running side by side never pick
+# the same block, and the kernel drops the lock of a script that dies (the nodes it started
+# inherit the descriptor, so the block stays taken while they run). Blocks lie below the
+# kernel's ephemeral range (32768 and up by default), where outgoing connections take their
+# local ports.
 
-KW_PORTS_DIR=${TMPDIR:-/tmp}/kawan-ports
+KW_PORTS_DIR=${TMPDIR:-/tmp}/kawan-ports-$(id -u)
 KW_PORT_BASE=
+KW_PORT_FD=
 
 # The local ports of every TCP socket (any state), one decimal number per line.
 kw__ports_in_use() {
@@ -33,31 +36,24 @@ kw__block_free() {
 }
 
 kw_ports_claim() {
-    local b owner try
+    local b try
     mkdir -p "$KW_PORTS_DIR"
     for try in $(seq 1 200); do
         b=$((10000 + (RANDOM % 220) * 100)) # 10000..31999
-        if ! mkdir "$KW_PORTS_DIR/$b" 2>/dev/null; then
-            # Claimed. A claim whose owner is gone is removed for later callers; this call
-            # moves on either way, so two callers never race for the same stale claim.
-            owner=$(cat "$KW_PORTS_DIR/$b/pid" 2>/dev/null || true)
-            if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
-                rm -rf "$KW_PORTS_DIR/$b"
-            fi
-            continue
-        fi
-        echo "$$" >"$KW_PORTS_DIR/$b/pid"
-        if kw__block_free "$b"; then
+        exec {KW_PORT_FD}>>"$KW_PORTS_DIR/$b.lock"
+        if flock -n "$KW_PORT_FD" && kw__block_free "$b"; then
             KW_PORT_BASE=$b
             return 0
         fi
-        rm -rf "$KW_PORTS_DIR/$b"
+        exec {KW_PORT_FD}>&-
     done
+    KW_PORT_FD=
     echo "no free block of 100 TCP ports on 127.0.0.1 between 10000 and 31999" >&2
     return 1
 }
 
 kw_ports_release() {
-    if [ -n "$KW_PORT_BASE" ]; then rm -rf "${KW_PORTS_DIR:?}/$KW_PORT_BASE"; fi
+    if [ -n "$KW_PORT_FD" ]; then exec {KW_PORT_FD}>&-; fi
+    KW_PORT_FD=
     KW_PORT_BASE=
 }

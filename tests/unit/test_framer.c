@@ -245,6 +245,31 @@ static void test_limits(void **state)
     assert_true(r.pt_cap <= 128u * 1024u);
     kw_rx_free(&r);
 
+    /* A message near the maximum: the buffer grows to what it needs, not to the next power
+     * of two beyond it. */
+    kw_rx_init(&r, 1100000);
+    {
+        static uint8_t chunk[KW_NOISE_MAX_PAYLOAD];
+        size_t left = 4 + 1100000;
+        chunk[0] = 0;
+        chunk[1] = 0x10;
+        chunk[2] = 0xc8;
+        chunk[3] = 0xe0; /* 1,100,000 */
+        while (left > 0) {
+            size_t take = left < sizeof(chunk) ? left : sizeof(chunk);
+            plain(&r, chunk, take);
+            left -= take;
+            if (left > 0) {
+                assert_int_equal(kw_rx_message(&r, &m, &ml), KW_ERR_AGAIN);
+            }
+            chunk[0] = chunk[1] = chunk[2] = chunk[3] = 0x61;
+        }
+        assert_int_equal(kw_rx_message(&r, &m, &ml), KW_ERR_OK);
+        assert_int_equal(ml, 1100000);
+        assert_true(r.pt_cap <= 4 + 1100000 + KW_NOISE_MAX_MSG);
+    }
+    kw_rx_free(&r);
+
     /* The undelivered stream is bounded even for a caller that never drains it. */
     kw_rx_init(&r, 100);
     {
