@@ -299,39 +299,20 @@ void kw_noise_forget(void)
     secure_unlock();
 }
 
-/* pk = X25519(sk, base), memoised when the key is static. */
-static int public_key(uint8_t pk[static DHLEN], const uint8_t sk[static DHLEN], bool is_static)
+/* X25519(sk, pk), or X25519(sk, base) when pk is NULL, memoised: for static keys only. */
+static int static_x25519(uint8_t out[static DHLEN], const uint8_t sk[static DHLEN],
+    const uint8_t *pk)
 {
     uint8_t tag[32];
 
-    if (!is_static) {
-        return crypto_scalarmult_base(pk, sk);
-    }
-    memo_tag(tag, 'P', sk, NULL);
-    if (memo_get(tag, pk)) {
+    memo_tag(tag, pk == NULL ? 'P' : 'S', sk, pk);
+    if (memo_get(tag, out)) {
         return 0;
     }
-    if (crypto_scalarmult_base(pk, sk) != 0) {
+    if ((pk == NULL ? crypto_scalarmult_base(out, sk) : crypto_scalarmult(out, sk, pk)) != 0) {
         return -1;
     }
-    memo_put(tag, pk);
-    return 0;
-}
-
-/* shared = X25519(sk, pk) for two static keys, memoised. */
-static int static_dh(uint8_t shared[static DHLEN], const uint8_t sk[static DHLEN],
-    const uint8_t pk[static DHLEN])
-{
-    uint8_t tag[32];
-
-    memo_tag(tag, 'S', sk, pk);
-    if (memo_get(tag, shared)) {
-        return 0;
-    }
-    if (crypto_scalarmult(shared, sk, pk) != 0) {
-        return -1;
-    }
-    memo_put(tag, shared);
+    memo_put(tag, out);
     return 0;
 }
 
@@ -804,7 +785,8 @@ static kw_err set_keypair(uint8_t sk_out[static DHLEN], uint8_t pk_out[static DH
     const uint8_t sk[static DHLEN], bool is_static)
 {
     memcpy(sk_out, sk, DHLEN);
-    if (public_key(pk_out, sk_out, is_static) != 0) {
+    if ((is_static ? static_x25519(pk_out, sk_out, NULL) : crypto_scalarmult_base(pk_out, sk_out))
+        != 0) {
         sodium_memzero(sk_out, DHLEN);
         *has = false;
         return KW_ERR_CRYPTO;
@@ -950,7 +932,7 @@ static kw_err dh_mix(kw_noise_hs *hs, const uint8_t *sk, bool have_sk, const uin
         goto out;
     }
     /* libsodium refuses low-order points (an all-zero result); Noise allows refusing them. */
-    if ((both_static ? static_dh(shared, sk, pk) : crypto_scalarmult(shared, sk, pk)) != 0) {
+    if ((both_static ? static_x25519(shared, sk, pk) : crypto_scalarmult(shared, sk, pk)) != 0) {
         rc = KW_ERR_CRYPTO;
         goto out;
     }

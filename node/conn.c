@@ -352,6 +352,20 @@ static bool flood_exceeded(kw__conn *c, uint64_t now)
     return false;
 }
 
+/*
+ * The slow-sender clock of a frame or message: *started is when the incomplete one began
+ * (0: none is incomplete). completed: one or more completed just now, so an incomplete one
+ * left over began now.
+ */
+static void partial_clock(uint64_t *started, bool partial, bool completed, uint64_t now)
+{
+    if (!partial) {
+        *started = 0;
+    } else if (completed || *started == 0) {
+        *started = now;
+    }
+}
+
 /* Hands every complete application message of the decrypted stream to the sync layer. */
 static void deliver_messages(kw__conn *c)
 {
@@ -377,12 +391,7 @@ static void deliver_messages(kw__conn *c)
         }
         delivered = true;
     }
-    /* The slow-sender clock of the message now incomplete starts when it began. */
-    if (!kw_rx_message_partial(&c->rx_stream)) {
-        c->app_started_ms = 0;
-    } else if (delivered || c->app_started_ms == 0) {
-        c->app_started_ms = now;
-    }
+    partial_clock(&c->app_started_ms, kw_rx_message_partial(&c->rx_stream), delivered, now);
 }
 
 static void on_transport_frame(kw__conn *c, const uint8_t *msg, size_t len)
@@ -473,11 +482,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         on_frame(c, frame, flen);
         framed = true;
     }
-    if (!kw_rx_frame_partial(&c->rx_stream)) {
-        c->frame_started_ms = 0;
-    } else if (framed || c->frame_started_ms == 0) {
-        c->frame_started_ms = c->last_rx_ms;
-    }
+    partial_clock(
+        &c->frame_started_ms, kw_rx_frame_partial(&c->rx_stream), framed, c->last_rx_ms);
 }
 
 /* ---- Connecting ---- */
