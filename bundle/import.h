@@ -88,6 +88,9 @@ void kw__import_count_type(kw_import_report *rep, const char *type);
 kw_err kw__import_addr(const char *in, size_t len, int want_family, kw_obs_type *type, char *out,
     size_t *out_len, const char **why);
 
+/* s for a message: s itself when shorter than cap, else its start and "..." in buf. */
+const char *kw__import_clip(char *buf, size_t cap, const char *s);
+
 /* Fills a version 5 (SHA-1, RFC 4122) UUID of name in namespace ns. */
 void kw__uuid_v5(uint8_t out[static 16], const uint8_t ns[static 16], const void *name, size_t len);
 

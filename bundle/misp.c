@@ -109,16 +109,6 @@ static void set_error(kw_import_report *rep, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *clip(char *buf, size_t cap, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < cap) {
-        return s;
-    }
-    snprintf(buf, cap, "%.*s...", (int)(cap - 4), s);
-    return buf;
-}
 
 /* A MISP timestamp: unix seconds as a string of digits or a JSON integer. */
 static bool unix_ms(json_t *v, int64_t *out)
@@ -315,7 +305,7 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
             rep->unsupported++;
             kw__import_count_type(rep, type);
             kw__import_issue(rep, false, "%s: attribute %s: type '%s' is not supported", r->label,
-                uuid_text, clip(tmp, 64, type));
+                uuid_text, kw__import_clip(tmp, 64, type));
         }
         return KW_ERR_OK;
     }
@@ -340,7 +330,7 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
     if (json_is_string(v) && json_string_length(v) > 0) {
         if (kw_time_parse(json_string_value(v), &ind->valid_from) != KW_ERR_OK) {
             INVALID("%s: attribute %s: first_seen '%s' is not a timestamp", r->label, uuid_text,
-                clip(tmp, 64, json_string_value(v)));
+                kw__import_clip(tmp, 64, json_string_value(v)));
         }
     }
     v = json_object_get(a, "comment");
@@ -373,7 +363,7 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
             || kind == MK_FILE_HASH)
         && sep == NULL) {
         INVALID("%s: attribute %s: '%s' is not a %s value (no '|')", r->label, uuid_text,
-            clip(tmp, 120, value), type);
+            kw__import_clip(tmp, 120, value), type);
     }
     switch (kind) {
     case MK_ADDR:
@@ -402,14 +392,14 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
             snprintf(tmp2, sizeof(tmp2), "%.*s", (int)(left < 150 ? left : 150), value);
             part = kind == MK_FILE_HASH ? sep + 1 : tmp2;
         }
-        INVALID(
-            "%s: attribute %s: %s '%s' %s", r->label, uuid_text, type, clip(tmp, 120, part), why);
+        INVALID("%s: attribute %s: %s '%s' %s", r->label, uuid_text, type,
+            kw__import_clip(tmp, 120, part), why);
     }
     if (kind == MK_DOMAIN_IP) {
         rc = kw__import_addr(sep + 1, strlen(sep + 1), 0, &obs2, c->value2, &vlen2, &why);
         if (rc != KW_ERR_OK) {
             INVALID("%s: attribute %s: %s '%s' %s", r->label, uuid_text, type,
-                clip(tmp, 120, sep + 1), why);
+                kw__import_clip(tmp, 120, sep + 1), why);
         }
     }
     if (kind == MK_FILE_HASH) {
@@ -781,7 +771,7 @@ static kw_err import_feed(mrun *r, const char *dir, const char *manifest_path, b
         if (!is_uuid_text(key)) {
             char tmp[80];
             set_error(r->rep, "%s: '%s' is not an event uuid", manifest_path,
-                clip(tmp, sizeof(tmp), key));
+                kw__import_clip(tmp, sizeof(tmp), key));
             goto out;
         }
         memcpy(events[k].uuid, key, sizeof(events[k].uuid));

@@ -40,6 +40,17 @@ void kw__import_issue(kw_import_report *rep, bool invalid, const char *fmt, ...)
     }
 }
 
+const char *kw__import_clip(char *buf, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < cap) {
+        return s;
+    }
+    snprintf(buf, cap, "%.*s...", (int)(cap - 4), s);
+    return buf;
+}
+
 void kw__import_count_type(kw_import_report *rep, const char *type)
 {
     for (uint32_t i = 0; i < rep->n_types; i++) {
@@ -787,17 +798,6 @@ static conv_result fail(conv *c, const char *fmt, ...)
     return CONV_INVALID;
 }
 
-/* Shortens foreign text for a message. */
-static const char *clip(char *buf, size_t cap, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < cap) {
-        return s;
-    }
-    snprintf(buf, cap, "%.*s...", (int)(cap - 4), s);
-    return buf;
-}
 
 static conv_result get_time(conv *c, json_t *o, const char *key, bool required, int64_t *out)
 {
@@ -815,7 +815,7 @@ static conv_result get_time(conv *c, json_t *o, const char *key, bool required, 
     }
     if (kw_time_parse(json_string_value(v), out) != KW_ERR_OK) {
         return fail(c, "%s '%s' is not an RFC 3339 timestamp", key,
-            clip(tmp, sizeof(tmp), json_string_value(v)));
+            kw__import_clip(tmp, sizeof(tmp), json_string_value(v)));
     }
     return CONV_OK;
 }
@@ -948,7 +948,7 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     c->unsupported = NULL;
     v = json_object_get(o, "id");
     if (json_is_string(v)) {
-        snprintf(c->ref, sizeof(c->ref), "%s", clip(tmp, 100, json_string_value(v)));
+        snprintf(c->ref, sizeof(c->ref), "%s", kw__import_clip(tmp, 100, json_string_value(v)));
     } else {
         snprintf(c->ref, sizeof(c->ref), "object #%zu", index + 1);
     }
@@ -1018,14 +1018,14 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     v = json_object_get(o, "spec_version");
     if (v != NULL && strcmp(json_string_value(v), "2.1") != 0) {
         snprintf(c->msg, sizeof(c->msg), "spec_version '%s' is not supported (only 2.1)",
-            clip(tmp, 40, json_string_value(v)));
+            kw__import_clip(tmp, 40, json_string_value(v)));
         c->unsupported = "spec_version";
         return CONV_UNSUPPORTED;
     }
     v = json_object_get(o, "pattern_type");
     if (strcmp(json_string_value(v), "stix") != 0) {
         snprintf(c->msg, sizeof(c->msg), "pattern_type '%s' is not supported (only stix)",
-            clip(tmp, 40, json_string_value(v)));
+            kw__import_clip(tmp, 40, json_string_value(v)));
         c->unsupported = json_string_value(v);
         return CONV_UNSUPPORTED;
     }
@@ -1033,9 +1033,9 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
             pattern_text, strlen(pattern_text), &ind->type, c->value, &value_len, &why, c->lit)
         != KW_ERR_OK) {
         if (c->lit[0] != '\0') {
-            return fail(c, "pattern value '%s' %s", clip(tmp, 120, c->lit), why);
+            return fail(c, "pattern value '%s' %s", kw__import_clip(tmp, 120, c->lit), why);
         }
-        return fail(c, "pattern '%s' %s", clip(tmp, 120, pattern_text), why);
+        return fail(c, "pattern '%s' %s", kw__import_clip(tmp, 120, pattern_text), why);
     }
     ind->value = c->value;
     ind->value_len = (uint32_t)value_len;

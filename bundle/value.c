@@ -224,46 +224,57 @@ static const char *find_url_sep(const char *s, size_t n)
     return NULL;
 }
 
-/*
- * Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Values end up in
- * JSON (STIX, MISP) and jansson refuses invalid UTF-8, so a value that passes here must be
- * encodable there.
- */
-static bool utf8_valid(const char *str, size_t n)
+size_t kw_utf8_len(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
+    size_t need;
+
+    if (n == 0) {
+        return 0;
+    }
+    unsigned c = s[0];
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+    } else {
+        return 0;
+    }
+    if (n - 1 < need) {
+        return 0;
+    }
+    unsigned c1 = s[1];
+    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
+    if ((c1 & 0xc0) != 0x80 || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f)
+        || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)) {
+        return 0;
+    }
+    for (size_t k = 2; k <= need; k++) {
+        if ((s[k] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    return need + 1;
+}
+
+bool kw_utf8_valid(const char *s, size_t n, size_t *bad_at)
+{
     size_t i = 0;
 
     while (i < n) {
-        unsigned c = s[i];
-        size_t need;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-        } else {
-            return false;
-        }
-        if (n - i - 1 < need) {
-            return false;
-        }
-        unsigned c1 = s[i + 1];
-        if ((c1 & 0xc0) != 0x80 || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f)
-            || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)) {
-            return false;
-        }
-        for (size_t k = 2; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return false;
+        size_t k = (unsigned char)s[i] < 0x80 ? 1 : kw_utf8_len(s + i, n - i);
+        if (k == 0) {
+            if (bad_at != NULL) {
+                *bad_at = i;
             }
+            return false;
         }
-        i += need + 1;
+        i += k;
     }
     return true;
 }
@@ -952,7 +963,7 @@ static const char *url_text_check(const char *s, size_t n)
         }
         any |= cls;
     }
-    if ((any & C_HIGH) && !utf8_valid(s, n)) {
+    if ((any & C_HIGH) && !kw_utf8_valid(s, n, NULL)) {
         return "contains invalid UTF-8";
     }
     return NULL;
@@ -1185,7 +1196,7 @@ static const char *norm_filename(const char *s, size_t n, obuf *o)
         }
         any |= cls;
     }
-    if ((any & C_HIGH) && !utf8_valid(s, n)) {
+    if ((any & C_HIGH) && !kw_utf8_valid(s, n, NULL)) {
         return "contains invalid UTF-8";
     }
     put_bytes(o, s, n);
@@ -1205,7 +1216,7 @@ static const char *norm_stix(const char *s, size_t n, obuf *o)
     if (has_byte(s, n, '\0')) {
         return "contains a NUL byte";
     }
-    if (!utf8_valid(s, n)) {
+    if (!kw_utf8_valid(s, n, NULL)) {
         return "contains invalid UTF-8";
     }
     put_bytes(o, s, n);

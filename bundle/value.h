@@ -2,6 +2,7 @@
 #ifndef KW_BUNDLE_VALUE_H
 #define KW_BUNDLE_VALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "crypto/err.h"
@@ -58,6 +59,15 @@ kw_err kw_value_normalise(kw_obs_type type, const char *in, size_t len, char *ou
  */
 kw_err kw_value_detect(const char *in, size_t len, kw_obs_type *type, char *out, size_t cap,
     size_t *out_len, const char **why);
+
+/*
+ * Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): values end up in
+ * JSON (STIX, MISP), and jansson refuses anything else. kw_utf8_len gives the length of the
+ * valid sequence at s (1-4), or 0 when there is none; kw_utf8_valid whether s[0..n) is
+ * valid, with the first bad offset in *bad_at (may be NULL).
+ */
+size_t kw_utf8_len(const char *s, size_t n);
+bool kw_utf8_valid(const char *s, size_t n, size_t *bad_at);
 
 /*
  * Undoes the usual ways reports "defang" indicators so that nobody follows them by

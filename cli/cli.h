@@ -79,15 +79,16 @@ void kw_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max);
 
-/* Whether a value typed by a person may be refanged (kw_value_refang) before it is
- * validated as type (KW_OBS_NONE: detected): not STIX patterns and file names, where
- * brackets and "(at)" can be meant literally. */
-bool kw_cli_may_refang(kw_obs_type type);
+/*
+ * Validates and normalises a value typed by a person or read from a list, as
+ * kw_value_normalise (*type given) or kw_value_detect (*type KW_OBS_NONE; *type gets the
+ * type found). A defanged value ("hxxp://evil[.]example") is refanged first, except for
+ * STIX patterns and file names, where brackets and "(at)" can be meant literally;
+ * *refanged says whether it was.
+ */
+kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, size_t cap,
+    size_t *out_len, const char **why, bool *refanged);
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not valid UTF-8. */
-size_t kw_cli_utf8_len(const char *s, size_t n);
-/* Whether s[0..n) is valid UTF-8; *bad_at (may be NULL) gets the first bad offset. */
-bool kw_cli_utf8_valid(const char *s, size_t n, size_t *bad_at);
 
 /* ---- Options ---- */
 

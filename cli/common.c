@@ -55,68 +55,20 @@ void kw_cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-size_t kw_cli_utf8_len(const char *str, size_t n)
+kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, size_t cap,
+    size_t *out_len, const char **why, bool *refanged)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    unsigned c = s[0];
-    size_t need;
+    char fang[KW_VALUE_MAX + 64];
+    size_t flen = 0;
 
-    if (n == 0) {
-        return 0;
+    *refanged = *type != KW_OBS_STIX_PATTERN && *type != KW_OBS_FILENAME && len < sizeof(fang)
+        && kw_value_refang(raw, len, fang, sizeof(fang), &flen) > 0;
+    if (*refanged) {
+        raw = fang;
+        len = flen;
     }
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-    } else {
-        return 0;
-    }
-    if (n - 1 < need) {
-        return 0;
-    }
-    unsigned c1 = s[1];
-    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
-    if ((c1 & 0xc0) != 0x80 || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f)
-        || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)) {
-        return 0;
-    }
-    for (size_t k = 2; k <= need; k++) {
-        if ((s[k] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    return need + 1;
-}
-
-bool kw_cli_utf8_valid(const char *s, size_t n, size_t *bad_at)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        size_t k;
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((k = kw_cli_utf8_len(s + i, n - i)) == 0) {
-            if (bad_at != NULL) {
-                *bad_at = i;
-            }
-            return false;
-        }
-        i += k;
-    }
-    return true;
-}
-
-bool kw_cli_may_refang(kw_obs_type type)
-{
-    return type != KW_OBS_STIX_PATTERN && type != KW_OBS_FILENAME;
+    return *type != KW_OBS_NONE ? kw_value_normalise(*type, raw, len, out, cap, out_len, why)
+                                : kw_value_detect(raw, len, type, out, cap, out_len, why);
 }
 
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max)
@@ -133,7 +85,7 @@ const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, s
     }
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : kw_cli_utf8_len(s + i, len - i);
+        size_t k = c < 0x80 ? 1 : kw_utf8_len(s + i, len - i);
         bool esc = c < 0x20 || c == 0x7f || k == 0;
         size_t need = esc ? 4 : k;
 
@@ -901,7 +853,7 @@ json_t *kw_cli_json_str(const char *s)
         return NULL;
     }
     for (size_t i = 0; i < len;) {
-        size_t k = kw_cli_utf8_len(s + i, len - i);
+        size_t k = kw_utf8_len(s + i, len - i);
         if (k == 0) {
             memcpy(fixed + o, "\xef\xbf\xbd", 3);
             o += 3;

@@ -277,22 +277,69 @@ static bool field_is(const field *f, const char *name)
     return f->len == strlen(name) && strncasecmp(f->p, name, f->len) == 0;
 }
 
-/*
- * The value of a line of a plain list (already trimmed): the line itself, without a comment
- * that follows it after white space ("evil.example  # C2"), and for a hosts-file line
- * ("0.0.0.0 evil.example", "127.0.0.1 evil.example", "::1 ...") the name. Returns false for
- * the lines every hosts file starts with ("127.0.0.1 localhost", "::1 ip6-localhost",
- * ...), which name no indicator and are skipped like comments.
- */
-static bool plain_value(const char **p, size_t *len)
+/* The names hosts files map for the machine itself, which name no indicator. */
+static bool is_local_name(const char *w, size_t len)
+{
+    static const char *const names[] = { "localhost", "localhost.localdomain", "local",
+        "broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix",
+        "ip6-allnodes", "ip6-allrouters", "0.0.0.0" };
+
+    for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
+        if (strlen(names[j]) == len && strncasecmp(w, names[j], len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* For a hosts-file line ("0.0.0.0 NAME...", "127.0.0.1 ...", "::1 ..."): the number of
+ * names after the address that are not local ones, and the last of them in *name. -1 when
+ * the line is not a hosts-file line. */
+static int hosts_names(const char *s, size_t n, const char **name, size_t *name_len)
 {
     static const char *const sinks[] = { "0.0.0.0", "127.0.0.1", "::1", "::", "fe00::0",
         "ff00::0", "ff02::1", "ff02::2" };
-    static const char *const local_names[] = { "localhost", "localhost.localdomain", "local",
-        "broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix",
-        "ip6-allnodes", "ip6-allrouters", "0.0.0.0" };
-    const char *s = *p;
-    size_t n = *len;
+    const char *q = NULL, *end = s + n;
+    int others = 0;
+
+    for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]) && q == NULL; k++) {
+        size_t l = strlen(sinks[k]);
+        if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {
+            q = s + l;
+        }
+    }
+    if (q == NULL) {
+        return -1;
+    }
+    while (q < end) {
+        while (q < end && is_blank(*q)) {
+            q++;
+        }
+        const char *w = q;
+        while (q < end && !is_blank(*q)) {
+            q++;
+        }
+        if (q > w && !is_local_name(w, (size_t)(q - w))) {
+            others++;
+            *name = w;
+            *name_len = (size_t)(q - w);
+        }
+    }
+    return others;
+}
+
+/*
+ * The value of a line of a plain list (already trimmed): the line itself, without a comment
+ * that follows it after white space ("evil.example  # C2"); for a hosts-file line with one
+ * name that is not a local one, that name. Returns false for the hosts-file lines that name
+ * only local names ("127.0.0.1 localhost", "::1 ip6-localhost ip6-loopback"): they are
+ * skipped like comments. A hosts-file line of several other names stays whole, and is
+ * refused as a value.
+ */
+static bool plain_value(const char **p, size_t *len)
+{
+    const char *s = *p, *name = NULL;
+    size_t n = *len, name_len = 0;
 
     for (size_t i = 1; i < n; i++) {
         if (s[i] == '#' && is_blank(s[i - 1])) {
@@ -301,43 +348,13 @@ static bool plain_value(const char **p, size_t *len)
         }
     }
     trim(&s, &n);
-    for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
-        size_t l = strlen(sinks[k]);
-        if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {
-            /* The names after the address: all local ones, skip the line; exactly one
-             * other, that is the value; more than one other, the line stays as it is (and
-             * is refused, naming it). */
-            const char *name = NULL, *q = s + l, *end = s + n;
-            size_t nl = 0, others = 0;
-            while (q < end) {
-                while (q < end && is_blank(*q)) {
-                    q++;
-                }
-                const char *w = q;
-                while (q < end && !is_blank(*q)) {
-                    q++;
-                }
-                size_t wl = (size_t)(q - w);
-                bool local = false;
-                for (size_t j = 0; wl > 0 && j < sizeof(local_names) / sizeof(local_names[0]); j++) {
-                    local = local
-                        || (strlen(local_names[j]) == wl && strncasecmp(w, local_names[j], wl) == 0);
-                }
-                if (wl > 0 && !local) {
-                    others++;
-                    name = w;
-                    nl = wl;
-                }
-            }
-            if (others == 0) {
-                return false;
-            }
-            if (others == 1) {
-                s = name;
-                n = nl;
-            }
-            break;
-        }
+    int others = hosts_names(s, n, &name, &name_len);
+    if (others == 0) {
+        return false;
+    }
+    if (others == 1) {
+        s = name;
+        n = name_len;
     }
     *p = s;
     *len = n;
@@ -354,27 +371,14 @@ static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
 
 static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_len)
 {
-    const char *why = NULL, *v;
-    char fang[KW_VALUE_MAX + 64];
-    size_t vlen, flen = 0;
+    const char *why = NULL;
     kw_err rc;
 
     trim(&raw, &raw_len);
-    /* Values copied from reports are often defanged; errors still quote what was written. */
-    v = raw;
-    vlen = raw_len;
-    it->refanged = kw_cli_may_refang(type) && raw_len < sizeof(fang)
-        && kw_value_refang(raw, raw_len, fang, sizeof(fang), &flen) > 0;
-    if (it->refanged) {
-        v = fang;
-        vlen = flen;
-    }
-    if (type != KW_OBS_NONE) {
-        it->type = type;
-        rc = kw_value_normalise(type, v, vlen, it->value, sizeof(it->value), &it->len, &why);
-    } else {
-        rc = kw_value_detect(v, vlen, &it->type, it->value, sizeof(it->value), &it->len, &why);
-    }
+    /* Errors quote what was written, not the refanged form. */
+    it->type = type;
+    rc = kw_cli_value(
+        &it->type, raw, raw_len, it->value, sizeof(it->value), &it->len, &why, &it->refanged);
     if (rc != KW_ERR_OK) {
         set_bad(it, raw, raw_len, why != NULL ? why : "is not a valid value");
         return;
@@ -487,7 +491,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
                 s->name, (unsigned long long)s->line);
             return -1;
         }
-        if (!kw_cli_utf8_valid(line, len, &bad_at)) {
+        if (!kw_utf8_valid(line, len, &bad_at)) {
             kw_cli_error("%s line %llu: not UTF-8 text (invalid byte 0x%02x at column %zu); "
                          "nothing published",
                 s->name, (unsigned long long)s->line, (unsigned char)line[bad_at], bad_at + 1);
@@ -831,14 +835,14 @@ static int parse_options(int argc, char **argv, pub_opts *o)
                 return kw_cli_usage_error("--label: at most %u labels", KW_BUNDLE_MAX_LIST);
             }
             if (optarg[0] == '\0' || strlen(optarg) > 256
-                || !kw_cli_utf8_valid(optarg, strlen(optarg), NULL)) {
+                || !kw_utf8_valid(optarg, strlen(optarg), NULL)) {
                 return kw_cli_usage_error("--label: a label is 1-256 bytes of UTF-8 text");
             }
             o->labels[o->n_labels++] = optarg;
             break;
         case O_DESC:
             if (strlen(optarg) > KW_BUNDLE_MAX_TEXT
-                || !kw_cli_utf8_valid(optarg, strlen(optarg), NULL)) {
+                || !kw_utf8_valid(optarg, strlen(optarg), NULL)) {
                 return kw_cli_usage_error(
                     "--description: at most %u bytes of UTF-8 text", KW_BUNDLE_MAX_TEXT);
             }

@@ -156,18 +156,9 @@ int query_main(int argc, char **argv)
         const char *why = NULL;
         char shown[128];
         size_t len;
-        /* A value pasted from a report may be defanged ("hxxp://evil[.]example"). */
-        char fang[KW_VALUE_MAX + 64];
-        const char *v = value;
-        size_t vlen = strlen(value), flen = 0;
-        if (kw_cli_may_refang(type) && vlen < sizeof(fang)
-            && kw_value_refang(value, vlen, fang, sizeof(fang), &flen) > 0) {
-            v = fang;
-            vlen = flen;
-        }
-        kw_err vr = type != KW_OBS_NONE
-            ? kw_value_normalise(type, v, vlen, norm, sizeof(norm), &len, &why)
-            : kw_value_detect(v, vlen, &q.type, norm, sizeof(norm), &len, &why);
+        bool refanged; /* a value pasted from a report may be defanged */
+        kw_err vr = kw_cli_value(&q.type, value, strlen(value), norm, sizeof(norm), &len, &why,
+            &refanged);
         if (vr != KW_ERR_OK) {
             return kw_cli_usage_error("--value: '%s' %s",
                 kw_cli_printable(shown, sizeof(shown), value, strlen(value), 100),
