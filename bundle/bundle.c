@@ -411,16 +411,57 @@ static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
     }
 }
 
+static int kw_buf_write(void *data, const char *buf, size_t len)
+{
+    kw_buf *b = data;
+    if (b->cap - b->len < len) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < len) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+/* A kw_buf the packer writes into; the packer ignores write errors, so a failed append is
+ * remembered here and the encoding refused. */
+typedef struct enc_sink {
+    kw_buf *buf;
+    bool failed;
+} enc_sink;
+
+static int enc_sink_write(void *data, const char *buf, size_t len)
+{
+    enc_sink *k = data;
+    if (!k->failed && kw_buf_write(k->buf, buf, len) != 0) {
+        k->failed = true;
+    }
+    return k->failed ? -1 : 0;
+}
+
 kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len)
 {
-    msgpack_sbuffer sb;
+    return kw_bundle_encode_at(b, out, out_len, NULL);
+}
+
+kw_err kw_bundle_encode_at(const kw_bundle *b, uint8_t **out, size_t *out_len, size_t *item_off)
+{
+    kw_buf buf = { 0 };
+    enc_sink sink = { &buf, false };
     msgpack_packer pk;
     size_t fields = 2;
 
     *out = NULL;
     *out_len = 0;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &sink, enc_sink_write);
     fields += b->description != NULL;
     fields += b->n_recipients > 0;
     msgpack_pack_map(&pk, fields);
@@ -441,13 +482,20 @@ kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len)
     pack_key(&pk, "i");
     msgpack_pack_array(&pk, b->n);
     for (uint32_t i = 0; i < b->n; i++) {
+        if (item_off != NULL) {
+            item_off[i] = buf.len;
+        }
         pack_indicator(&pk, &b->items[i]);
     }
-    if (sb.data == NULL) {
+    if (item_off != NULL) {
+        item_off[b->n] = buf.len;
+    }
+    if (sink.failed || buf.p == NULL) {
+        kw_buf_free(&buf);
         return KW_ERR_NOMEM;
     }
-    *out = (uint8_t *)sb.data;
-    *out_len = sb.size;
+    *out = buf.p;
+    *out_len = buf.len;
     return KW_ERR_OK;
 }
 
@@ -633,35 +681,17 @@ void kw_buf_free(kw_buf *b)
     b->len = b->cap = 0;
 }
 
-static int kw_buf_write(void *data, const char *buf, size_t len)
-{
-    kw_buf *b = data;
-    if (b->cap - b->len < len) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < len) {
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL) {
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, buf, len);
-    b->len += len;
-    return 0;
-}
 
 kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out)
 {
+    enc_sink sink = { out, false };
     msgpack_packer pk;
     size_t before = out->len;
 
-    msgpack_packer_init(&pk, out, kw_buf_write);
+    msgpack_packer_init(&pk, &sink, enc_sink_write);
     pack_indicator(&pk, d);
-    /* The packer ignores write errors, so detect a failed append by the length. */
-    if (out->len == before) {
+    if (sink.failed) {
+        out->len = before;
         return KW_ERR_NOMEM;
     }
     return KW_ERR_OK;

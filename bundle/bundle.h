@@ -98,6 +98,13 @@ kw_err kw_bundle_set_recipients(kw_bundle *b, const uint8_t (*ids)[32], size_t n
 kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len);
 
 /*
+ * The same, and item_off (n + 1 entries) gets where each indicator's encoding starts in
+ * *out, and where the last ends: indicator i is the bytes [item_off[i], item_off[i + 1]),
+ * exactly what kw_indicator_encode writes for it.
+ */
+kw_err kw_bundle_encode_at(const kw_bundle *b, uint8_t **out, size_t *out_len, size_t *item_off);
+
+/*
  * Decodes a payload. Every length and count is bounded before use; values are checked
  * to be in normalised form for their type. KW_ERR_DECODE on anything malformed.
  */

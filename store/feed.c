@@ -196,17 +196,33 @@ typedef struct pub_ref {
     uint8_t drop;
 } pub_ref;
 
-static const uint8_t *g_sort_keys; /* qsort has no context argument in C11 */
-
-static int ref_cmp_key(const void *a, const void *b)
+static bool ref_same_key(const uint8_t *keys, const pub_ref *x, const pub_ref *y)
 {
-    const pub_ref *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(g_sort_keys + x->koff, g_sort_keys + y->koff, n);
-    if (c != 0) {
-        return c;
+    return x->klen == y->klen && memcmp(keys + x->koff, keys + y->koff, x->klen) == 0;
+}
+
+/* Puts refs in the order of their keys (in keys): equal keys side by side, and the value
+ * index walked in order. */
+static kw_err sort_refs(pub_ref *refs, size_t n, const uint8_t *keys)
+{
+    kw__skey *sk = malloc(n * sizeof(*sk));
+    pub_ref *sorted = malloc(n * sizeof(*sorted));
+    kw_err rc = KW_ERR_NOMEM;
+
+    if (sk != NULL && sorted != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            sk[i] = (kw__skey) { keys + refs[i].koff, refs[i].klen, (uint32_t)i };
+        }
+        if ((rc = kw__sort_keys(sk, n)) == KW_ERR_OK) {
+            for (size_t i = 0; i < n; i++) {
+                sorted[i] = refs[sk[i].tag];
+            }
+            memcpy(refs, sorted, n * sizeof(*refs));
+        }
     }
-    return (int)x->klen - (int)y->klen;
+    free(sk);
+    free(sorted);
+    return rc;
 }
 
 /* True when this node already publishes a current indicator with this key (other id). */
@@ -272,21 +288,20 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
             r++;
         }
     }
-    g_sort_keys = keys;
-    qsort(refs, total, sizeof(*refs), ref_cmp_key);
-    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor")) != KW_ERR_OK) {
+    if ((rc = sort_refs(refs, total, keys)) != KW_ERR_OK
+        || (rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor")) != KW_ERR_OK) {
         goto out;
     }
     for (size_t i = 0; i < total;) {
         size_t j = i + 1;
-        while (j < total && ref_cmp_key(&refs[i], &refs[j]) == 0) {
+        while (j < total && ref_same_key(keys, &refs[i], &refs[j])) {
             j++;
         }
         /* Versions of existing indicators (revocations, re-marking) are never duplicates. */
         for (size_t x = i; x < j; x++) {
             const kw_indicator *d = &bundles[refs[x].b]->items[refs[x].i];
             MDB_val ok = { 16, (void *)d->id }, ov;
-            if (mdb_get(txn, s->objects, &ok, &ov) == 0) {
+            if (kw__object_may_exist(s, txn, d->id) && mdb_get(txn, s->objects, &ok, &ov) == 0) {
                 /* An id another origin owns (e.g. the same STIX bundle imported by two
                  * members) is not ours to version: leave it out. */
                 if (ov.mv_size >= KW__OBJ_HDR && memcmp(ov.mv_data, s->self, 32) != 0) {
@@ -366,7 +381,21 @@ out:
 typedef struct idx_ref {
     const kw_indicator *ind;
     uint64_t seq;
+    const uint8_t *enc; /* its encoding in the bundle's plaintext payload */
+    size_t enc_len;
 } idx_ref;
+
+/* True when the n items of size sz at base are already in order (ids minted here are). */
+static bool sorted_by(const void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+    const char *p = base;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp(p + (i - 1) * sz, p + i * sz) > 0) {
+            return false;
+        }
+    }
+    return true;
+}
 
 static int idx_cmp(const void *a, const void *b)
 {
@@ -388,15 +417,24 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
     kw_err rc;
     bool sealed = kw_tlp_sealed(opts->tlp);
     uint64_t now = (uint64_t)kw_time_now_ms();
+    /* Each bundle's plaintext payload, kept until its indicators are indexed: their
+     * objects records copy their encodings from it rather than encoding them again. */
+    uint8_t **plains = NULL;
+    size_t *plain_lens = NULL, *item_off = NULL, item_cap = 0;
 
     if (sodium_memcmp(kw_identity_pk(id), s->self, 32) != 0) {
         return KW_ERR_INVAL;
     }
+    if (n > 0
+        && ((plains = calloc(n, sizeof(*plains))) == NULL
+            || (plain_lens = calloc(n, sizeof(*plain_lens))) == NULL)) {
+        free(plains);
+        return KW_ERR_NOMEM;
+    }
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
     }
-    s->pending_current = 0;
-    kw__vbatch_reset(s);
+    kw__wtxn_reset(s);
     if ((rc = kw__head_get(s, txn, s->self, &head)) != KW_ERR_OK) {
         goto out;
     }
@@ -414,6 +452,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         kw_bundle *bd = bundles[b];
         uint8_t *plain = NULL, *payload = NULL;
         size_t plain_len = 0, payload_len = 0;
+        bool own_payload = false;
         kw_header h;
         uint8_t hdr[KW_HEADER_MAX], sig[KW_SIG_LEN], eid[32];
         size_t hdr_len;
@@ -432,41 +471,51 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
                 != KW_ERR_OK) {
             goto out;
         }
-        if ((rc = kw_bundle_encode(bd, &plain, &plain_len)) != KW_ERR_OK) {
+        if (item_cap < n_refs + bd->n + 1) {
+            size_t cap = (n_refs + bd->n + 1) * 2;
+            size_t *no = realloc(item_off, cap * sizeof(*no));
+            if (no == NULL) {
+                rc = KW_ERR_NOMEM;
+                goto out;
+            }
+            item_off = no;
+            item_cap = cap;
+        }
+        if ((rc = kw_bundle_encode_at(bd, &plain, &plain_len, item_off + n_refs)) != KW_ERR_OK) {
             goto out;
         }
+        plains[b] = plain;
+        plain_lens[b] = plain_len;
         if (sealed) {
             uint8_t ad[KW_SEAL_AD_LEN];
             (void)kw_seal_ad(ad, s->self, h.seq, (unsigned)opts->tlp);
             rc = kw_seal_encrypt(plain, plain_len, ad, sizeof(ad),
                 (const uint8_t(*)[32])recips, n_recips, &payload, &payload_len);
-            sodium_memzero(plain, plain_len);
-            free(plain);
-            plain = NULL;
             if (rc != KW_ERR_OK) {
                 goto out;
             }
+            own_payload = true;
             h.flags = KW_ENTRY_FLAG_SEALED;
         } else {
             payload = plain;
             payload_len = plain_len;
         }
         if (payload_len > KW_PAYLOAD_MAX) {
-            free(payload);
             rc = KW_ERR_TOOBIG;
-            goto out;
+        } else {
+            kw_payload_hash(h.payload_hash, payload, payload_len);
+            h.payload_len = payload_len;
+            rc = kw_header_encode(&h, hdr, &hdr_len);
         }
-        kw_payload_hash(h.payload_hash, payload, payload_len);
-        h.payload_len = payload_len;
-        if ((rc = kw_header_encode(&h, hdr, &hdr_len)) != KW_ERR_OK) {
+        if (rc == KW_ERR_OK) {
+            kw_entry_sign(id, sig, hdr, hdr_len);
+            kw_entry_id(eid, hdr, hdr_len, sig);
+            rc = put_entry(s, txn, &h, hdr, hdr_len, sig, eid, KW__ENT_HELD | KW__ENT_INDEXED,
+                now, payload, payload_len);
+        }
+        if (own_payload) {
             free(payload);
-            goto out;
         }
-        kw_entry_sign(id, sig, hdr, hdr_len);
-        kw_entry_id(eid, hdr, hdr_len, sig);
-        rc = put_entry(s, txn, &h, hdr, hdr_len, sig, eid, KW__ENT_HELD | KW__ENT_INDEXED, now,
-            payload, payload_len);
-        free(payload);
         if (rc != KW_ERR_OK) {
             goto out;
         }
@@ -512,17 +561,19 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
             refs = nr;
         }
         for (uint32_t i = 0; i < bd->n; i++) {
-            refs[n_refs++] = (idx_ref) { &bd->items[i], h.seq };
+            size_t at = item_off[n_refs];
+            refs[n_refs] = (idx_ref) { &bd->items[i], h.seq, plain + at, item_off[n_refs + 1] - at };
+            n_refs++;
         }
     }
     /* Index in key order: LMDB inserts are far cheaper when they walk the tree in order. */
-    if (n_refs > 1) {
+    if (!sorted_by(refs, n_refs, sizeof(*refs), idx_cmp)) {
         qsort(refs, n_refs, sizeof(*refs), idx_cmp);
     }
     for (size_t i = 0; i < n_refs; i++) {
         bool indexed;
-        rc = kw__index_indicator(s, txn, refs[i].ind, s->self, refs[i].seq, now, opts->tlp,
-            &scratch, &indexed);
+        rc = kw__index_indicator(s, txn, refs[i].ind, refs[i].enc, refs[i].enc_len, s->self,
+            refs[i].seq, now, opts->tlp, &scratch, &indexed);
         if (rc == KW_ERR_PERM) {
             /* The id (e.g. from an imported STIX bundle) is another origin's: ours must
              * not version it. The entry still carries it; receivers ignore it too. */
@@ -563,6 +614,18 @@ out:
     }
     free(recips);
     free(refs);
+    free(item_off);
+    for (size_t b = 0; plains != NULL && b < n; b++) {
+        if (plains[b] != NULL) {
+            sodium_memzero(plains[b], plain_lens[b]); /* sealed plaintext, or harmless */
+            free(plains[b]);
+        }
+    }
+    free(plains);
+    free(plain_lens);
+    if (scratch.p != NULL) {
+        sodium_memzero(scratch.p, scratch.cap);
+    }
     kw_buf_free(&scratch);
     return rc;
 }
@@ -630,8 +693,7 @@ kw_err kw_store_fork_evidence(kw_store *s, const kw_wire_entry *a, const kw_wire
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
     }
-    s->pending_current = 0;
-    kw__vbatch_reset(s);
+    kw__wtxn_reset(s);
     if (memcmp(ha.origin, s->self, 32) != 0) {
         MDB_val ik = { 32, ha.origin }, iv;
         if (mdb_get(txn, s->peer_ids, &ik, &iv) != 0) {
@@ -714,7 +776,7 @@ static kw_err index_bundle(kw_store *s, MDB_txn *txn, const kw_header *h, const 
     }
     for (uint32_t i = 0; i < b->n; i++) {
         bool indexed = false;
-        rc = kw__index_indicator(s, txn, &b->items[i], h->origin, h->seq, recv_ms,
+        rc = kw__index_indicator(s, txn, &b->items[i], NULL, 0, h->origin, h->seq, recv_ms,
             (kw_tlp)h->tlp, scratch, &indexed);
         if (rc == KW_ERR_PERM) {
             /* Another origin reuses an id it does not own: the entry stays (its chain is
@@ -937,8 +999,7 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
     }
-    s->pending_current = 0;
-    kw__vbatch_reset(s);
+    kw__wtxn_reset(s);
     for (size_t i = 0; i < n; i++) {
         if ((rc = ingest_one(s, txn, me, &entries[i], now, &scratch, &results[i]))
             != KW_ERR_OK) {

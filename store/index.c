@@ -49,25 +49,48 @@ void kw__vbatch_reset(kw_store *s)
     s->vb_n = 0;
 }
 
-/* LMDB's default order: keys by memcmp then length, then (dupsort) the uuid likewise. */
-static int vrec_cmp(const void *a, const void *b)
+void kw__wtxn_reset(kw_store *s)
 {
-    const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
-    size_t xl = (size_t)x[0] << 8 | x[1], yl = (size_t)y[0] << 8 | y[1];
-    int c = memcmp(x + 2, y + 2, xl < yl ? xl : yl);
+    s->pending_current = 0;
+    s->obj_max_state = 0;
+    kw__vbatch_reset(s);
+}
 
-    if (c != 0) {
-        return c;
+bool kw__object_may_exist(kw_store *s, MDB_txn *txn, const uint8_t id[static 16])
+{
+    if (s->obj_max_state == 0) {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if (mdb_cursor_open(txn, s->objects, &cur) != 0) {
+            return true;
+        }
+        int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == 16) {
+            memcpy(s->obj_max, k.mv_data, 16);
+            s->obj_max_state = 1;
+        } else if (mrc == MDB_NOTFOUND) {
+            s->obj_max_state = 2;
+        }
+        mdb_cursor_close(cur);
+        if (s->obj_max_state == 0) {
+            return true;
+        }
     }
-    if (xl != yl) {
-        return xl < yl ? -1 : 1;
+    return s->obj_max_state == 1 && memcmp(id, s->obj_max, 16) <= 0;
+}
+
+/* Records that id is now in `objects`. */
+static void object_added(kw_store *s, const uint8_t id[static 16])
+{
+    if (s->obj_max_state == 2 || (s->obj_max_state == 1 && memcmp(id, s->obj_max, 16) > 0)) {
+        memcpy(s->obj_max, id, 16);
+        s->obj_max_state = 1;
     }
-    return memcmp(x + 2 + xl, y + 2 + yl, 16);
 }
 
 kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
 {
-    const uint8_t **recs;
+    kw__skey *keys;
     MDB_cursor *cur = NULL;
     kw_err rc = KW_ERR_OK;
     size_t off = 0;
@@ -75,18 +98,22 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
     if (s->vb_n == 0) {
         return KW_ERR_OK;
     }
-    if ((recs = malloc(s->vb_n * sizeof(*recs))) == NULL) {
+    if ((keys = malloc(s->vb_n * sizeof(*keys))) == NULL) {
         return KW_ERR_NOMEM;
     }
     for (size_t i = 0; i < s->vb_n; i++) {
-        recs[i] = s->vb + off;
-        off += 2 + ((size_t)recs[i][0] << 8 | recs[i][1]) + 16;
+        const uint8_t *rec = s->vb + off;
+        size_t kl = (size_t)rec[0] << 8 | rec[1];
+        keys[i] = (kw__skey) { rec + 2, (uint32_t)kl, 0 };
+        off += 2 + kl + 16;
     }
-    qsort(recs, s->vb_n, sizeof(*recs), vrec_cmp);
-    rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor");
+    /* The ids under one value may come in any order: LMDB places each. */
+    if ((rc = kw__sort_keys(keys, s->vb_n)) == KW_ERR_OK) {
+        rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor");
+    }
     for (size_t i = 0; i < s->vb_n && rc == KW_ERR_OK; i++) {
-        size_t kl = (size_t)recs[i][0] << 8 | recs[i][1];
-        MDB_val k = { kl, (void *)(recs[i] + 2) }, d = { 16, (void *)(recs[i] + 2 + kl) };
+        MDB_val k = { keys[i].len, (void *)keys[i].p };
+        MDB_val d = { 16, (void *)(keys[i].p + keys[i].len) };
         int mrc = mdb_cursor_put(cur, &k, &d, MDB_NODUPDATA);
         if (mrc != 0 && mrc != MDB_KEYEXIST) {
             rc = kw__mdb_err(mrc, "by_value_put");
@@ -95,14 +122,14 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
     if (cur != NULL) {
         mdb_cursor_close(cur);
     }
-    free(recs);
+    free(keys);
     kw__vbatch_reset(s);
     return rc;
 }
 
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
-    const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,
-    bool *indexed)
+    const uint8_t *enc, size_t enc_len, const uint8_t origin[static 32], uint64_t seq,
+    uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch, bool *indexed)
 {
     MDB_val k = { 16, (void *)ind->id };
     MDB_val v;
@@ -111,7 +138,8 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     bool had_old = false, old_revoked = false;
 
     *indexed = false;
-    mrc = mdb_get(txn, s->objects, &k, &v);
+    mrc = kw__object_may_exist(s, txn, ind->id) ? mdb_get(txn, s->objects, &k, &v)
+                                                 : MDB_NOTFOUND;
     if (mrc == 0) {
         const uint8_t *old = v.mv_data;
         if (v.mv_size < KW__OBJ_HDR) {
@@ -166,17 +194,22 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     hdr[56] = (uint8_t)tlp;
     hdr[57] = ind->revoked ? KW__OBJ_REVOKED : 0;
     hdr[58] = (uint8_t)ind->type;
-    if (scratch->cap < KW__OBJ_HDR) {
-        uint8_t *p = realloc(scratch->p, 1024);
+    size_t need = KW__OBJ_HDR + (enc != NULL ? enc_len : 0);
+    if (scratch->cap < need || scratch->cap < 1024) {
+        size_t cap = need > 1024 ? need : 1024;
+        uint8_t *p = realloc(scratch->p, cap);
         if (p == NULL) {
             return KW_ERR_NOMEM;
         }
         scratch->p = p;
-        scratch->cap = 1024;
+        scratch->cap = cap;
     }
     memcpy(scratch->p, hdr, KW__OBJ_HDR);
     scratch->len = KW__OBJ_HDR;
-    if ((rc = kw_indicator_encode(ind, scratch)) != KW_ERR_OK) {
+    if (enc != NULL) {
+        memcpy(scratch->p + KW__OBJ_HDR, enc, enc_len);
+        scratch->len = need;
+    } else if ((rc = kw_indicator_encode(ind, scratch)) != KW_ERR_OK) {
         return rc;
     }
     MDB_val nv = { scratch->len, scratch->p };
@@ -191,6 +224,7 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     if (mrc != 0) {
         return kw__mdb_err(mrc, "objects_put");
     }
+    object_added(s, ind->id);
     uint8_t vkey[KW__VKEY_MAX];
     size_t vkey_len = kw__vkey(vkey, ind->type, ind->value, ind->value_len);
     if ((rc = kw__vbatch_add(s, vkey, vkey_len, ind->id)) != KW_ERR_OK) {

@@ -24,6 +24,11 @@ struct kw_store {
      * ingest transaction begins. */
     uint8_t *vb;
     size_t vb_len, vb_cap, vb_n;
+    /* The largest key in `objects` as seen by the open write transaction: ids minted by
+     * kawan grow with time, so a new id above it cannot exist yet and needs no lookup.
+     * obj_max_state: 0 not read yet, 1 obj_max holds it, 2 objects is empty. */
+    uint8_t obj_max[16];
+    int obj_max_state;
     bool rdonly;
     char dir[4096];
 };
@@ -74,6 +79,26 @@ size_t kw__vkey(uint8_t key[static KW__VKEY_MAX], kw_obs_type type, const char *
 kw_err kw__counter_add(kw_store *s, MDB_txn *txn, const char *name, int64_t delta);
 uint64_t kw__counter_get(kw_store *s, MDB_txn *txn, const char *name);
 
+/* Starts the store's per-transaction state for a new write transaction. */
+void kw__wtxn_reset(kw_store *s);
+
+/*
+ * False when no objects record can exist for id (it is above every key in `objects`), so
+ * the caller may skip the lookup; true when it may exist or that cannot be told.
+ */
+bool kw__object_may_exist(kw_store *s, MDB_txn *txn, const uint8_t id[static 16]);
+
+/* An index key to sort, and whose it is. */
+typedef struct kw__skey {
+    const uint8_t *p;
+    uint32_t len;
+    uint32_t tag;
+} kw__skey;
+
+/* Sorts keys into LMDB's default order (bytes, then shorter first); equal keys end up in no
+ * particular order. KW_ERR_NOMEM leaves a in some order. */
+kw_err kw__sort_keys(kw__skey *a, size_t n);
+
 /* Holds a by_value insert back for kw__vbatch_flush; forgets all held inserts. */
 kw_err kw__vbatch_add(kw_store *s, const uint8_t *key, size_t klen, const uint8_t uuid[static 16]);
 void kw__vbatch_reset(kw_store *s);
@@ -84,11 +109,13 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn);
  * Indexes one version of an indicator (the newest wins; an id owned by another origin is
  * ignored). Returns KW_ERR_OK when indexed or skipped as older, KW_ERR_PERM when the id
  * belongs to another origin. *indexed tells which. Its by_value insert is held back
- * (kw__vbatch_add): the caller flushes before it commits.
+ * (kw__vbatch_add): the caller flushes before it commits. enc, when not NULL, is the
+ * indicator's encoding as kw_indicator_encode writes it (enc_len bytes), already at hand in
+ * the payload; otherwise the indicator is encoded here.
  */
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
-    const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch,
-    bool *indexed);
+    const uint8_t *enc, size_t enc_len, const uint8_t origin[static 32], uint64_t seq,
+    uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch, bool *indexed);
 
 /*
  * Reads every record of dbi in key order into a malloc'd array of elem-sized items (*out,

@@ -15,6 +15,7 @@
 #include "bundle/timefmt.h"
 #include "crypto/seal.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "support/support.h"
 
 typedef struct fixture {
@@ -601,6 +602,71 @@ static void test_reopen_and_create_twice(void **state)
     kw_test_rmrf(empty);
 }
 
+
+/* LMDB's default order, written the plain way, to check the radix sort against. */
+static int plain_key_cmp(const void *a, const void *b)
+{
+    const kw__skey *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void test_key_sort(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    static uint8_t pool[N][64];
+    kw__skey *a = malloc(N * sizeof(*a)), *b = malloc(N * sizeof(*b));
+    uint32_t seed = 12345;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    for (size_t i = 0; i < N; i++) {
+        size_t len;
+        seed = seed * 1103515245u + 12345u;
+        switch (i % 5) {
+        case 0: /* one shared prefix, then a few varying bytes */
+            len = (size_t)snprintf((char *)pool[i], 64, "\x05https://www.%u.example/",
+                seed % 997u);
+            break;
+        case 1: /* prefixes of one another: "a", "aa", ... and empty */
+            len = (seed >> 8) % 40u;
+            memset(pool[i], 'a', len);
+            break;
+        case 2: /* bytes above 0x7f, which must sort as unsigned */
+            len = 1 + (seed >> 4) % 8u;
+            for (size_t j = 0; j < len; j++) {
+                pool[i][j] = (uint8_t)(0xf0u + ((seed >> j) & 0x0fu));
+            }
+            break;
+        default: /* random bytes, random lengths, zeros included */
+            len = (seed >> 3) % 64u;
+            for (size_t j = 0; j < len; j++) {
+                seed = seed * 1103515245u + 12345u;
+                pool[i][j] = (uint8_t)(seed >> 16) & ((seed & 1u) ? 0xffu : 0x01u);
+            }
+            break;
+        }
+        a[i] = b[i] = (kw__skey) { pool[i], (uint32_t)len, (uint32_t)i };
+    }
+    for (size_t n = 0; n <= N; n = n ? n * 3 : 1) {
+        memcpy(b, a, n * sizeof(*a));
+        assert_int_equal(kw__sort_keys(b, n), KW_ERR_OK);
+        for (size_t i = 1; i < n; i++) {
+            assert_true(plain_key_cmp(&b[i - 1], &b[i]) <= 0);
+        }
+        /* A permutation: every key is there once. */
+        uint8_t *seen = calloc(N, 1);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(b[i].tag < n);
+            assert_int_equal(seen[b[i].tag]++, 0);
+        }
+        free(seen);
+    }
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +679,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_create_twice, setup, teardown),
+        cmocka_unit_test(test_key_sort),
     };
     if (sodium_init() < 0) {
         return 1;
