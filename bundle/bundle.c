@@ -209,7 +209,7 @@ void kw_uuid_random(uint8_t uuid[static 16])
 void kw_uuid_new(uint8_t uuid[static 16], int64_t now_ms)
 {
     static uint64_t last;
-    static uint8_t pool[1024];
+    static uint8_t pool[8192];
     static size_t left;
     uint64_t v = (uint64_t)(now_ms > 0 ? now_ms : 0) << 12;
 
@@ -441,10 +441,26 @@ typedef struct enc_sink {
 static int enc_sink_write(void *data, const char *buf, size_t len)
 {
     enc_sink *k = data;
-    if (!k->failed && kw_buf_write(k->buf, buf, len) != 0) {
-        k->failed = true;
+    kw_buf *b = k->buf;
+
+    if (k->failed) {
+        return -1;
     }
-    return k->failed ? -1 : 0;
+    if (len <= b->cap - b->len) {
+        /* The packer writes a byte or a few at a time: keep that path short. */
+        if (len == 1) {
+            b->p[b->len] = (uint8_t)buf[0];
+        } else {
+            memcpy(b->p + b->len, buf, len);
+        }
+        b->len += len;
+        return 0;
+    }
+    if (kw_buf_write(b, buf, len) != 0) {
+        k->failed = true;
+        return -1;
+    }
+    return 0;
 }
 
 kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len)
@@ -461,6 +477,11 @@ kw_err kw_bundle_encode_at(const kw_bundle *b, uint8_t **out, size_t *out_len, s
 
     *out = NULL;
     *out_len = 0;
+    /* Room for a typical indicator each up front: the buffer then rarely grows. */
+    buf.cap = 256 + (size_t)b->n * 128;
+    if ((buf.p = malloc(buf.cap)) == NULL) {
+        return KW_ERR_NOMEM;
+    }
     msgpack_packer_init(&pk, &sink, enc_sink_write);
     fields += b->description != NULL;
     fields += b->n_recipients > 0;
@@ -738,6 +759,68 @@ static kw_err decode_indicator(kw_bundle *b, const msgpack_object *o, char *norm
     return rc;
 }
 
+/* Is the msgpack object at buf[a..e) the string "i"? (Any of the str encodings.) */
+static bool raw_key_is_i(const uint8_t *buf, size_t a, size_t e)
+{
+    static const uint8_t forms[4][6] = {
+        { 0xa1, 'i' }, { 0xd9, 1, 'i' }, { 0xda, 0, 1, 'i' }, { 0xdb, 0, 0, 0, 1, 'i' }
+    };
+    static const size_t lens[4] = { 2, 3, 4, 6 };
+
+    for (int f = 0; f < 4; f++) {
+        if (e - a == lens[f] && memcmp(buf + a, forms[f], lens[f]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Records where each decoded indicator's bytes lie in buf (a payload kw_bundle_decode has
+ * just accepted): the elements of every "i" array, in map order, which is the order they
+ * were decoded in. Leaves every span unset if the walk does not match b item for item.
+ */
+static void item_spans(kw_bundle *b, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    uint32_t pairs, n = 0;
+
+    if (kw_msgpack_container(buf, len, &off, true, &pairs) != KW_ERR_OK) {
+        return;
+    }
+    for (uint32_t p = 0; p < pairs; p++) {
+        size_t k = off;
+        uint32_t elems;
+        if (kw_msgpack_skip(buf, len, &off, 6) != KW_ERR_OK) {
+            goto fail;
+        }
+        if (!raw_key_is_i(buf, k, off)) {
+            if (kw_msgpack_skip(buf, len, &off, 6) != KW_ERR_OK) {
+                goto fail;
+            }
+            continue;
+        }
+        if (kw_msgpack_container(buf, len, &off, false, &elems) != KW_ERR_OK) {
+            goto fail;
+        }
+        for (uint32_t j = 0; j < elems; j++, n++) {
+            size_t start = off;
+            if (n >= b->n || kw_msgpack_skip(buf, len, &off, 5) != KW_ERR_OK) {
+                goto fail;
+            }
+            b->items[n].enc_off = (uint32_t)start;
+            b->items[n].enc_len = (uint32_t)(off - start);
+        }
+    }
+    if (n == b->n) {
+        return;
+    }
+fail:
+    for (uint32_t i = 0; i < b->n; i++) {
+        b->items[i].enc_off = b->items[i].enc_len = 0;
+    }
+}
+
 kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len)
 {
     kw_err rc = KW_ERR_DECODE;
@@ -812,6 +895,7 @@ kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len)
     if (!have_items) {
         goto out;
     }
+    item_spans(b, buf, len);
     *out = b;
     b = NULL;
     rc = KW_ERR_OK;

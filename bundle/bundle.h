@@ -47,6 +47,10 @@ typedef struct kw_indicator {
     uint32_t n_indicator_types;
     kw_kill_chain_phase *kill_chain_phases;
     uint32_t n_kill_chain_phases;
+    /* Set by kw_bundle_decode: where this indicator's encoding lies in the payload it was
+     * decoded from (enc_len 0 when it was not decoded from one). */
+    uint32_t enc_off;
+    uint32_t enc_len;
 } kw_indicator;
 
 typedef struct kw_bundle {

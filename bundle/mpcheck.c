@@ -17,9 +17,17 @@ static uint64_t be(const uint8_t *p, int n)
  */
 kw_err kw_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
 {
+    size_t off = 0;
+    kw_err rc = kw_msgpack_skip(buf, len, &off, max_depth);
+
+    return rc == KW_ERR_OK && off != len ? KW_ERR_DECODE : rc;
+}
+
+kw_err kw_msgpack_skip(const uint8_t *buf, size_t len, size_t *at, int max_depth)
+{
     uint64_t stack[KW_MSGPACK_MAX_DEPTH + 2];
     int depth = 0;
-    size_t off = 0;
+    size_t off = *at;
 
     if (max_depth > KW_MSGPACK_MAX_DEPTH) {
         max_depth = KW_MSGPACK_MAX_DEPTH;
@@ -103,5 +111,36 @@ kw_err kw_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
             off += (size_t)skip;
         }
     }
-    return off == len ? KW_ERR_OK : KW_ERR_DECODE;
+    *at = off;
+    return KW_ERR_OK;
+}
+
+kw_err kw_msgpack_container(const uint8_t *buf, size_t len, size_t *at, bool map, uint32_t *n)
+{
+    size_t off = *at;
+    int lenbytes;
+    uint8_t t;
+
+    if (off >= len) {
+        return KW_ERR_DECODE;
+    }
+    t = buf[off++];
+    if ((t & 0xf0) == (map ? 0x80 : 0x90)) {
+        *n = t & 0x0f;
+        *at = off;
+        return KW_ERR_OK;
+    }
+    if (t == (map ? 0xde : 0xdc)) {
+        lenbytes = 2;
+    } else if (t == (map ? 0xdf : 0xdd)) {
+        lenbytes = 4;
+    } else {
+        return KW_ERR_DECODE;
+    }
+    if (len - off < (size_t)lenbytes) {
+        return KW_ERR_DECODE;
+    }
+    *n = (uint32_t)be(buf + off, lenbytes);
+    *at = off + (size_t)lenbytes;
+    return KW_ERR_OK;
 }

@@ -2,6 +2,7 @@
 #ifndef KW_BUNDLE_MPCHECK_H
 #define KW_BUNDLE_MPCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,15 @@
  * KW_ERR_DECODE if any check fails.
  */
 kw_err kw_msgpack_check(const uint8_t *buf, size_t len, int max_depth);
+
+/*
+ * The same checks for the one object that starts at *at (it need not end at len); on
+ * success *at is where it ends.
+ */
+kw_err kw_msgpack_skip(const uint8_t *buf, size_t len, size_t *at, int max_depth);
+
+/* Reads the header of a map (map true) or an array at *at: *n its pairs or elements, and *at
+ * moves past the header. KW_ERR_DECODE when something else is there. */
+kw_err kw_msgpack_container(const uint8_t *buf, size_t len, size_t *at, bool map, uint32_t *n);
 
 #endif

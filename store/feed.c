@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle/timefmt.h"
 #include "crypto/id.h"
@@ -381,8 +384,7 @@ out:
 typedef struct idx_ref {
     const kw_indicator *ind;
     uint64_t seq;
-    const uint8_t *enc; /* its encoding in the bundle's plaintext payload */
-    size_t enc_len;
+    kw__enc enc; /* its encoding in the bundle's plaintext payload */
 } idx_ref;
 
 /* True when the n items of size sz at base are already in order (ids minted here are). */
@@ -403,230 +405,388 @@ static int idx_cmp(const void *a, const void *b)
     return memcmp(x->ind->id, y->ind->id, 16);
 }
 
-kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
-    kw_bundle *const *bundles, size_t n, kw_publish_result *res)
-{
-    MDB_txn *txn = NULL;
-    kw_head head;
-    uint8_t(*recips)[32] = NULL;
-    size_t n_recips = 0;
-    idx_ref *refs = NULL;
-    size_t n_refs = 0, cap_refs = 0;
-    kw_buf scratch = { 0 };
-    kw_publish_result r = { 0 };
+/* One bundle's sealing: the plaintext in, the sealed payload out. */
+typedef struct seal_job {
+    const uint8_t *plain;
+    size_t plain_len;
+    uint8_t ad[KW_SEAL_AD_LEN];
+    const uint8_t (*recips)[32];
+    size_t n_recips;
+    uint8_t *out;
+    size_t out_len;
     kw_err rc;
-    bool sealed = kw_tlp_sealed(opts->tlp);
-    uint64_t now = (uint64_t)kw_time_now_ms();
-    /* Each bundle's plaintext payload, kept until its indicators are indexed: their
-     * objects records copy their encodings from it rather than encoding them again. */
-    uint8_t **plains = NULL;
-    size_t *plain_lens = NULL, *item_off = NULL, item_cap = 0;
+} seal_job;
 
-    if (sodium_memcmp(kw_identity_pk(id), s->self, 32) != 0) {
-        return KW_ERR_INVAL;
+/* A publish in the making: its bundles, their encodings, and the feed as it grows. */
+typedef struct pub_ctx {
+    kw_store *s;
+    MDB_txn *txn;
+    const kw_identity *id;
+    const kw_publish_opts *opts;
+    kw_bundle *const *bundles;
+    size_t n;
+    bool sealed;
+    uint8_t (*recips)[32];
+    size_t n_recips;
+    /* Per bundle: its plaintext payload (kept until its indicators are indexed: their
+     * objects records take their bytes from it), the seq it gets, and where its indicators
+     * lie in item_off (from off_base[b], n + 1 offsets). */
+    uint8_t **plains;
+    size_t *plain_lens;
+    uint64_t *seqs;
+    size_t *off_base;
+    size_t *item_off;
+    seal_job *jobs; /* one per bundle that kept indicators, in order */
+    size_t n_jobs;
+    atomic_size_t next_job; /* the next job nobody has taken */
+    pthread_t sealer;
+    bool sealing;
+    kw_head head;
+    uint64_t now;
+    kw_publish_result r;
+} pub_ctx;
+
+/* Takes jobs until none is left: run by the sealing thread and, once it has indexed, by the
+ * caller too. */
+static void *seal_all(void *arg)
+{
+    pub_ctx *pc = arg;
+    for (size_t i; (i = atomic_fetch_add(&pc->next_job, 1)) < pc->n_jobs;) {
+        seal_job *j = &pc->jobs[i];
+        j->rc = kw_seal_encrypt(j->plain, j->plain_len, j->ad, sizeof(j->ad), j->recips,
+            j->n_recips, &j->out, &j->out_len);
     }
-    if (n > 0
-        && ((plains = calloc(n, sizeof(*plains))) == NULL
-            || (plain_lens = calloc(n, sizeof(*plain_lens))) == NULL)) {
-        free(plains);
+    return NULL;
+}
+
+/*
+ * Seals every bundle. Sealing for many recipients costs two X25519 operations per
+ * recipient and entry, about as much as indexing the entry's indicators: with a second
+ * core a thread seals while the caller indexes, and seal_finish has the caller take the
+ * jobs still left before it waits for the thread.
+ */
+static void seal_start(pub_ctx *pc)
+{
+    atomic_store(&pc->next_job, 0);
+    if (pc->n_jobs > 0 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+        && pthread_create(&pc->sealer, NULL, seal_all, pc) == 0) {
+        pc->sealing = true;
+    } else {
+        seal_all(pc);
+    }
+}
+
+static kw_err seal_finish(pub_ctx *pc)
+{
+    if (pc->sealing) {
+        seal_all(pc);
+        pthread_join(pc->sealer, NULL);
+        pc->sealing = false;
+    }
+    for (size_t i = 0; i < pc->n_jobs; i++) {
+        if (pc->jobs[i].rc != KW_ERR_OK) {
+            return pc->jobs[i].rc;
+        }
+    }
+    return KW_ERR_OK;
+}
+
+/* Encodes every bundle that kept indicators, gives it its seq and, for sealed TLPs, sets
+ * its recipients and prepares its seal job. */
+static kw_err pub_encode(pub_ctx *pc)
+{
+    size_t total = 0, base = 0;
+    uint64_t seq = pc->head.seq;
+    kw_err rc;
+
+    for (size_t b = 0; b < pc->n; b++) {
+        total += pc->bundles[b]->n + 1;
+    }
+    if ((pc->item_off = malloc(total * sizeof(*pc->item_off))) == NULL) {
         return KW_ERR_NOMEM;
     }
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
-        return rc;
+    for (size_t b = 0; b < pc->n; b++) {
+        kw_bundle *bd = pc->bundles[b];
+        if (bd->n == 0) {
+            continue;
+        }
+        pc->seqs[b] = ++seq;
+        if (pc->sealed
+            && (rc = kw_bundle_set_recipients(bd, (const uint8_t(*)[32])pc->recips,
+                    pc->n_recips))
+                != KW_ERR_OK) {
+            return rc;
+        }
+        if ((rc = kw_bundle_encode_at(bd, &pc->plains[b], &pc->plain_lens[b],
+                 pc->item_off + base))
+            != KW_ERR_OK) {
+            return rc;
+        }
+        pc->off_base[b] = base;
+        base += bd->n + 1;
+        if (pc->sealed) {
+            seal_job *j = &pc->jobs[pc->n_jobs++];
+            j->plain = pc->plains[b];
+            j->plain_len = pc->plain_lens[b];
+            (void)kw_seal_ad(j->ad, pc->s->self, seq, (unsigned)pc->opts->tlp);
+            j->recips = (const uint8_t(*)[32])pc->recips;
+            j->n_recips = pc->n_recips;
+        }
     }
-    kw__wtxn_reset(s);
-    if ((rc = kw__head_get(s, txn, s->self, &head)) != KW_ERR_OK) {
-        goto out;
+    return KW_ERR_OK;
+}
+
+/* Remembers the deliveries of a RED entry owed to each recipient but us. */
+static kw_err owe_red(pub_ctx *pc, uint64_t seq)
+{
+    for (size_t i = 0; i < pc->n_recips; i++) {
+        uint8_t okey[72];
+        MDB_val ok = { 72, okey }, ov = { 0, NULL };
+        kw_err rc;
+        if (memcmp(pc->recips[i], pc->s->self, 32) == 0) {
+            continue;
+        }
+        memcpy(okey, pc->recips[i], 32);
+        kw__feed_key(okey + 32, pc->s->self, seq);
+        if ((rc = kw__mdb_err(mdb_put(pc->txn, pc->s->outbox, &ok, &ov, 0), "outbox_put"))
+            != KW_ERR_OK) {
+            return rc;
+        }
     }
-    if (head.forked) {
-        rc = KW_ERR_FORK;
-        goto out;
-    }
-    if (sealed && (rc = recipients_for(s, txn, opts, &recips, &n_recips)) != KW_ERR_OK) {
-        goto out;
-    }
-    if ((rc = drop_duplicates(s, txn, bundles, n, &r)) != KW_ERR_OK) {
-        goto out;
-    }
-    for (size_t b = 0; b < n; b++) {
-        kw_bundle *bd = bundles[b];
-        uint8_t *plain = NULL, *payload = NULL;
-        size_t plain_len = 0, payload_len = 0;
-        bool own_payload = false;
+    return KW_ERR_OK;
+}
+
+/* Signs and stores one entry per encoded bundle, chaining each to the one before. */
+static kw_err pub_entries(pub_ctx *pc)
+{
+    kw_store *s = pc->s;
+    kw_err rc;
+
+    for (size_t b = 0, job = 0; b < pc->n; b++) {
+        const uint8_t *payload = pc->plains[b];
+        size_t payload_len = pc->plain_lens[b];
         kw_header h;
         uint8_t hdr[KW_HEADER_MAX], sig[KW_SIG_LEN], eid[32];
         size_t hdr_len;
 
-        if (bd->n == 0) {
+        if (pc->bundles[b]->n == 0) {
             continue;
         }
         memset(&h, 0, sizeof(h));
         memcpy(h.origin, s->self, 32);
-        h.seq = head.seq + 1;
-        h.has_prev = head.seq > 0;
-        memcpy(h.prev, head.id, 32);
-        h.time_ms = now;
-        h.tlp = (uint8_t)opts->tlp;
-        if (sealed && (rc = kw_bundle_set_recipients(bd, (const uint8_t(*)[32])recips, n_recips))
-                != KW_ERR_OK) {
-            goto out;
-        }
-        if (item_cap < n_refs + bd->n + 1) {
-            size_t cap = (n_refs + bd->n + 1) * 2;
-            size_t *no = realloc(item_off, cap * sizeof(*no));
-            if (no == NULL) {
-                rc = KW_ERR_NOMEM;
-                goto out;
-            }
-            item_off = no;
-            item_cap = cap;
-        }
-        if ((rc = kw_bundle_encode_at(bd, &plain, &plain_len, item_off + n_refs)) != KW_ERR_OK) {
-            goto out;
-        }
-        plains[b] = plain;
-        plain_lens[b] = plain_len;
-        if (sealed) {
-            uint8_t ad[KW_SEAL_AD_LEN];
-            (void)kw_seal_ad(ad, s->self, h.seq, (unsigned)opts->tlp);
-            rc = kw_seal_encrypt(plain, plain_len, ad, sizeof(ad),
-                (const uint8_t(*)[32])recips, n_recips, &payload, &payload_len);
-            if (rc != KW_ERR_OK) {
-                goto out;
-            }
-            own_payload = true;
+        h.seq = pc->head.seq + 1;
+        h.has_prev = pc->head.seq > 0;
+        memcpy(h.prev, pc->head.id, 32);
+        h.time_ms = pc->now;
+        h.tlp = (uint8_t)pc->opts->tlp;
+        if (pc->sealed) {
+            payload = pc->jobs[job].out;
+            payload_len = pc->jobs[job].out_len;
             h.flags = KW_ENTRY_FLAG_SEALED;
-        } else {
-            payload = plain;
-            payload_len = plain_len;
         }
         if (payload_len > KW_PAYLOAD_MAX) {
-            rc = KW_ERR_TOOBIG;
-        } else {
-            kw_payload_hash(h.payload_hash, payload, payload_len);
-            h.payload_len = payload_len;
-            rc = kw_header_encode(&h, hdr, &hdr_len);
+            return KW_ERR_TOOBIG;
         }
-        if (rc == KW_ERR_OK) {
-            kw_entry_sign(id, sig, hdr, hdr_len);
-            kw_entry_id(eid, hdr, hdr_len, sig);
-            rc = put_entry(s, txn, &h, hdr, hdr_len, sig, eid, KW__ENT_HELD | KW__ENT_INDEXED,
-                now, payload, payload_len);
+        kw_payload_hash(h.payload_hash, payload, payload_len);
+        h.payload_len = payload_len;
+        if ((rc = kw_header_encode(&h, hdr, &hdr_len)) != KW_ERR_OK) {
+            return rc;
         }
-        if (own_payload) {
-            free(payload);
+        kw_entry_sign(pc->id, sig, hdr, hdr_len);
+        kw_entry_id(eid, hdr, hdr_len, sig);
+        rc = put_entry(s, pc->txn, &h, hdr, hdr_len, sig, eid, KW__ENT_HELD | KW__ENT_INDEXED,
+            pc->now, payload, payload_len);
+        if (pc->sealed) {
+            free(pc->jobs[job].out);
+            pc->jobs[job++].out = NULL;
         }
         if (rc != KW_ERR_OK) {
-            goto out;
+            return rc;
         }
-        if (sealed) {
+        if (pc->sealed) {
             uint8_t key[40];
-            MDB_val k = { 40, key }, v = { n_recips * 32, recips };
+            MDB_val k = { 40, key }, v = { pc->n_recips * 32, pc->recips };
             kw__feed_key(key, s->self, h.seq);
-            if ((rc = kw__mdb_err(mdb_put(txn, s->recipients, &k, &v, 0), "recipients_put"))
+            if ((rc = kw__mdb_err(mdb_put(pc->txn, s->recipients, &k, &v, 0), "recipients_put"))
                 != KW_ERR_OK) {
-                goto out;
+                return rc;
             }
         }
-        if (opts->tlp == KW_TLP_RED) {
-            /* RED goes only from us, directly: remember every delivery we owe. */
-            for (size_t i = 0; i < n_recips; i++) {
-                uint8_t okey[72];
-                MDB_val ok = { 72, okey }, ov = { 0, NULL };
-                if (memcmp(recips[i], s->self, 32) == 0) {
-                    continue;
-                }
-                memcpy(okey, recips[i], 32);
-                kw__feed_key(okey + 32, s->self, h.seq);
-                if ((rc = kw__mdb_err(mdb_put(txn, s->outbox, &ok, &ov, 0), "outbox_put"))
-                    != KW_ERR_OK) {
-                    goto out;
-                }
-            }
+        /* RED goes only from us, directly: remember every delivery we owe. */
+        if (pc->opts->tlp == KW_TLP_RED && (rc = owe_red(pc, h.seq)) != KW_ERR_OK) {
+            return rc;
         }
-        head.seq = h.seq;
-        memcpy(head.id, eid, 32);
-        if (r.entries == 0) {
-            r.first_seq = h.seq;
+        pc->head.seq = h.seq;
+        memcpy(pc->head.id, eid, 32);
+        if (pc->r.entries == 0) {
+            pc->r.first_seq = h.seq;
         }
-        r.last_seq = h.seq;
-        r.entries++;
-        if (n_refs + bd->n > cap_refs) {
-            cap_refs = (n_refs + bd->n) * 2;
-            idx_ref *nr = realloc(refs, cap_refs * sizeof(*nr));
-            if (nr == NULL) {
-                rc = KW_ERR_NOMEM;
-                goto out;
-            }
-            refs = nr;
-        }
+        pc->r.last_seq = h.seq;
+        pc->r.entries++;
+    }
+    return pc->r.entries > 0 ? kw__head_put(s, pc->txn, &pc->head) : KW_ERR_OK;
+}
+
+/* Indexes every indicator of the encoded bundles, in id order. */
+static kw_err pub_index(pub_ctx *pc)
+{
+    idx_ref *refs;
+    size_t n_refs = 0;
+    kw_buf scratch = { 0 };
+    kw_err rc = KW_ERR_OK;
+
+    for (size_t b = 0; b < pc->n; b++) {
+        n_refs += pc->bundles[b]->n;
+    }
+    if ((refs = malloc((n_refs ? n_refs : 1) * sizeof(*refs))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    n_refs = 0;
+    for (size_t b = 0; b < pc->n; b++) {
+        const kw_bundle *bd = pc->bundles[b];
+        const size_t *off = pc->item_off + pc->off_base[b];
         for (uint32_t i = 0; i < bd->n; i++) {
-            size_t at = item_off[n_refs];
-            refs[n_refs] = (idx_ref) { &bd->items[i], h.seq, plain + at, item_off[n_refs + 1] - at };
-            n_refs++;
+            /* A CLEAR..GREEN payload is stored as it is: the record refers to its bytes. */
+            kw__enc enc = { pc->plains[b] + off[i], (uint32_t)(off[i + 1] - off[i]),
+                (uint32_t)off[i], !pc->sealed };
+            refs[n_refs++] = (idx_ref) { &bd->items[i], pc->seqs[b], enc };
         }
     }
     /* Index in key order: LMDB inserts are far cheaper when they walk the tree in order. */
     if (!sorted_by(refs, n_refs, sizeof(*refs), idx_cmp)) {
         qsort(refs, n_refs, sizeof(*refs), idx_cmp);
     }
-    for (size_t i = 0; i < n_refs; i++) {
+    for (size_t i = 0; i < n_refs && rc == KW_ERR_OK; i++) {
         bool indexed;
-        rc = kw__index_indicator(s, txn, refs[i].ind, refs[i].enc, refs[i].enc_len, s->self,
-            refs[i].seq, now, opts->tlp, &scratch, &indexed);
+        rc = kw__index_indicator(pc->s, pc->txn, refs[i].ind, &refs[i].enc, pc->s->self,
+            refs[i].seq, pc->now, pc->opts->tlp, &scratch, &indexed);
         if (rc == KW_ERR_PERM) {
             /* The id (e.g. from an imported STIX bundle) is another origin's: ours must
              * not version it. The entry still carries it; receivers ignore it too. */
-            r.foreign++;
-            continue;
+            pc->r.foreign++;
+            rc = KW_ERR_OK;
+        } else if (rc == KW_ERR_OK) {
+            pc->r.indicators++;
         }
-        if (rc != KW_ERR_OK) {
-            goto out;
-        }
-        r.indicators++;
     }
-    if (r.entries > 0 && (rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
-        goto out;
-    }
-    if ((rc = kw__vbatch_flush(s, txn)) != KW_ERR_OK) {
-        goto out;
-    }
-    rc = kw__commit(s, txn);
-    txn = NULL;
     if (rc == KW_ERR_OK) {
-        if (res->entries == 0) {
-            res->first_seq = r.first_seq;
-        }
-        if (r.entries > 0) {
-            res->last_seq = r.last_seq;
-            if (res->first_seq == 0) {
-                res->first_seq = r.first_seq;
-            }
-        }
-        res->entries += r.entries;
-        res->indicators += r.indicators;
-        res->duplicates += r.duplicates;
-        res->foreign += r.foreign;
+        rc = kw__vbatch_flush(pc->s, pc->txn);
     }
-out:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    free(recips);
     free(refs);
-    free(item_off);
-    for (size_t b = 0; plains != NULL && b < n; b++) {
-        if (plains[b] != NULL) {
-            sodium_memzero(plains[b], plain_lens[b]); /* sealed plaintext, or harmless */
-            free(plains[b]);
-        }
-    }
-    free(plains);
-    free(plain_lens);
     if (scratch.p != NULL) {
-        sodium_memzero(scratch.p, scratch.cap);
+        sodium_memzero(scratch.p, scratch.cap); /* may hold sealed indicators */
     }
     kw_buf_free(&scratch);
+    return rc;
+}
+
+static void pub_free(pub_ctx *pc)
+{
+    if (pc->sealing) {
+        atomic_store(&pc->next_job, pc->n_jobs); /* failed: seal nothing more */
+        (void)seal_finish(pc);
+    }
+    for (size_t b = 0; pc->plains != NULL && b < pc->n; b++) {
+        if (pc->plains[b] != NULL) {
+            sodium_memzero(pc->plains[b], pc->plain_lens[b]); /* sealed plaintext, or harmless */
+            free(pc->plains[b]);
+        }
+    }
+    for (size_t j = 0; pc->jobs != NULL && j < pc->n_jobs; j++) {
+        free(pc->jobs[j].out);
+    }
+    free(pc->plains);
+    free(pc->plain_lens);
+    free(pc->seqs);
+    free(pc->off_base);
+    free(pc->item_off);
+    free(pc->jobs);
+    free(pc->recips);
+}
+
+static void add_result(kw_publish_result *res, const kw_publish_result *r)
+{
+    if (res->entries == 0) {
+        res->first_seq = r->first_seq;
+    }
+    if (r->entries > 0) {
+        res->last_seq = r->last_seq;
+        if (res->first_seq == 0) {
+            res->first_seq = r->first_seq;
+        }
+    }
+    res->entries += r->entries;
+    res->indicators += r->indicators;
+    res->duplicates += r->duplicates;
+    res->foreign += r->foreign;
+}
+
+kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
+    kw_bundle *const *bundles, size_t n, kw_publish_result *res)
+{
+    pub_ctx pc = { .s = s, .id = id, .opts = opts, .bundles = bundles, .n = n,
+        .sealed = kw_tlp_sealed(opts->tlp), .now = (uint64_t)kw_time_now_ms() };
+    size_t nb = n ? n : 1;
+    kw_err rc;
+
+    if (sodium_memcmp(kw_identity_pk(id), s->self, 32) != 0) {
+        return KW_ERR_INVAL;
+    }
+    if ((pc.plains = calloc(nb, sizeof(*pc.plains))) == NULL
+        || (pc.plain_lens = calloc(nb, sizeof(*pc.plain_lens))) == NULL
+        || (pc.seqs = calloc(nb, sizeof(*pc.seqs))) == NULL
+        || (pc.off_base = calloc(nb, sizeof(*pc.off_base))) == NULL
+        || (pc.jobs = calloc(nb, sizeof(*pc.jobs))) == NULL) {
+        pub_free(&pc);
+        return KW_ERR_NOMEM;
+    }
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &pc.txn), "txn_begin")) != KW_ERR_OK) {
+        pub_free(&pc);
+        return rc;
+    }
+    kw__wtxn_reset(s);
+    if ((rc = kw__head_get(s, pc.txn, s->self, &pc.head)) != KW_ERR_OK) {
+        goto out;
+    }
+    if (pc.head.forked) {
+        rc = KW_ERR_FORK;
+        goto out;
+    }
+    if (pc.sealed
+        && (rc = recipients_for(s, pc.txn, opts, &pc.recips, &pc.n_recips)) != KW_ERR_OK) {
+        goto out;
+    }
+    if ((rc = drop_duplicates(s, pc.txn, bundles, n, &pc.r)) != KW_ERR_OK
+        || (rc = pub_encode(&pc)) != KW_ERR_OK) {
+        goto out;
+    }
+    if (pc.sealed) {
+        /* Sealed records hold their own bytes, so indexing needs no payload: it runs while
+         * the payloads are sealed. */
+        seal_start(&pc);
+        rc = pub_index(&pc);
+        kw_err src = seal_finish(&pc);
+        if (rc == KW_ERR_OK && (rc = src) == KW_ERR_OK) {
+            rc = pub_entries(&pc);
+        }
+    } else if ((rc = pub_entries(&pc)) == KW_ERR_OK) {
+        /* Records refer to the payloads: those go first, since a new version indexed here
+         * reads the version before, which may be in this very publish. */
+        rc = pub_index(&pc);
+    }
+    if (rc != KW_ERR_OK) {
+        goto out;
+    }
+    rc = kw__commit(s, pc.txn);
+    pc.txn = NULL;
+    if (rc == KW_ERR_OK) {
+        add_result(res, &pc.r);
+    }
+out:
+    if (pc.txn != NULL) {
+        mdb_txn_abort(pc.txn);
+    }
+    pub_free(&pc);
     return rc;
 }
 
@@ -758,8 +918,9 @@ static kw_err payload_bundle(const kw_header *h, const uint8_t *payload, size_t 
     return rc;
 }
 
+/* payload: the stored payload b was decoded from when it is plaintext, NULL when sealed. */
 static kw_err index_bundle(kw_store *s, MDB_txn *txn, const kw_header *h, const kw_bundle *b,
-    uint64_t recv_ms, kw_buf *scratch, uint32_t *count)
+    const uint8_t *payload, uint64_t recv_ms, kw_buf *scratch, uint32_t *count)
 {
     char idtxt[48];
     kw_err rc;
@@ -776,7 +937,13 @@ static kw_err index_bundle(kw_store *s, MDB_txn *txn, const kw_header *h, const 
     }
     for (uint32_t i = 0; i < b->n; i++) {
         bool indexed = false;
-        rc = kw__index_indicator(s, txn, &b->items[i], NULL, 0, h->origin, h->seq, recv_ms,
+        const kw_indicator *d = &b->items[i];
+        kw__enc enc = { NULL, d->enc_len, d->enc_off, true };
+        bool ref = payload != NULL && d->enc_len > 0;
+        if (ref) {
+            enc.p = payload + d->enc_off;
+        }
+        rc = kw__index_indicator(s, txn, d, ref ? &enc : NULL, h->origin, h->seq, recv_ms,
             (kw_tlp)h->tlp, scratch, &indexed);
         if (rc == KW_ERR_PERM) {
             /* Another origin reuses an id it does not own: the entry stays (its chain is
@@ -794,6 +961,11 @@ static kw_err index_bundle(kw_store *s, MDB_txn *txn, const kw_header *h, const 
         *count += indexed;
     }
     return KW_ERR_OK;
+}
+
+static const uint8_t *plain_payload(const kw_header *h, const uint8_t *payload)
+{
+    return (h->flags & KW_ENTRY_FLAG_SEALED) ? NULL : payload;
 }
 
 static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
@@ -911,7 +1083,8 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
         if (b == NULL) {
             kw__counter_add(s, txn, "n_sealed", 1);
         } else {
-            rc = index_bundle(s, txn, &h, b, held_recv_ms, scratch, &r->indicators);
+            rc = index_bundle(s, txn, &h, b, plain_payload(&h, w->payload), held_recv_ms,
+                scratch, &r->indicators);
             kw_bundle_free(b);
             if (rc != KW_ERR_OK) {
                 return rc;
@@ -966,7 +1139,8 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
     rc = put_entry(s, txn, &h, w->hdr, w->hdr_len, w->sig, eid, flags, now, payload,
         w->payload_len);
     if (rc == KW_ERR_OK && b != NULL) {
-        rc = index_bundle(s, txn, &h, b, now, scratch, &r->indicators);
+        rc = index_bundle(s, txn, &h, b, plain_payload(&h, payload), now, scratch,
+            &r->indicators);
     }
     kw_bundle_free(b);
     if (rc != KW_ERR_OK) {

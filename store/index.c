@@ -127,9 +127,51 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
     return rc;
 }
 
+kw_err kw__object_bytes(kw_store *s, MDB_txn *txn, const uint8_t *rec, size_t len,
+    kw__pcache *pc, const uint8_t **p, size_t *n)
+{
+    if (len < KW__OBJ_HDR) {
+        return KW_ERR_STORE;
+    }
+    if (!(rec[57] & KW__OBJ_REF)) {
+        *p = rec + KW__OBJ_HDR;
+        *n = len - KW__OBJ_HDR;
+        return KW_ERR_OK;
+    }
+    if (len != KW__OBJ_REF_LEN) {
+        return KW_ERR_STORE;
+    }
+    kw__pcache local = { .valid = false };
+    if (pc == NULL) {
+        pc = &local;
+    }
+    /* origin(32) | seq(8), big-endian: the record starts with its entry's key. */
+    if (!pc->valid || memcmp(pc->key, rec, 40) != 0) {
+        MDB_val k = { 40, (void *)rec }, v;
+        int mrc = mdb_get(txn, s->payloads, &k, &v);
+        if (mrc != 0) {
+            pc->valid = false;
+            return mrc == MDB_NOTFOUND ? KW_ERR_STORE : kw__mdb_err(mrc, "payloads_get");
+        }
+        memcpy(pc->key, rec, 40);
+        pc->p = v.mv_data;
+        pc->len = v.mv_size;
+        pc->valid = true;
+    }
+    const uint8_t *r = rec + KW__OBJ_HDR;
+    size_t off = (size_t)r[0] << 24 | (size_t)r[1] << 16 | (size_t)r[2] << 8 | r[3];
+    size_t elen = (size_t)r[4] << 24 | (size_t)r[5] << 16 | (size_t)r[6] << 8 | r[7];
+    if (elen == 0 || off > pc->len || elen > pc->len - off) {
+        return KW_ERR_STORE;
+    }
+    *p = pc->p + off;
+    *n = elen;
+    return KW_ERR_OK;
+}
+
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
-    const uint8_t *enc, size_t enc_len, const uint8_t origin[static 32], uint64_t seq,
-    uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch, bool *indexed)
+    const kw__enc *enc, const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms,
+    kw_tlp tlp, kw_buf *scratch, bool *indexed)
 {
     MDB_val k = { 16, (void *)ind->id };
     MDB_val v;
@@ -141,7 +183,8 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     mrc = kw__object_may_exist(s, txn, ind->id) ? mdb_get(txn, s->objects, &k, &v)
                                                  : MDB_NOTFOUND;
     if (mrc == 0) {
-        const uint8_t *old = v.mv_data;
+        const uint8_t *old = v.mv_data, *ob;
+        size_t olen;
         if (v.mv_size < KW__OBJ_HDR) {
             return KW_ERR_STORE;
         }
@@ -174,7 +217,10 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
         if ((rc = kw_bundle_new(&tmp)) != KW_ERR_OK) {
             return rc;
         }
-        rc = kw_indicator_decode(tmp, old + KW__OBJ_HDR, v.mv_size - KW__OBJ_HDR, &oi);
+        rc = kw__object_bytes(s, txn, old, v.mv_size, NULL, &ob, &olen);
+        if (rc == KW_ERR_OK) {
+            rc = kw_indicator_decode(tmp, ob, olen, &oi);
+        }
         if (rc == KW_ERR_OK) {
             rc = by_value_del(s, txn, oi->type, oi->value, oi->value_len, ind->id);
         }
@@ -192,9 +238,10 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     kw__put64(hdr + 40, recv_ms);
     kw__put64(hdr + 48, (uint64_t)ind->modified);
     hdr[56] = (uint8_t)tlp;
-    hdr[57] = ind->revoked ? KW__OBJ_REVOKED : 0;
+    hdr[57] = (uint8_t)((ind->revoked ? KW__OBJ_REVOKED : 0)
+        | (enc != NULL && enc->in_payload ? KW__OBJ_REF : 0));
     hdr[58] = (uint8_t)ind->type;
-    size_t need = KW__OBJ_HDR + (enc != NULL ? enc_len : 0);
+    size_t need = KW__OBJ_REF_LEN + (enc != NULL ? enc->len : 0);
     if (scratch->cap < need || scratch->cap < 1024) {
         size_t cap = need > 1024 ? need : 1024;
         uint8_t *p = realloc(scratch->p, cap);
@@ -206,9 +253,15 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     }
     memcpy(scratch->p, hdr, KW__OBJ_HDR);
     scratch->len = KW__OBJ_HDR;
-    if (enc != NULL) {
-        memcpy(scratch->p + KW__OBJ_HDR, enc, enc_len);
-        scratch->len = need;
+    if (enc != NULL && enc->in_payload) {
+        const uint32_t ref[2] = { enc->off, enc->len };
+        for (int i = 0; i < 8; i++) {
+            scratch->p[KW__OBJ_HDR + i] = (uint8_t)(ref[i / 4] >> (24 - 8 * (i % 4)));
+        }
+        scratch->len = KW__OBJ_REF_LEN;
+    } else if (enc != NULL) {
+        memcpy(scratch->p + KW__OBJ_HDR, enc->p, enc->len);
+        scratch->len = KW__OBJ_HDR + enc->len;
     } else if ((rc = kw_indicator_encode(ind, scratch)) != KW_ERR_OK) {
         return rc;
     }
@@ -245,6 +298,7 @@ typedef struct query_ctx {
     void *cb_ctx;
     uint64_t count;
     kw_bundle *scratch;
+    kw__pcache payload;
     int stop;
 } query_ctx;
 
@@ -287,9 +341,12 @@ static kw_err deliver(query_ctx *c, const uint8_t *rec, size_t len)
         && (int64_t)kw__get64(rec + 48) < q->since_ms) {
         return KW_ERR_OK;
     }
+    const uint8_t *enc;
+    size_t enc_len;
     kw_bundle_reset(c->scratch);
-    if ((rc = kw_indicator_decode(c->scratch, rec + KW__OBJ_HDR, len - KW__OBJ_HDR, &ind))
-        != KW_ERR_OK) {
+    if ((rc = kw__object_bytes(c->s, c->txn, rec, len, &c->payload, &enc, &enc_len))
+            != KW_ERR_OK
+        || (rc = kw_indicator_decode(c->scratch, enc, enc_len, &ind)) != KW_ERR_OK) {
         return rc;
     }
     if (q->value != NULL && strcmp(ind->value, q->value) != 0) {

@@ -241,6 +241,26 @@ out:
     return rc;
 }
 
+/* Marks a store of an older schema as the current one before this binary writes to it:
+ * every older record stays readable, and binaries that cannot read the new records then
+ * refuse the store instead of misreading it. */
+static kw_err schema_upgrade(kw_store *s)
+{
+    MDB_txn *txn = NULL;
+    uint8_t schema[8];
+    kw_err rc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    kw__put64(schema, KW__SCHEMA_VERSION);
+    if ((rc = meta_put(txn, s->meta, "schema", schema, 8)) != KW_ERR_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return kw__commit(s, txn);
+}
+
 kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags)
 {
     kw_store *s = calloc(1, sizeof(*s));
@@ -266,10 +286,19 @@ kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags)
         goto out;
     }
     memcpy(s->self, v.mv_data, 32);
+    uint64_t schema = 0;
     if (meta_get(txn, s->meta, "schema", &v) != KW_ERR_OK || v.mv_size != 8
-        || kw__get64(v.mv_data) != KW__SCHEMA_VERSION) {
-        kw_log_error("unsupported store schema", "dir=%s", dir);
+        || (schema = kw__get64(v.mv_data)) < KW__SCHEMA_OLDEST
+        || schema > KW__SCHEMA_VERSION) {
+        kw_log_error("unsupported store schema", "dir=%s schema=%llu supported=%d-%d", dir,
+            (unsigned long long)schema, KW__SCHEMA_OLDEST, KW__SCHEMA_VERSION);
         rc = KW_ERR_UNSUPPORTED;
+        goto out;
+    }
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (schema < KW__SCHEMA_VERSION && !s->rdonly
+        && (rc = schema_upgrade(s)) != KW_ERR_OK) {
         goto out;
     }
     *out = s;

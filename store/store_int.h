@@ -8,7 +8,10 @@
 
 #include "store/store.h"
 
-#define KW__SCHEMA_VERSION 1
+/* 2: objects records may refer to their bytes in the payload (KW__OBJ_REF). A store of
+ * schema 1 is read as is and marked 2 when opened for writing. */
+#define KW__SCHEMA_VERSION 2
+#define KW__SCHEMA_OLDEST 1
 
 struct kw_store {
     MDB_env *env;
@@ -41,9 +44,12 @@ struct kw_store {
 #define KW__ENT_HDR_OFF (1 + 8 + 32 + 64)
 
 /* objects value: origin(32) | seq(8) | recv_ms(8) | modified(8) | tlp(1) | flags(1) |
- * type(1) | pad(1) | indicator (msgpack map, as in payloads) */
+ * type(1) | pad(1) | then either the indicator (msgpack map, as in payloads) or, with
+ * KW__OBJ_REF, offset(4) | length(4) of its bytes in the entry's plaintext payload. */
 #define KW__OBJ_REVOKED 0x01u
+#define KW__OBJ_REF 0x02u
 #define KW__OBJ_HDR 60
+#define KW__OBJ_REF_LEN (KW__OBJ_HDR + 8)
 
 /* heads value: seq(8) | id(32) | forked(1), and for a forked feed | fork seq(8): entries
  * from the fork seq on are refused. A forked head of 41 bytes (written before the fork seq
@@ -79,6 +85,16 @@ size_t kw__vkey(uint8_t key[static KW__VKEY_MAX], kw_obs_type type, const char *
 kw_err kw__counter_add(kw_store *s, MDB_txn *txn, const char *name, int64_t delta);
 uint64_t kw__counter_get(kw_store *s, MDB_txn *txn, const char *name);
 
+/* An indicator's encoding (as kw_indicator_encode writes it, or as another node did) when
+ * the caller has it. in_payload: the bytes are at off in the entry's plaintext payload,
+ * stored in this transaction or before, and the objects record refers to them there. */
+typedef struct kw__enc {
+    const uint8_t *p;
+    uint32_t len;
+    uint32_t off;
+    bool in_payload;
+} kw__enc;
+
 /* Starts the store's per-transaction state for a new write transaction. */
 void kw__wtxn_reset(kw_store *s);
 
@@ -110,12 +126,28 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn);
  * ignored). Returns KW_ERR_OK when indexed or skipped as older, KW_ERR_PERM when the id
  * belongs to another origin. *indexed tells which. Its by_value insert is held back
  * (kw__vbatch_add): the caller flushes before it commits. enc, when not NULL, is the
- * indicator's encoding as kw_indicator_encode writes it (enc_len bytes), already at hand in
- * the payload; otherwise the indicator is encoded here.
+ * indicator's encoding, already at hand; otherwise the indicator is encoded here.
  */
 kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
-    const uint8_t *enc, size_t enc_len, const uint8_t origin[static 32], uint64_t seq,
-    uint64_t recv_ms, kw_tlp tlp, kw_buf *scratch, bool *indexed);
+    const kw__enc *enc, const uint8_t origin[static 32], uint64_t seq, uint64_t recv_ms,
+    kw_tlp tlp, kw_buf *scratch, bool *indexed);
+
+/* The payload last read for an objects record, kept for the next record of the same entry
+ * within one transaction. */
+typedef struct kw__pcache {
+    uint8_t key[40];
+    const uint8_t *p;
+    size_t len;
+    bool valid;
+} kw__pcache;
+
+/*
+ * The encoded indicator of an objects record (rec, len): in the record, or in its entry's
+ * payload, which must hold the whole span. pc (may be NULL) saves payload lookups.
+ * KW_ERR_STORE when the record or its span is damaged.
+ */
+kw_err kw__object_bytes(kw_store *s, MDB_txn *txn, const uint8_t *rec, size_t len,
+    kw__pcache *pc, const uint8_t **p, size_t *n);
 
 /*
  * Reads every record of dbi in key order into a malloc'd array of elem-sized items (*out,

@@ -90,6 +90,7 @@ static kw_err verify_index(kw_store *s, MDB_txn *txn, kw_verify_report *rep)
     MDB_val k, v;
     kw_bundle *b = NULL;
     uint64_t current = 0;
+    kw__pcache pc = { .valid = false };
     int mrc;
     kw_err rc;
 
@@ -103,7 +104,8 @@ static kw_err verify_index(kw_store *s, MDB_txn *txn, kw_verify_report *rep)
     }
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *rec = v.mv_data;
+        const uint8_t *rec = v.mv_data, *enc;
+        size_t enc_len;
         kw_indicator *ind = NULL;
         char idtxt[48];
 
@@ -114,8 +116,8 @@ static kw_err verify_index(kw_store *s, MDB_txn *txn, kw_verify_report *rep)
         }
         kw_indicator_id_format(idtxt, k.mv_data);
         kw_bundle_reset(b);
-        if (kw_indicator_decode(b, rec + KW__OBJ_HDR, v.mv_size - KW__OBJ_HDR, &ind)
-                != KW_ERR_OK
+        if (kw__object_bytes(s, txn, rec, v.mv_size, &pc, &enc, &enc_len) != KW_ERR_OK
+            || kw_indicator_decode(b, enc, enc_len, &ind) != KW_ERR_OK
             || memcmp(ind->id, k.mv_data, 16) != 0) {
             problem(rep, "%s: record does not decode", idtxt);
             continue;

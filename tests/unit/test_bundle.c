@@ -73,6 +73,66 @@ static void test_roundtrip(void **state)
     kw_bundle_free(c);
 }
 
+/* Decoding records where each indicator's bytes lie in the payload, whatever form the
+ * payload's "i" key takes; the spans are exactly what kw_bundle_encode_at reports. */
+static void test_item_spans(void **state)
+{
+    (void)state;
+    kw_bundle *b = NULL, *c = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0, off[4];
+
+    assert_int_equal(kw_bundle_new(&b), KW_ERR_OK);
+    kw_indicator *d = add(b, KW_OBS_IPV4, "192.0.2.9");
+    d->labels = kw_bundle_alloc(b, sizeof(char *));
+    d->labels[0] = kw_bundle_strdup(b, "c2", 2);
+    d->n_labels = 1;
+    add(b, KW_OBS_DOMAIN, "spans.example");
+    add(b, KW_OBS_URL, "http://spans.example/x");
+    b->description = "d";
+    assert_int_equal(kw_bundle_encode_at(b, &buf, &len, off), KW_ERR_OK);
+    assert_int_equal(off[3], len);
+    assert_int_equal(kw_bundle_decode(&c, buf, len), KW_ERR_OK);
+    for (uint32_t i = 0; i < 3; i++) {
+        kw_bundle *one = NULL;
+        kw_indicator *e = NULL;
+        assert_int_equal(c->items[i].enc_off, off[i]);
+        assert_int_equal(c->items[i].enc_len, off[i + 1] - off[i]);
+        assert_int_equal(kw_bundle_new(&one), KW_ERR_OK);
+        assert_int_equal(
+            kw_indicator_decode(one, buf + c->items[i].enc_off, c->items[i].enc_len, &e),
+            KW_ERR_OK);
+        assert_memory_equal(e->id, b->items[i].id, 16);
+        assert_string_equal(e->value, b->items[i].value);
+        kw_bundle_free(one);
+    }
+    kw_bundle_free(c);
+
+    /* The same payload with the key "i" written as str8: every span moves by one byte. */
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (buf[i] == 0xa1 && buf[i + 1] == 'i' && (i + 2 < len) && (buf[i + 2] & 0xf0) == 0x90) {
+            at = i;
+            break;
+        }
+    }
+    assert_true(at > 0);
+    uint8_t *wide = malloc(len + 1);
+    memcpy(wide, buf, at);
+    wide[at] = 0xd9;
+    wide[at + 1] = 1;
+    memcpy(wide + at + 2, buf + at + 1, len - at - 1);
+    assert_int_equal(kw_bundle_decode(&c, wide, len + 1), KW_ERR_OK);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(c->items[i].enc_off, off[i] + 1);
+        assert_memory_equal(wide + c->items[i].enc_off, buf + off[i], off[i + 1] - off[i]);
+    }
+    kw_bundle_free(c);
+    free(wide);
+    free(buf);
+    kw_bundle_free(b);
+}
+
 static void test_decode_rejects(void **state)
 {
     (void)state;
@@ -202,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_mpcheck),
+        cmocka_unit_test(test_item_spans),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_tlp),

@@ -474,6 +474,169 @@ static void test_broken_chain(void **state)
     kw_test_rmrf(dir2);
 }
 
+/* Counts the objects records that refer to their payload and those that hold their bytes. */
+static void count_records(kw_store *s, int *refs, int *inline_)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+
+    *refs = *inline_ = 0;
+    assert_int_equal(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, s->objects, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *rec = v.mv_data;
+        if (rec[57] & KW__OBJ_REF) {
+            assert_int_equal(v.mv_size, KW__OBJ_REF_LEN);
+            (*refs)++;
+        } else {
+            assert_true(v.mv_size > KW__OBJ_HDR);
+            (*inline_)++;
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+}
+
+/* Sets the stored schema number. */
+static void set_schema(kw_store *s, uint64_t v)
+{
+    MDB_txn *txn;
+    uint8_t b[8];
+    MDB_val k = { 6, (void *)"schema" }, d = { 8, b };
+
+    kw__put64(b, v);
+    assert_int_equal(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_put(txn, s->meta, &k, &d, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static uint64_t get_schema(kw_store *s)
+{
+    MDB_txn *txn;
+    MDB_val k = { 6, (void *)"schema" }, d;
+    uint64_t v;
+
+    assert_int_equal(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_get(txn, s->meta, &k, &d), 0);
+    v = kw__get64(d.mv_data);
+    mdb_txn_abort(txn);
+    return v;
+}
+
+typedef struct seen_value {
+    char value[64];
+    int n;
+} seen_value;
+
+static int value_cb(void *ctx, const kw_result *r)
+{
+    seen_value *sv = ctx;
+    snprintf(sv->value, sizeof(sv->value), "%s", r->ind->value);
+    sv->n++;
+    return 0;
+}
+
+/*
+ * An unsealed indicator's objects record refers to its bytes in the stored payload (on the
+ * publisher and on a receiver); queries and verify read them there; a damaged reference is
+ * an error, never a wrong answer; an older store's schema is upgraded on a writable open.
+ */
+static void test_objects_refer_to_payloads(void **state)
+{
+    fixture *f = *state;
+    const char *vals[] = { "alpha.example", "bravo.example", "charlie.example" };
+    kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, 3);
+    kw_publish_result res = { 0 };
+    int refs, inl;
+
+    publish(f, b, KW_TLP_GREEN, &res);
+    assert_int_equal(res.indicators, 3);
+    count_records(f->s, &refs, &inl);
+    assert_int_equal(refs, 3);
+    assert_int_equal(inl, 0);
+    for (int i = 0; i < 3; i++) {
+        kw_query q = { .value = vals[i], .tlp = -1 };
+        seen_value sv = { .n = 0 };
+        assert_int_equal(kw_store_query(f->s, &q, value_cb, &sv, NULL), KW_ERR_OK);
+        assert_int_equal(sv.n, 1);
+        assert_string_equal(sv.value, vals[i]);
+    }
+    /* A scan reads all three through the payload too. */
+    kw_query all = { .tlp = -1 };
+    int n = 0;
+    assert_int_equal(kw_store_query(f->s, &all, count_cb, &n, NULL), KW_ERR_OK);
+    assert_int_equal(n, 3);
+
+    /* A receiver's records refer to the payload it stored. */
+    char dir2[256];
+    kw_store *s2 = NULL;
+    kw_identity *other = kw_test_identity(21);
+    wire_copy w = { 0 };
+    kw_ingest_result r;
+    kw_peer p = { 0 };
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w);
+    assert_int_equal(w.n, 1);
+    kw_wire_entry we = wire_of(&w.e[0]);
+    assert_int_equal(kw_store_ingest(s2, other, &we, 1, &r), KW_ERR_OK);
+    assert_int_equal(r.status, KW_INGEST_STORED);
+    assert_int_equal(r.indicators, 3);
+    count_records(s2, &refs, &inl);
+    assert_int_equal(refs, 3);
+    assert_int_equal(query_value(s2, "bravo.example", false), 1);
+    kw_verify_report rep;
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    /* A reference past the end of its payload: verify says so, a query fails. */
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    assert_int_equal(mdb_txn_begin(s2->env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, s2->objects, &cur), 0);
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    uint8_t bad[KW__OBJ_REF_LEN], key[16];
+    memcpy(bad, v.mv_data, sizeof(bad));
+    memcpy(key, k.mv_data, 16);
+    memset(bad + KW__OBJ_HDR, 0x7f, 4);
+    mdb_cursor_close(cur);
+    MDB_val bk = { 16, key }, bv = { sizeof(bad), bad };
+    assert_int_equal(mdb_put(txn, s2->objects, &bk, &bv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_true(rep.problems >= 1); /* the record, and the count it left out */
+    kw_query byid = { .id = key, .tlp = -1 };
+    n = 0;
+    assert_int_equal(kw_store_query(s2, &byid, count_cb, &n, NULL), KW_ERR_STORE);
+    assert_int_equal(n, 0);
+
+    /* Schema 1 (records hold their bytes) opens, and is marked 2 when opened to write. */
+    set_schema(s2, 1);
+    kw_store_close(s2);
+    assert_int_equal(kw_store_open(&s2, dir2, KW_STORE_RDONLY), KW_ERR_OK);
+    assert_int_equal(get_schema(s2), 1);
+    kw_store_close(s2);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    assert_int_equal(get_schema(s2), 2);
+    /* A newer schema than this binary knows is refused. */
+    set_schema(s2, 3);
+    kw_store_close(s2);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_UNSUPPORTED);
+    assert_null(s2);
+
+    kw_stored_entry_clear(&w.e[0]);
+    kw_identity_free(other);
+    kw_test_rmrf(dir2);
+    kw_bundle_free(b);
+}
+
 static void test_sealed(void **state)
 {
     fixture *f = *state;
@@ -523,6 +686,14 @@ static void test_sealed(void **state)
     assert_int_equal(r.status, KW_INGEST_STORED);
     assert_int_equal(r.indicators, 1);
     assert_int_equal(query_value(s2, "secret.example", false), 1);
+    /* A sealed payload is stored as ciphertext: the records hold their own bytes. */
+    int refs, inl;
+    count_records(s2, &refs, &inl);
+    assert_int_equal(refs, 0);
+    assert_int_equal(inl, 1);
+    count_records(f->s, &refs, &inl);
+    assert_int_equal(refs, 0);
+    assert_int_equal(inl, 1);
     assert_int_equal(kw_store_ingest(s3, c_id, &we, 1, &r), KW_ERR_OK);
     assert_int_equal(r.status, KW_INGEST_STORED);
     assert_int_equal(r.indicators, 0);
@@ -548,6 +719,35 @@ static void test_sealed(void **state)
 
     kw_stored_entry_clear(&w.e[0]);
     kw_bundle_free(b);
+
+    /* Several AMBER bundles in one publish are sealed side by side, each for its own seq:
+     * B opens every one of them. */
+    const char *v1[] = { "one.amber.example", "two.amber.example" };
+    const char *v2[] = { "three.amber.example" };
+    const char *v3[] = { "four.amber.example", "five.amber.example" };
+    kw_bundle *many[3] = { make_bundle(v1, KW_OBS_DOMAIN, 2), make_bundle(v2, KW_OBS_DOMAIN, 1),
+        make_bundle(v3, KW_OBS_DOMAIN, 2) };
+    kw_publish_opts amber = { .tlp = KW_TLP_AMBER };
+    amber.recipients = (const uint8_t(*)[32])kw_identity_pk(b_id);
+    amber.n_recipients = 1;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(kw_store_publish(f->s, f->id, &amber, many, 3, &res), KW_ERR_OK);
+    assert_int_equal(res.entries, 3);
+    assert_int_equal(res.indicators, 5);
+    wire_copy wm = { 0 };
+    kw_store_feed_range(f->s, kw_identity_pk(f->id), 2, 0, true, copy_cb, &wm);
+    assert_int_equal(wm.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        kw_wire_entry wi = wire_of(&wm.e[i]);
+        assert_int_equal(kw_store_ingest(s2, b_id, &wi, 1, &r), KW_ERR_OK);
+        assert_int_equal(r.status, KW_INGEST_STORED);
+        assert_int_equal(r.indicators, many[i]->n);
+        kw_stored_entry_clear(&wm.e[i]);
+    }
+    assert_int_equal(query_value(s2, "five.amber.example", false), 1);
+    for (size_t i = 0; i < 3; i++) {
+        kw_bundle_free(many[i]);
+    }
     kw_store_close(s2);
     kw_store_close(s3);
     kw_identity_free(b_id);
@@ -676,6 +876,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objects_refer_to_payloads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_create_twice, setup, teardown),
