@@ -13,10 +13,12 @@
  *   2. Q random point queries by value (kw_store_query, type and value) -> p50/p99 us,
  *      from a second pass over the same values (hot; the first pass, cold, is printed too);
  *   3. the limits, on the same machine in the same run: raw LMDB puts of as many records as
- *      indicators were published (16-byte keys, values the size of kawan's `objects`
- *      records, the same environment flags as the store, one write transaction per 10,000
- *      puts) with sequential keys and with keys in random order; raw LMDB point gets (a read
- *      transaction and one mdb_get each, as a query has; two passes likewise) -> p50/p99 us;
+ *      indicators were published (16-byte keys, the same environment flags as the store, one
+ *      write transaction per 10,000 puts): with sequential keys, records as large as all of
+ *      kawan's records per indicator (keys and values of every record publishing wrote, over
+ *      the indicators), and, with sequential keys and with keys in random order, records of
+ *      the mean `objects` value size; raw LMDB point gets (a read transaction and one
+ *      mdb_get each, as a query has; two passes likewise) -> p50/p99 us;
  *      Ed25519 sign and verify of a 160-byte message (about an entry header);
  *   4. with --sealed M: the first M values published as CLEAR and as AMBER sealed for 10
  *      recipients, each into a new store -> the ratio of the times (issue 5's target).
@@ -46,6 +48,7 @@
 #include "bundle/value.h"
 #include "crypto/identity.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "tests/support/support.h"
 
 #define MAX_RUNS 15
@@ -53,8 +56,6 @@
 #define BATCH_BUNDLES 10u
 #define RAW_BATCH 10000u
 #define SAMPLE 10000u
-/* An `objects` record is this header (docs/storage.md) followed by the encoded indicator. */
-#define OBJ_HDR 60u
 #define SIGN_MSG 160u
 #define SIGN_SECONDS 0.25
 
@@ -307,8 +308,10 @@ typedef struct run_result {
     double q_p50, q_p99; /* us, hot: the second pass */
     double q_cold_p99; /* us, the first pass */
     uint64_t q_missing;
-    double obj_bytes; /* mean objects record size */
-    double raw_seq_rate, raw_rand_rate; /* puts/s */
+    double obj_bytes; /* mean objects value size */
+    double rec_bytes; /* keys and values of all records written, per indicator */
+    double raw_same_rate; /* puts/s: one record per indicator of rec_bytes */
+    double raw_seq_rate, raw_rand_rate; /* puts/s: records of obj_bytes */
     double get_p50, get_p99; /* us, hot */
     double get_cold_p99;
     double sign_rate, verify_rate;
@@ -322,22 +325,40 @@ static int count_cb(void *ctx, const kw_result *r)
     return 0;
 }
 
-typedef struct enc_ctx {
-    kw_buf buf;
-    uint64_t bytes;
-    uint64_t n;
-} enc_ctx;
-
-static int encode_cb(void *ctx, const kw_result *r)
+/*
+ * Walks the store's records (not timed): the mean size of an `objects` value, and the bytes
+ * (keys and values) of every record publishing wrote, all databases but the node's own
+ * settings and roster.
+ */
+static void record_sizes(kw_store *s, double *obj_mean, double *rec_bytes)
 {
-    enc_ctx *e = ctx;
+    const MDB_dbi dbis[] = { s->entries, s->payloads, s->heads, s->forks, s->objects,
+        s->by_value, s->by_time, s->recipients, s->outbox };
+    MDB_txn *txn;
+    uint64_t total = 0, obj_total = 0, obj_n = 0;
 
-    e->buf.len = 0;
-    if (kw_indicator_encode(r->ind, &e->buf) == KW_ERR_OK) {
-        e->bytes += e->buf.len;
-        e->n++;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+        die("record sizes", "cannot begin a read transaction");
     }
-    return 1;
+    for (size_t d = 0; d < sizeof(dbis) / sizeof(dbis[0]); d++) {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if (mdb_cursor_open(txn, dbis[d], &cur) != 0) {
+            die("record sizes", "cannot open a cursor");
+        }
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            total += k.mv_size + v.mv_size;
+            if (dbis[d] == s->objects) {
+                obj_total += v.mv_size;
+                obj_n++;
+            }
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    *obj_mean = obj_n ? (double)obj_total / (double)obj_n : 0;
+    *rec_bytes = (double)total;
 }
 
 /*
@@ -444,14 +465,9 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
     }
     out->bytes_per_ind = st.indicators ? (double)st.store_bytes / (double)st.indicators : 0;
 
-    /* The mean size of an objects record, from the sample (not timed). */
-    enc_ctx ec = { 0 };
-    for (size_t i = 0; i < *n_sample; i++) {
-        kw_query q = { .value = sample[i].value, .type = sample[i].type, .tlp = -1 };
-        kw_store_query(s, &q, encode_cb, &ec, NULL);
-    }
-    kw_buf_free(&ec.buf);
-    out->obj_bytes = OBJ_HDR + (ec.n ? (double)ec.bytes / (double)ec.n : 80.0);
+    double rec_bytes;
+    record_sizes(s, &out->obj_bytes, &rec_bytes);
+    out->rec_bytes = st.indicators ? rec_bytes / (double)st.indicators : 0;
 
 done:
     for (size_t b = 0; b < BATCH_BUNDLES; b++) {
@@ -531,6 +547,12 @@ static void raw_open(const char *dir, MDB_env **env, MDB_dbi *dbi)
     mdb_check(mdb_txn_begin(*env, NULL, 0, &txn), "mdb_txn_begin");
     mdb_check(mdb_dbi_open(txn, "objects", MDB_CREATE, dbi), "mdb_dbi_open");
     mdb_check(mdb_txn_commit(txn), "mdb_txn_commit");
+}
+
+/* The value size that makes a raw record (16-byte key) hold bytes in all. */
+static size_t raw_value_size(double bytes)
+{
+    return bytes > 32 ? (size_t)(bytes + 0.5) - 16 : 16;
 }
 
 /* Puts n records in write transactions of RAW_BATCH; returns puts/s. */
@@ -708,6 +730,11 @@ static void one_run(const char *corpus_dir, uint64_t count, uint64_t queries, ru
     if (mkdir(sub, 0700) != 0) {
         die(sub, "cannot create");
     }
+    out->raw_same_rate = raw_put(sub, out->indicators, raw_value_size(out->rec_bytes), false);
+    kw_test_rmrf(sub);
+    if (mkdir(sub, 0700) != 0) {
+        die(sub, "cannot create");
+    }
     out->raw_seq_rate = raw_put(sub, out->indicators, (size_t)out->obj_bytes, false);
     kw_test_rmrf(sub);
     snprintf(sub, sizeof(sub), "%s/rand", dir);
@@ -805,6 +832,8 @@ int main(int argc, char **argv)
     double anon = med_field(r, runs, FIELD(peak_anon_mib));
     double obj = med_field(r, runs, FIELD(obj_bytes));
     double seq = med_field(r, runs, FIELD(raw_seq_rate));
+    double same = med_field(r, runs, FIELD(raw_same_rate));
+    double recb = med_field(r, runs, FIELD(rec_bytes));
     double rnd = med_field(r, runs, FIELD(raw_rand_rate));
     double gp50 = med_field(r, runs, FIELD(get_p50)), gp99 = med_field(r, runs, FIELD(get_p99));
     double qcold = med_field(r, runs, FIELD(q_cold_p99));
@@ -831,6 +860,8 @@ int main(int argc, char **argv)
     printf("%-52s %14.1f  %s\n", "kawan point query p99, cold (first pass)", qcold, "us");
     printf("%-52s %14.1f  %s\n", "store bytes per indicator", bpi, "bytes");
     printf("%-52s %14.1f  %s\n", "peak RssAnon during publish", anon, "MiB");
+    printf("%-52s %14.0f  %s\n", "raw LMDB put, kawan's bytes per record, sequential", same,
+        "puts/s");
     printf("%-52s %14.0f  %s\n", "raw LMDB put, sequential keys, batches of 10,000", seq, "puts/s");
     printf("%-52s %14.0f  %s\n", "raw LMDB put, random keys, batches of 10,000", rnd, "puts/s");
     printf("%-52s %14.1f  %s\n", "raw LMDB point get p50 (read txn + mdb_get), hot", gp50, "us");
@@ -839,6 +870,7 @@ int main(int argc, char **argv)
     printf("%-52s %14.0f  %s\n", "Ed25519 sign, 160-byte message", sign, "signatures/s");
     printf("%-52s %14.0f  %s\n", "Ed25519 verify, 160-byte message", verify, "verifies/s");
     printf("%-52s %14.2f\n", "ratio publish / raw random-key put", pub / rnd);
+    printf("%-52s %14.2f\n", "ratio publish / raw put of kawan's bytes", pub / same);
     printf("%-52s %14.2f\n", "ratio publish / raw sequential put", pub / seq);
     printf("%-52s %14.2f\n", "ratio query p99 / raw get p99", qp99 / gp99);
     if (sealed > 0) {
@@ -848,7 +880,10 @@ int main(int argc, char **argv)
             "indicators/s");
         printf("%-52s %14.2f\n", "time AMBER(10) / time CLEAR (median of ratios)", seal);
     }
-    printf("raw records: 16-byte keys, %.0f-byte values (the mean objects record)\n", obj);
+    printf("kawan's records: %.1f bytes (keys and values) per indicator in all\n", recb);
+    printf("raw records: 16-byte keys; %zu-byte values (kawan's bytes per indicator), and "
+           "%.0f-byte values (the mean objects value) for the sequential and random puts\n",
+        raw_value_size(recb), obj);
     if (missing > 0) {
         printf("WARNING: %llu queries found nothing\n", (unsigned long long)missing);
     }
@@ -868,6 +903,8 @@ int main(int argc, char **argv)
         fprintf(f, "store.%llu.peak_anon_mib %.1f\n", n, anon);
         fprintf(f, "store.%llu.obj_bytes %.0f\n", n, obj);
         fprintf(f, "store.%llu.raw_seq %.0f\n", n, seq);
+        fprintf(f, "store.%llu.raw_same %.0f\n", n, same);
+        fprintf(f, "store.%llu.rec_bytes %.1f\n", n, recb);
         fprintf(f, "store.%llu.raw_rand %.0f\n", n, rnd);
         fprintf(f, "store.%llu.get_p50 %.2f\n", n, gp50);
         fprintf(f, "store.%llu.get_p99 %.2f\n", n, gp99);
