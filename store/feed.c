@@ -968,8 +968,143 @@ static const uint8_t *plain_payload(const kw_header *h, const uint8_t *payload)
     return (h->flags & KW_ENTRY_FLAG_SEALED) ? NULL : payload;
 }
 
+/* The work of receiving one entry that needs no store: the entry's checks, and decoding a
+ * plaintext payload. A sealed payload is opened later, and only for an origin of the
+ * roster: opening one with many slots is dear, and anyone can sign an entry. */
+typedef struct ingest_prep {
+    kw_err check; /* kw_entry_check */
+    kw_header h;
+    bool decoded; /* a plaintext payload came and the check passed: */
+    kw_err decode; /* payload_bundle's result */
+    kw_bundle *b;
+} ingest_prep;
+
+static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, ingest_prep *pp)
+{
+    memset(pp, 0, sizeof(*pp));
+    if (w->hdr_len > KW_HEADER_MAX) {
+        pp->check = KW_ERR_DECODE;
+        return;
+    }
+    pp->check = kw_entry_check(&pp->h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len);
+    if (pp->check == KW_ERR_OK && w->payload != NULL && !(pp->h.flags & KW_ENTRY_FLAG_SEALED)) {
+        pp->decode = payload_bundle(&pp->h, w->payload, w->payload_len, me, &pp->b);
+        pp->decoded = true;
+    }
+}
+
+/*
+ * Entries of a batch prepared on two cores: a thread and the storing thread take the next
+ * entry nobody has taken, in order; the storing thread, needing entry i, prepares entries
+ * itself until i is done, then waits for it.
+ */
+typedef struct prep_pool {
+    const kw_wire_entry *entries;
+    const kw_identity *me;
+    ingest_prep *preps;
+    bool *done;
+    size_t n;
+    atomic_size_t next;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    bool threaded;
+} prep_pool;
+
+/* Prepares the next entry nobody has taken; false when none is left. */
+static bool prep_take(prep_pool *pl)
+{
+    size_t i = atomic_fetch_add(&pl->next, 1);
+    if (i >= pl->n) {
+        return false;
+    }
+    prepare_entry(&pl->entries[i], pl->me, &pl->preps[i]);
+    pthread_mutex_lock(&pl->mu);
+    pl->done[i] = true;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    return true;
+}
+
+static void *prep_worker(void *arg)
+{
+    while (prep_take(arg)) {
+    }
+    return NULL;
+}
+
+static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries, size_t n,
+    const kw_identity *me)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->entries = entries;
+    pl->me = me;
+    pl->n = n;
+    atomic_init(&pl->next, 0);
+    if ((pl->preps = calloc(n ? n : 1, sizeof(*pl->preps))) == NULL
+        || (pl->done = calloc(n ? n : 1, sizeof(*pl->done))) == NULL) {
+        free(pl->preps);
+        return KW_ERR_NOMEM;
+    }
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->cv, NULL);
+    pl->threaded = n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+        && pthread_create(&pl->th, NULL, prep_worker, pl) == 0;
+    return KW_ERR_OK;
+}
+
+/* Entry i, prepared. */
+static ingest_prep *prep_get(prep_pool *pl, size_t i)
+{
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        bool ready = pl->done[i];
+        pthread_mutex_unlock(&pl->mu);
+        if (ready) {
+            return &pl->preps[i];
+        }
+        if (!prep_take(pl)) {
+            break; /* every entry is taken: i is being prepared by the thread */
+        }
+    }
+    pthread_mutex_lock(&pl->mu);
+    while (!pl->done[i]) {
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return &pl->preps[i];
+}
+
+static void prep_end(prep_pool *pl)
+{
+    atomic_store(&pl->next, pl->n); /* nothing more is taken */
+    if (pl->threaded) {
+        pthread_join(pl->th, NULL);
+    }
+    for (size_t i = 0; pl->preps != NULL && i < pl->n; i++) {
+        kw_bundle_free(pl->preps[i].b);
+    }
+    pthread_mutex_destroy(&pl->mu);
+    pthread_cond_destroy(&pl->cv);
+    free(pl->preps);
+    free(pl->done);
+}
+
+/* The entry's payload, opened and decoded (taken from pp when it was decoded beforehand). */
+static kw_err entry_bundle(const kw_wire_entry *w, const kw_identity *me, ingest_prep *pp,
+    kw_bundle **b)
+{
+    if (!pp->decoded) {
+        return payload_bundle(&pp->h, w->payload, w->payload_len, me, b);
+    }
+    *b = pp->b;
+    pp->b = NULL;
+    return pp->decode;
+}
+
 static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
-    const kw_wire_entry *w, uint64_t now, kw_buf *scratch, kw_ingest_result *r)
+    const kw_wire_entry *w, ingest_prep *pp, uint64_t now, kw_buf *scratch,
+    kw_ingest_result *r)
 {
     kw_header h;
     kw_head head;
@@ -981,20 +1116,17 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
 
     memset(r, 0, sizeof(*r));
     r->status = KW_INGEST_REJECTED;
-    if (w->hdr_len > KW_HEADER_MAX) {
-        r->err = KW_ERR_DECODE;
-        return KW_ERR_OK;
-    }
-    if ((r->err = kw_entry_check(&h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len))
-        != KW_ERR_OK) {
+    if ((r->err = pp->check) != KW_ERR_OK) {
         /* The header may still say whose it was, for the log. */
         kw_header tmp;
-        if (kw_header_decode(&tmp, w->hdr, w->hdr_len) == KW_ERR_OK) {
+        if (w->hdr_len <= KW_HEADER_MAX
+            && kw_header_decode(&tmp, w->hdr, w->hdr_len) == KW_ERR_OK) {
             memcpy(r->origin, tmp.origin, 32);
             r->seq = tmp.seq;
         }
         return KW_ERR_OK;
     }
+    h = pp->h;
     memcpy(r->origin, h.origin, 32);
     r->seq = h.seq;
     if (memcmp(h.origin, s->self, 32) != 0) {
@@ -1051,7 +1183,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
             r->err = KW_ERR_OK;
             return KW_ERR_OK;
         }
-        rc = payload_bundle(&h, w->payload, w->payload_len, me, &b);
+        rc = entry_bundle(w, me, pp, &b);
         if (rc == KW_ERR_NOKEY && h.tlp == KW_TLP_RED) {
             r->status = KW_INGEST_HELD;
             r->err = KW_ERR_OK;
@@ -1113,7 +1245,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
     uint8_t flags = 0;
     const uint8_t *payload = w->payload;
     if (payload != NULL) {
-        rc = payload_bundle(&h, payload, w->payload_len, me, &b);
+        rc = entry_bundle(w, me, pp, &b);
         if (rc == KW_ERR_NOKEY || (rc == KW_ERR_CRYPTO && h.tlp != KW_TLP_RED && me != NULL)) {
             /* Not addressed to us. RED must never rest here, not even as ciphertext; AMBER
              * ciphertext is kept so we can relay it. A payload that does not open with a
@@ -1174,14 +1306,24 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
         return rc;
     }
     kw__wtxn_reset(s);
+    prep_pool pl;
+    if ((rc = prep_start(&pl, entries, n, me)) != KW_ERR_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = ingest_one(s, txn, me, &entries[i], now, &scratch, &results[i]))
+        if ((rc = ingest_one(s, txn, me, &entries[i], prep_get(&pl, i), now, &scratch,
+                 &results[i]))
             != KW_ERR_OK) {
+            prep_end(&pl);
             mdb_txn_abort(txn);
             kw_buf_free(&scratch);
             return rc;
         }
+        kw_bundle_free(pl.preps[i].b); /* decoded for an entry held already */
+        pl.preps[i].b = NULL;
     }
+    prep_end(&pl);
     kw_buf_free(&scratch);
     if ((rc = kw__vbatch_flush(s, txn)) != KW_ERR_OK) {
         mdb_txn_abort(txn);
