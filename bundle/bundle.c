@@ -347,9 +347,10 @@ static void pack_str_list(msgpack_packer *pk, const char *key, const char **v, u
     }
 }
 
-static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
+/* How many fields kawan's encoding of d has. */
+static uint32_t indicator_fields(const kw_indicator *d)
 {
-    size_t fields = 6; /* id t v c m vf */
+    uint32_t fields = 6; /* id t v c m vf */
 
     fields += d->valid_until != 0;
     fields += d->confidence >= 0;
@@ -359,7 +360,12 @@ static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
     fields += d->n_labels > 0;
     fields += d->n_indicator_types > 0;
     fields += d->n_kill_chain_phases > 0;
-    msgpack_pack_map(pk, fields);
+    return fields;
+}
+
+static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
+{
+    msgpack_pack_map(pk, indicator_fields(d));
     pack_key(pk, "id");
     msgpack_pack_bin(pk, 16);
     msgpack_pack_bin_body(pk, d->id, 16);
@@ -779,6 +785,10 @@ static bool raw_key_is_i(const uint8_t *buf, size_t a, size_t e)
  * Records where each decoded indicator's bytes lie in buf (a payload kw_bundle_decode has
  * just accepted): the elements of every "i" array, in map order, which is the order they
  * were decoded in. Leaves every span unset if the walk does not match b item for item.
+ * An element with more fields than kawan's encoding of what was decoded from it (a field
+ * kawan does not know, a field twice, a field at its default) gets no span either: the
+ * store keeps such an indicator in its own encoding rather than the publisher's bytes,
+ * which could be any size.
  */
 static void item_spans(kw_bundle *b, const uint8_t *buf, size_t len)
 {
@@ -804,12 +814,16 @@ static void item_spans(kw_bundle *b, const uint8_t *buf, size_t len)
             goto fail;
         }
         for (uint32_t j = 0; j < elems; j++, n++) {
-            size_t start = off;
-            if (n >= b->n || kw_msgpack_skip(buf, len, &off, 5) != KW_ERR_OK) {
+            size_t start = off, at = off;
+            uint32_t fields;
+            if (n >= b->n || kw_msgpack_container(buf, len, &at, true, &fields) != KW_ERR_OK
+                || kw_msgpack_skip(buf, len, &off, 5) != KW_ERR_OK) {
                 goto fail;
             }
-            b->items[n].enc_off = (uint32_t)start;
-            b->items[n].enc_len = (uint32_t)(off - start);
+            if (fields == indicator_fields(&b->items[n])) {
+                b->items[n].enc_off = (uint32_t)start;
+                b->items[n].enc_len = (uint32_t)(off - start);
+            }
         }
     }
     if (n == b->n) {

@@ -517,6 +517,11 @@ int kw_cli_node_open(kw_cli_node *n, unsigned what)
             n->store = NULL;
             return kw_cli_error("cannot open the store in %s: %s", n->dir, kw_strerror(rc));
         }
+        /* A store an older kawan wrote keeps its forms while an older daemon may run. */
+        if ((what & KW_CLI_WRITE) && kw_store_upgrade_due(n->store)
+            && kw_control_request(n->dir, "stats", NULL, NULL) != KW_ERR_OK) {
+            (void)kw_store_upgrade(n->store); /* on failure it stays readable as it was */
+        }
         kw_store_self(n->store, n->self);
         if (kw_store_name(n->store, n->name, sizeof(n->name)) != KW_ERR_OK) {
             n->name[0] = '\0';

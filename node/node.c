@@ -391,6 +391,10 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
         uv_close((uv_handle_t *)&n->listener, NULL);
         goto out;
     }
+    /* This daemon now owns the data directory: no older one runs on the store. */
+    if (kw_store_upgrade(n->store) != KW_ERR_OK) {
+        kw_log_warn("store schema not raised; it is written in its older forms", NULL);
+    }
     roster_reload(n);
     kw__heads_refresh(n, NULL);
     uv_timer_init(&n->loop, &n->tick);

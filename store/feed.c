@@ -502,7 +502,7 @@ static kw_err pub_encode(pub_ctx *pc)
     for (size_t b = 0; b < pc->n; b++) {
         total += pc->bundles[b]->n + 1;
     }
-    if ((pc->item_off = malloc(total * sizeof(*pc->item_off))) == NULL) {
+    if ((pc->item_off = malloc((total ? total : 1) * sizeof(*pc->item_off))) == NULL) {
         return KW_ERR_NOMEM;
     }
     for (size_t b = 0; b < pc->n; b++) {
@@ -996,14 +996,18 @@ static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, ingest_
 /*
  * Entries of a batch prepared on two cores: a thread and the storing thread take the next
  * entry nobody has taken, in order; the storing thread, needing entry i, prepares entries
- * itself until i is done, then waits for it.
+ * itself until i is done, then waits for it. The thread stays at most PREP_AHEAD entries
+ * ahead of the one being stored, so a batch's decoded payloads are not all held at once.
  */
+#define PREP_AHEAD 2u
+
 typedef struct prep_pool {
     const kw_wire_entry *entries;
     const kw_identity *me;
     ingest_prep *preps;
     bool *done;
     size_t n;
+    size_t storing; /* the entry the storing thread is at (under mu) */
     atomic_size_t next;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1028,8 +1032,15 @@ static bool prep_take(prep_pool *pl)
 
 static void *prep_worker(void *arg)
 {
-    while (prep_take(arg)) {
-    }
+    prep_pool *pl = arg;
+    do {
+        pthread_mutex_lock(&pl->mu);
+        while (atomic_load(&pl->next) < pl->n
+            && atomic_load(&pl->next) >= pl->storing + PREP_AHEAD) {
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        }
+        pthread_mutex_unlock(&pl->mu);
+    } while (prep_take(pl));
     return NULL;
 }
 
@@ -1056,6 +1067,10 @@ static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries, size_t n,
 /* Entry i, prepared. */
 static ingest_prep *prep_get(prep_pool *pl, size_t i)
 {
+    pthread_mutex_lock(&pl->mu);
+    pl->storing = i;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
     for (;;) {
         pthread_mutex_lock(&pl->mu);
         bool ready = pl->done[i];
@@ -1063,8 +1078,10 @@ static ingest_prep *prep_get(prep_pool *pl, size_t i)
         if (ready) {
             return &pl->preps[i];
         }
-        if (!prep_take(pl)) {
-            break; /* every entry is taken: i is being prepared by the thread */
+        /* Take the next entry: i itself if nobody has, or, while the thread prepares i, one
+         * after it, up to the limit. */
+        if (atomic_load(&pl->next) > i + PREP_AHEAD || !prep_take(pl)) {
+            break;
         }
     }
     pthread_mutex_lock(&pl->mu);
@@ -1077,7 +1094,10 @@ static ingest_prep *prep_get(prep_pool *pl, size_t i)
 
 static void prep_end(prep_pool *pl)
 {
+    pthread_mutex_lock(&pl->mu);
     atomic_store(&pl->next, pl->n); /* nothing more is taken */
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
     if (pl->threaded) {
         pthread_join(pl->th, NULL);
     }

@@ -238,10 +238,11 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     kw__put64(hdr + 40, recv_ms);
     kw__put64(hdr + 48, (uint64_t)ind->modified);
     hdr[56] = (uint8_t)tlp;
-    hdr[57] = (uint8_t)((ind->revoked ? KW__OBJ_REVOKED : 0)
-        | (enc != NULL && enc->in_payload ? KW__OBJ_REF : 0));
+    /* A store of schema 1 may still be read by a binary that knows no references. */
+    bool ref = enc != NULL && enc->in_payload && s->schema >= 2;
+    hdr[57] = (uint8_t)((ind->revoked ? KW__OBJ_REVOKED : 0) | (ref ? KW__OBJ_REF : 0));
     hdr[58] = (uint8_t)ind->type;
-    size_t need = KW__OBJ_REF_LEN + (enc != NULL ? enc->len : 0);
+    size_t need = ref ? KW__OBJ_REF_LEN : KW__OBJ_HDR + (enc != NULL ? enc->len : 0);
     if (scratch->cap < need || scratch->cap < 1024) {
         size_t cap = need > 1024 ? need : 1024;
         uint8_t *p = realloc(scratch->p, cap);
@@ -253,10 +254,10 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     }
     memcpy(scratch->p, hdr, KW__OBJ_HDR);
     scratch->len = KW__OBJ_HDR;
-    if (enc != NULL && enc->in_payload) {
-        const uint32_t ref[2] = { enc->off, enc->len };
+    if (ref) {
+        const uint32_t span[2] = { enc->off, enc->len };
         for (int i = 0; i < 8; i++) {
-            scratch->p[KW__OBJ_HDR + i] = (uint8_t)(ref[i / 4] >> (24 - 8 * (i % 4)));
+            scratch->p[KW__OBJ_HDR + i] = (uint8_t)(span[i / 4] >> (24 - 8 * (i % 4)));
         }
         scratch->len = KW__OBJ_REF_LEN;
     } else if (enc != NULL) {

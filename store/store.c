@@ -241,24 +241,44 @@ out:
     return rc;
 }
 
-/* Marks a store of an older schema as the current one before this binary writes to it:
- * every older record stays readable, and binaries that cannot read the new records then
- * refuse the store instead of misreading it. */
-static kw_err schema_upgrade(kw_store *s)
+bool kw_store_upgrade_due(const kw_store *s)
+{
+    return !s->rdonly && s->schema < KW__SCHEMA_VERSION;
+}
+
+kw_err kw_store_upgrade(kw_store *s)
 {
     MDB_txn *txn = NULL;
+    MDB_val v;
     uint8_t schema[8];
     kw_err rc;
 
+    if (!kw_store_upgrade_due(s)) {
+        return KW_ERR_OK;
+    }
     if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
         return rc;
+    }
+    /* Read again inside the write transaction: another process may have raised it. */
+    if (meta_get(txn, s->meta, "schema", &v) != KW_ERR_OK || v.mv_size != 8) {
+        mdb_txn_abort(txn);
+        return KW_ERR_STORE;
+    }
+    if (kw__get64(v.mv_data) >= KW__SCHEMA_VERSION) {
+        mdb_txn_abort(txn);
+        s->schema = KW__SCHEMA_VERSION;
+        return KW_ERR_OK;
     }
     kw__put64(schema, KW__SCHEMA_VERSION);
     if ((rc = meta_put(txn, s->meta, "schema", schema, 8)) != KW_ERR_OK) {
         mdb_txn_abort(txn);
         return rc;
     }
-    return kw__commit(s, txn);
+    if ((rc = kw__commit(s, txn)) == KW_ERR_OK) {
+        kw_log_info("store schema raised", "dir=%s schema=%d", s->dir, KW__SCHEMA_VERSION);
+        s->schema = KW__SCHEMA_VERSION;
+    }
+    return rc;
 }
 
 kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags)
@@ -295,12 +315,7 @@ kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags)
         rc = KW_ERR_UNSUPPORTED;
         goto out;
     }
-    mdb_txn_abort(txn);
-    txn = NULL;
-    if (schema < KW__SCHEMA_VERSION && !s->rdonly
-        && (rc = schema_upgrade(s)) != KW_ERR_OK) {
-        goto out;
-    }
+    s->schema = (int)schema;
     *out = s;
     s = NULL;
     rc = KW_ERR_OK;

@@ -26,6 +26,16 @@ typedef struct kw_store kw_store;
 /* Opens the store in dir (which must hold an initialised node). KW_ERR_NOINIT if not. */
 kw_err kw_store_open(kw_store **out, const char *dir, unsigned flags);
 
+/*
+ * A store written by an older kawan is read as it is and written in the forms that kawan
+ * reads, until kw_store_upgrade raises its schema to this binary's (docs/storage.md); an
+ * older binary then refuses the store instead of misreading it. kw_store_upgrade_due says
+ * whether that is still to do. Call kw_store_upgrade only when no older binary uses the
+ * store: the daemon does once it owns the data directory, the CLI when no daemon runs.
+ */
+bool kw_store_upgrade_due(const kw_store *s);
+kw_err kw_store_upgrade(kw_store *s);
+
 /* Creates a new store in dir for the node `self` named name. KW_ERR_EXISTS if one exists. */
 kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const char *name);
 

@@ -9,7 +9,7 @@
 #include "store/store.h"
 
 /* 2: objects records may refer to their bytes in the payload (KW__OBJ_REF). A store of
- * schema 1 is read as is and marked 2 when opened for writing. */
+ * schema 1 is read as it is, and written with schema 1's records until kw_store_upgrade. */
 #define KW__SCHEMA_VERSION 2
 #define KW__SCHEMA_OLDEST 1
 
@@ -33,6 +33,7 @@ struct kw_store {
     uint8_t obj_max[16];
     int obj_max_state;
     bool rdonly;
+    int schema; /* as read at open, or raised by kw_store_upgrade */
     char dir[4096];
 };
 

@@ -130,6 +130,40 @@ static void test_item_spans(void **state)
     kw_bundle_free(c);
     free(wide);
     free(buf);
+
+    /* An element with a field kawan does not know decodes, but gets no span: the store
+     * keeps its own encoding of it rather than bytes a publisher could pad at will. */
+    kw_bundle *one = NULL;
+    kw_buf it1 = { 0 }, it2 = { 0 };
+    assert_int_equal(kw_bundle_new(&one), KW_ERR_OK);
+    kw_indicator *p1 = add(one, KW_OBS_DOMAIN, "plain.example");
+    kw_indicator *p2 = add(one, KW_OBS_DOMAIN, "padded.example");
+    assert_int_equal(kw_indicator_encode(p1, &it1), KW_ERR_OK);
+    assert_int_equal(kw_indicator_encode(p2, &it2), KW_ERR_OK);
+    assert_int_equal(it2.p[0] & 0xf0, 0x80); /* a fixmap: one more field fits */
+    it2.p[0]++;
+    static const uint8_t extra[] = { 0xa2, 'z', 'z', 0xc0 }; /* "zz": nil */
+    uint8_t pl[512];
+    size_t n = 0;
+    static const uint8_t head[] = { 0x82, 0xa1, 'v', 0x01, 0xa1, 'i', 0x92 };
+    memcpy(pl + n, head, sizeof(head));
+    n += sizeof(head);
+    memcpy(pl + n, it1.p, it1.len);
+    n += it1.len;
+    memcpy(pl + n, it2.p, it2.len);
+    n += it2.len;
+    memcpy(pl + n, extra, sizeof(extra));
+    n += sizeof(extra);
+    assert_int_equal(kw_bundle_decode(&c, pl, n), KW_ERR_OK);
+    assert_int_equal(c->n, 2);
+    assert_int_equal(c->items[0].enc_off, sizeof(head));
+    assert_int_equal(c->items[0].enc_len, it1.len);
+    assert_string_equal(c->items[1].value, "padded.example");
+    assert_int_equal(c->items[1].enc_len, 0);
+    kw_bundle_free(c);
+    kw_buf_free(&it1);
+    kw_buf_free(&it2);
+    kw_bundle_free(one);
     kw_bundle_free(b);
 }
 

@@ -617,14 +617,39 @@ static void test_objects_refer_to_payloads(void **state)
     assert_int_equal(kw_store_query(s2, &byid, count_cb, &n, NULL), KW_ERR_STORE);
     assert_int_equal(n, 0);
 
-    /* Schema 1 (records hold their bytes) opens, and is marked 2 when opened to write. */
+    /* A store of schema 1 opens; written to, it keeps schema 1's records (an older binary
+     * may still use it) until kw_store_upgrade raises it. */
     set_schema(s2, 1);
     kw_store_close(s2);
     assert_int_equal(kw_store_open(&s2, dir2, KW_STORE_RDONLY), KW_ERR_OK);
+    assert_false(kw_store_upgrade_due(s2)); /* read-only: nothing to do */
+    assert_int_equal(kw_store_upgrade(s2), KW_ERR_OK);
     assert_int_equal(get_schema(s2), 1);
     kw_store_close(s2);
     assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    assert_true(kw_store_upgrade_due(s2));
+    assert_int_equal(get_schema(s2), 1);
+    const char *b_vals[] = { "b-one.example" }, *b_more[] = { "b-two.example" };
+    kw_bundle *bb = make_bundle(b_vals, KW_OBS_DOMAIN, 1);
+    kw_bundle *blist[1] = { bb };
+    kw_publish_opts green = { .tlp = KW_TLP_GREEN };
+    assert_int_equal(kw_store_publish(s2, other, &green, blist, 1, &res), KW_ERR_OK);
+    count_records(s2, &refs, &inl);
+    assert_int_equal(inl, 1); /* b-one, in schema 1's form */
+    assert_int_equal(kw_store_upgrade(s2), KW_ERR_OK);
+    assert_false(kw_store_upgrade_due(s2));
     assert_int_equal(get_schema(s2), 2);
+    kw_bundle_free(bb);
+    bb = make_bundle(b_more, KW_OBS_DOMAIN, 1);
+    blist[0] = bb;
+    assert_int_equal(kw_store_publish(s2, other, &green, blist, 1, &res), KW_ERR_OK);
+    kw_bundle_free(bb);
+    int refs2, inl2;
+    count_records(s2, &refs2, &inl2);
+    assert_int_equal(refs2, refs + 1);
+    assert_int_equal(inl2, 1);
+    assert_int_equal(query_value(s2, "b-one.example", false), 1);
+    assert_int_equal(query_value(s2, "b-two.example", false), 1);
     /* A newer schema than this binary knows is refused. */
     set_schema(s2, 3);
     kw_store_close(s2);
@@ -634,6 +659,160 @@ static void test_objects_refer_to_payloads(void **state)
     kw_stored_entry_clear(&w.e[0]);
     kw_identity_free(other);
     kw_test_rmrf(dir2);
+    kw_bundle_free(b);
+}
+
+/* The value an indicator id has in a store ("" when none). */
+static void value_of(kw_store *s, const uint8_t id[16], char *out, size_t cap)
+{
+    kw_query q = { .id = id, .tlp = -1 };
+    seen_value sv = { .n = 0 };
+    assert_int_equal(kw_store_query(s, &q, value_cb, &sv, NULL), KW_ERR_OK);
+    snprintf(out, cap, "%s", sv.n ? sv.value : "");
+}
+
+/*
+ * References across versions: an id twice in one publish, a later version in another
+ * entry; a receiver that gets the headers first and the payloads later, many entries per
+ * batch (its second thread at work); and a peer's indicator with a field kawan does not
+ * know, which the receiver keeps in its own encoding.
+ */
+static void test_refs_across_versions(void **state)
+{
+    fixture *f = *state;
+    const char *v1[] = { "first.example" }, *v2[] = { "second.example" };
+    kw_bundle *a = make_bundle(v1, KW_OBS_DOMAIN, 1), *b = make_bundle(v2, KW_OBS_DOMAIN, 1);
+    kw_publish_opts green = { .tlp = KW_TLP_GREEN };
+    kw_publish_result res = { 0 };
+    kw_verify_report rep;
+    char got[64];
+    uint8_t id[16];
+
+    memcpy(id, a->items[0].id, 16);
+    memcpy(b->items[0].id, id, 16);
+    b->items[0].modified = a->items[0].modified + 5;
+    kw_bundle *two[2] = { b, a }; /* the newer version first */
+    assert_int_equal(kw_store_publish(f->s, f->id, &green, two, 2, &res), KW_ERR_OK);
+    value_of(f->s, id, got, sizeof(got));
+    assert_string_equal(got, "second.example");
+    assert_int_equal(query_value(f->s, "first.example", false), 0);
+    b->items[0].modified += 100;
+    b->items[0].value = "third.example";
+    b->items[0].value_len = 13;
+    kw_bundle *one[1] = { b };
+    assert_int_equal(kw_store_publish(f->s, f->id, &green, one, 1, &res), KW_ERR_OK);
+    value_of(f->s, id, got, sizeof(got));
+    assert_string_equal(got, "third.example");
+    assert_int_equal(query_value(f->s, "second.example", false), 0);
+    for (int i = 0; i < 6; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "h%d.example.net", i);
+        const char *vals[] = { v };
+        kw_bundle *x = make_bundle(vals, KW_OBS_DOMAIN, 1);
+        one[0] = x;
+        assert_int_equal(kw_store_publish(f->s, f->id, &green, one, 1, &res), KW_ERR_OK);
+        kw_bundle_free(x);
+    }
+    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    /* B: every header first, then every entry again with its payload, in one batch each. */
+    char dir2[256];
+    kw_store *s2 = NULL;
+    kw_identity *other = kw_test_identity(31), *third = kw_test_identity(32);
+    kw_peer p = { 0 };
+    wire_copy w = { 0 };
+    kw_wire_entry we[16];
+    kw_ingest_result rr[16];
+    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
+    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    snprintf(p.name, sizeof(p.name), "CERT-A");
+    memcpy(p.id, kw_identity_pk(f->id), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    snprintf(p.name, sizeof(p.name), "CERT-C");
+    memcpy(p.id, kw_identity_pk(third), 32);
+    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w);
+    assert_int_equal(w.n, 9);
+    for (size_t i = 0; i < w.n; i++) {
+        we[i] = wire_of(&w.e[i]);
+        we[i].payload = NULL;
+    }
+    assert_int_equal(kw_store_ingest(s2, other, we, w.n, rr), KW_ERR_OK);
+    for (size_t i = 0; i < w.n; i++) {
+        assert_int_equal(rr[i].status, KW_INGEST_STORED);
+        we[i] = wire_of(&w.e[i]);
+    }
+    assert_int_equal(kw_store_ingest(s2, other, we, w.n, rr), KW_ERR_OK);
+    for (size_t i = 0; i < w.n; i++) {
+        assert_int_equal(rr[i].status, KW_INGEST_UPGRADED);
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    value_of(s2, id, got, sizeof(got));
+    assert_string_equal(got, "third.example");
+    assert_int_equal(query_value(s2, "second.example", false), 0);
+    assert_int_equal(query_value(s2, "h5.example.net", false), 1);
+    int refs, inl;
+    count_records(s2, &refs, &inl);
+    assert_int_equal(refs, 7);
+    assert_int_equal(inl, 0);
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    /* C's indicator carries a field kawan does not know ("zz"): B keeps its own encoding. */
+    kw_bundle *cb = NULL;
+    kw_buf item = { 0 };
+    kw_indicator *d = NULL;
+    assert_int_equal(kw_bundle_new(&cb), KW_ERR_OK);
+    assert_int_equal(kw_bundle_add(cb, &d), KW_ERR_OK);
+    kw_uuid_random(d->id);
+    d->type = KW_OBS_DOMAIN;
+    d->value = "padded.example";
+    d->value_len = 14;
+    d->created = d->modified = d->valid_from = kw_time_now_ms();
+    assert_int_equal(kw_indicator_encode(d, &item), KW_ERR_OK);
+    item.p[0]++; /* a fixmap: one more field */
+    uint8_t pl[256];
+    size_t pn = 0;
+    static const uint8_t head[] = { 0x82, 0xa1, 'v', 0x01, 0xa1, 'i', 0x91 };
+    static const uint8_t extra[] = { 0xa2, 'z', 'z', 0xc0 };
+    memcpy(pl, head, sizeof(head));
+    pn = sizeof(head);
+    memcpy(pl + pn, item.p, item.len);
+    pn += item.len;
+    memcpy(pl + pn, extra, sizeof(extra));
+    pn += sizeof(extra);
+    kw_header h = { 0 };
+    memcpy(h.origin, kw_identity_pk(third), 32);
+    h.seq = 1;
+    h.time_ms = 1;
+    h.tlp = KW_TLP_GREEN;
+    h.payload_len = pn;
+    kw_payload_hash(h.payload_hash, pl, pn);
+    uint8_t hdr[KW_HEADER_MAX], sig[64];
+    size_t hl;
+    assert_int_equal(kw_header_encode(&h, hdr, &hl), KW_ERR_OK);
+    kw_entry_sign(third, sig, hdr, hl);
+    kw_wire_entry wc = { hdr, hl, sig, pl, pn };
+    assert_int_equal(kw_store_ingest(s2, other, &wc, 1, rr), KW_ERR_OK);
+    assert_int_equal(rr[0].status, KW_INGEST_STORED);
+    assert_int_equal(rr[0].indicators, 1);
+    count_records(s2, &refs, &inl);
+    assert_int_equal(refs, 7);
+    assert_int_equal(inl, 1);
+    assert_int_equal(query_value(s2, "padded.example", false), 1);
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    kw_buf_free(&item);
+    kw_bundle_free(cb);
+    kw_store_close(s2);
+    kw_identity_free(other);
+    kw_identity_free(third);
+    kw_test_rmrf(dir2);
+    b->items[0].value = NULL;
+    kw_bundle_free(a);
     kw_bundle_free(b);
 }
 
@@ -877,6 +1056,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects_refer_to_payloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refs_across_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_create_twice, setup, teardown),
