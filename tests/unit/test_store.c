@@ -1028,7 +1028,10 @@ static void test_key_sort(void **state)
         }
         a[i] = b[i] = (kw__skey) { pool[i], (uint32_t)len, (uint32_t)i };
     }
-    for (size_t n = 0; n <= N; n = n ? n * 3 : 1) {
+    /* Sizes around the insertion-sort cutoff (24) and up to every key. */
+    static const size_t sizes[] = { 0, 1, 2, 3, 23, 24, 25, 100, 1000, 2187, N };
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        size_t n = sizes[si];
         memcpy(b, a, n * sizeof(*a));
         assert_int_equal(kw__sort_keys(b, n), KW_ERR_OK);
         for (size_t i = 1; i < n; i++) {
