@@ -66,6 +66,25 @@ static kw_bundle *make_bundle(const char *const *values, kw_obs_type type, size_
     return b;
 }
 
+/* A second node's store, created and opened in a new temporary directory dir (256 bytes). */
+static kw_store *node_store(char *dir, const kw_identity *self, const char *name)
+{
+    kw_store *s = NULL;
+    assert_int_equal(kw_test_tmpdir(dir, 256), 0);
+    assert_int_equal(kw_store_create(dir, kw_identity_pk(self), name), KW_ERR_OK);
+    assert_int_equal(kw_store_open(&s, dir, 0), KW_ERR_OK);
+    return s;
+}
+
+/* Puts a member in s's roster. */
+static void roster_add(kw_store *s, const char *name, const kw_identity *id)
+{
+    kw_peer p = { 0 };
+    snprintf(p.name, sizeof(p.name), "%s", name);
+    memcpy(p.id, kw_identity_pk(id), 32);
+    assert_int_equal(kw_store_peer_add(s, &p), KW_ERR_OK);
+}
+
 static int count_cb(void *ctx, const kw_result *r)
 {
     (void)r;
@@ -234,18 +253,13 @@ static void test_ingest_checks(void **state)
     assert_int_equal(w.n, 3);
 
     /* B does not know A yet: roster rejection. */
-    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
-    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
-    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    s2 = node_store(dir2, other, "CERT-B");
     kw_wire_entry we = wire_of(&w.e[0]);
     assert_int_equal(kw_store_ingest(s2, other, &we, 1, r), KW_ERR_OK);
     assert_int_equal(r[0].status, KW_INGEST_REJECTED);
     assert_int_equal(r[0].err, KW_ERR_ROSTER);
 
-    kw_peer p = { 0 };
-    snprintf(p.name, sizeof(p.name), "CERT-A");
-    memcpy(p.id, kw_identity_pk(f->id), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    roster_add(s2, "CERT-A", f->id);
 
     /* A gap: seq 2 before seq 1. */
     we = wire_of(&w.e[1]);
@@ -352,15 +366,10 @@ static void test_fork_evidence(void **state)
     kw_wire_entry x = { w.e[2].hdr, w.e[2].hdr_len, w.e[2].sig, NULL, 0 };
     kw_wire_entry y = { hdr, hl, sig, NULL, 0 };
 
-    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
-    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-C"), KW_ERR_OK);
-    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+    s2 = node_store(dir2, other, "CERT-C");
     /* A stranger's fork is not evidence here. */
     assert_int_equal(kw_store_fork_evidence(s2, &x, &y, &fresh), KW_ERR_ROSTER);
-    kw_peer p = { 0 };
-    snprintf(p.name, sizeof(p.name), "CERT-A");
-    memcpy(p.id, kw_identity_pk(f->id), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    roster_add(s2, "CERT-A", f->id);
     /* Forged, or not a fork: refused, nothing recorded. */
     uint8_t forged[64];
     memcpy(forged, sig, 64);
@@ -428,13 +437,8 @@ static void test_broken_chain(void **state)
     size_t plen = 0;
 
     assert_int_equal(kw_bundle_encode(b, &payload, &plen), KW_ERR_OK);
-    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
-    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
-    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
-    kw_peer p = { 0 };
-    snprintf(p.name, sizeof(p.name), "CERT-A");
-    memcpy(p.id, kw_identity_pk(f->id), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    s2 = node_store(dir2, other, "CERT-B");
+    roster_add(s2, "CERT-A", f->id);
 
     /* seq 1 is fine; seq 2 validly signed but with a prev that is not seq 1's id. */
     kw_header h = { 0 };
@@ -575,13 +579,8 @@ static void test_objects_refer_to_payloads(void **state)
     kw_identity *other = kw_test_identity(21);
     wire_copy w = { 0 };
     kw_ingest_result r;
-    kw_peer p = { 0 };
-    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
-    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
-    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
-    snprintf(p.name, sizeof(p.name), "CERT-A");
-    memcpy(p.id, kw_identity_pk(f->id), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    s2 = node_store(dir2, other, "CERT-B");
+    roster_add(s2, "CERT-A", f->id);
     kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w);
     assert_int_equal(w.n, 1);
     kw_wire_entry we = wire_of(&w.e[0]);
@@ -720,19 +719,12 @@ static void test_refs_across_versions(void **state)
     char dir2[256];
     kw_store *s2 = NULL;
     kw_identity *other = kw_test_identity(31), *third = kw_test_identity(32);
-    kw_peer p = { 0 };
     wire_copy w = { 0 };
     kw_wire_entry we[16];
     kw_ingest_result rr[16];
-    assert_int_equal(kw_test_tmpdir(dir2, sizeof(dir2)), 0);
-    assert_int_equal(kw_store_create(dir2, kw_identity_pk(other), "CERT-B"), KW_ERR_OK);
-    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
-    snprintf(p.name, sizeof(p.name), "CERT-A");
-    memcpy(p.id, kw_identity_pk(f->id), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
-    snprintf(p.name, sizeof(p.name), "CERT-C");
-    memcpy(p.id, kw_identity_pk(third), 32);
-    assert_int_equal(kw_store_peer_add(s2, &p), KW_ERR_OK);
+    s2 = node_store(dir2, other, "CERT-B");
+    roster_add(s2, "CERT-A", f->id);
+    roster_add(s2, "CERT-C", third);
     kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w);
     assert_int_equal(w.n, 9);
     for (size_t i = 0; i < w.n; i++) {
