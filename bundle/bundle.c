@@ -417,20 +417,29 @@ static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
     }
 }
 
-static int kw_buf_write(void *data, const char *buf, size_t len)
+kw_err kw_buf_reserve(kw_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra) {
+        return KW_ERR_OK;
+    }
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < extra) {
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (p == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return KW_ERR_OK;
+}
+
+int kw_buf_write(void *data, const char *buf, size_t len)
 {
     kw_buf *b = data;
-    if (b->cap - b->len < len) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < len) {
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL) {
-            return -1;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (kw_buf_reserve(b, len) != KW_ERR_OK) {
+        return -1;
     }
     memcpy(b->p + b->len, buf, len);
     b->len += len;

@@ -123,6 +123,13 @@ typedef struct kw_buf {
 
 void kw_buf_free(kw_buf *b);
 
+/* Makes room for extra more bytes after len (the capacity doubles from 256). */
+kw_err kw_buf_reserve(kw_buf *b, size_t extra);
+
+/* A msgpack-c packer's write callback appending to the kw_buf in data; -1 when out of
+ * memory (the packer itself ignores that: reserve first, or check). */
+int kw_buf_write(void *data, const char *buf, size_t len);
+
 /* Appends one indicator in its payload encoding (a msgpack map) to out. */
 kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out);
 

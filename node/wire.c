@@ -9,54 +9,14 @@
 #include "bundle/entry.h"
 #include "bundle/mpcheck.h"
 
-static int buf_write(void *data, const char *p, size_t len)
-{
-    kw_buf *b = data;
-    if (b->cap - b->len < len) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < len) {
-            cap *= 2;
-        }
-        uint8_t *np = realloc(b->p, cap);
-        if (np == NULL) {
-            return -1;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-    return 0;
-}
-
-/* The packer ignores write failures; a message is complete only if the length grew by what
- * was packed, so each encoder checks for an allocation failure through a reserve first. */
-static kw_err reserve(kw_buf *b, size_t extra)
-{
-    if (b->cap - b->len >= extra) {
-        return KW_ERR_OK;
-    }
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra) {
-        cap *= 2;
-    }
-    uint8_t *np = realloc(b->p, cap);
-    if (np == NULL) {
-        return KW_ERR_NOMEM;
-    }
-    b->p = np;
-    b->cap = cap;
-    return KW_ERR_OK;
-}
-
 kw_err kw_msg_encode_hello(kw_buf *out, const char *name, const uint8_t id[static 32])
 {
     msgpack_packer pk;
     size_t nl = strnlen(name, 63);
-    if (reserve(out, 128) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 128) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 4);
     msgpack_pack_uint8(&pk, KW_MSG_HELLO);
     msgpack_pack_uint8(&pk, KW_WIRE_VERSION);
@@ -70,10 +30,10 @@ kw_err kw_msg_encode_hello(kw_buf *out, const char *name, const uint8_t id[stati
 kw_err kw_msg_encode_ping(kw_buf *out, kw_msg_type type, uint64_t nonce)
 {
     msgpack_packer pk;
-    if (reserve(out, 16) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 16) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, (uint8_t)type);
     msgpack_pack_uint64(&pk, nonce);
@@ -86,10 +46,10 @@ kw_err kw_msg_encode_have(kw_buf *out, const kw_head *heads, size_t n)
     if (n > KW_WIRE_MAX_HAVE) {
         n = KW_WIRE_MAX_HAVE;
     }
-    if (reserve(out, 16 + n * 48) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 16 + n * 48) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, KW_MSG_HAVE);
     msgpack_pack_array(&pk, n);
@@ -106,10 +66,10 @@ kw_err kw_msg_encode_ref(kw_buf *out, kw_msg_type type, const uint8_t origin[sta
     uint64_t seq)
 {
     msgpack_packer pk;
-    if (reserve(out, 64) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 64) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint8(&pk, (uint8_t)type);
     msgpack_pack_bin(&pk, 32);
@@ -121,10 +81,10 @@ kw_err kw_msg_encode_ref(kw_buf *out, kw_msg_type type, const uint8_t origin[sta
 kw_err kw_msg_encode_prune(kw_buf *out)
 {
     msgpack_packer pk;
-    if (reserve(out, 4) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 4) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 1);
     msgpack_pack_uint8(&pk, KW_MSG_PRUNE);
     return KW_ERR_OK;
@@ -133,10 +93,10 @@ kw_err kw_msg_encode_prune(kw_buf *out)
 kw_err kw_msg_encode_digest(kw_buf *out, const uint8_t digest[static 16])
 {
     msgpack_packer pk;
-    if (reserve(out, 24) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 24) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint8(&pk, KW_MSG_DIGEST);
     msgpack_pack_bin(&pk, 16);
@@ -162,10 +122,10 @@ void kw_have_digest(uint8_t out[static 16], const kw_head *heads, size_t n)
 kw_err kw_msg_encode_entries_begin(kw_buf *out, bool push, size_t n)
 {
     msgpack_packer pk;
-    if (n > KW_WIRE_MAX_ENTRIES || reserve(out, 16) != KW_ERR_OK) {
+    if (n > KW_WIRE_MAX_ENTRIES || kw_buf_reserve(out, 16) != KW_ERR_OK) {
         return n > KW_WIRE_MAX_ENTRIES ? KW_ERR_TOOBIG : KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_uint8(&pk, KW_MSG_ENTRIES);
     if (push) {
@@ -181,10 +141,10 @@ kw_err kw_msg_encode_entry(kw_buf *out, const uint8_t *hdr, size_t hdr_len,
     const uint8_t sig[static 64], const uint8_t *payload, size_t payload_len)
 {
     msgpack_packer pk;
-    if (reserve(out, 32 + hdr_len + 64 + (payload ? payload_len : 0)) != KW_ERR_OK) {
+    if (kw_buf_reserve(out, 32 + hdr_len + 64 + (payload ? payload_len : 0)) != KW_ERR_OK) {
         return KW_ERR_NOMEM;
     }
-    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_packer_init(&pk, out, kw_buf_write);
     msgpack_pack_array(&pk, 3);
     msgpack_pack_bin(&pk, hdr_len);
     msgpack_pack_bin_body(&pk, hdr, hdr_len);

@@ -19,33 +19,22 @@ static kw_err by_value_del(kw_store *s, MDB_txn *txn, kw_obs_type type, const ch
 
 kw_err kw__vbatch_add(kw_store *s, const uint8_t *key, size_t klen, const uint8_t uuid[static 16])
 {
-    size_t need = s->vb_len + 2 + klen + 16;
-
-    if (need > s->vb_cap) {
-        size_t cap = s->vb_cap ? s->vb_cap : 64 * 1024;
-        while (cap < need) {
-            cap *= 2;
-        }
-        uint8_t *nb = realloc(s->vb, cap);
-        if (nb == NULL) {
-            return KW_ERR_NOMEM;
-        }
-        s->vb = nb;
-        s->vb_cap = cap;
+    if (kw_buf_reserve(&s->vb, 2 + klen + 16) != KW_ERR_OK) {
+        return KW_ERR_NOMEM;
     }
-    uint8_t *p = s->vb + s->vb_len;
+    uint8_t *p = s->vb.p + s->vb.len;
     p[0] = (uint8_t)(klen >> 8);
     p[1] = (uint8_t)klen;
     memcpy(p + 2, key, klen);
     memcpy(p + 2 + klen, uuid, 16);
-    s->vb_len = need;
+    s->vb.len += 2 + klen + 16;
     s->vb_n++;
     return KW_ERR_OK;
 }
 
 void kw__vbatch_reset(kw_store *s)
 {
-    s->vb_len = 0;
+    s->vb.len = 0;
     s->vb_n = 0;
 }
 
@@ -102,7 +91,7 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
         return KW_ERR_NOMEM;
     }
     for (size_t i = 0; i < s->vb_n; i++) {
-        const uint8_t *rec = s->vb + off;
+        const uint8_t *rec = s->vb.p + off;
         size_t kl = (size_t)rec[0] << 8 | rec[1];
         keys[i] = (kw__skey) { rec + 2, (uint32_t)kl, 0 };
         off += 2 + kl + 16;
@@ -243,14 +232,8 @@ kw_err kw__index_indicator(kw_store *s, MDB_txn *txn, const kw_indicator *ind,
     hdr[57] = (uint8_t)((ind->revoked ? KW__OBJ_REVOKED : 0) | (ref ? KW__OBJ_REF : 0));
     hdr[58] = (uint8_t)ind->type;
     size_t need = ref ? KW__OBJ_REF_LEN : KW__OBJ_HDR + (enc != NULL ? enc->len : 0);
-    if (scratch->cap < need || scratch->cap < 1024) {
-        size_t cap = need > 1024 ? need : 1024;
-        uint8_t *p = realloc(scratch->p, cap);
-        if (p == NULL) {
-            return KW_ERR_NOMEM;
-        }
-        scratch->p = p;
-        scratch->cap = cap;
+    if (kw_buf_reserve(scratch, need) != KW_ERR_OK) {
+        return KW_ERR_NOMEM;
     }
     memcpy(scratch->p, hdr, KW__OBJ_HDR);
     scratch->len = KW__OBJ_HDR;

@@ -45,7 +45,7 @@ typedef struct span {
 kw_err kw__sort_keys(kw__skey *a, size_t n)
 {
     kw__skey *tmp;
-    span *todo;
+    span *spans;
     size_t top = 0;
 
     if (n < 2) {
@@ -53,15 +53,15 @@ kw_err kw__sort_keys(kw__skey *a, size_t n)
     }
     /* Spans waiting are disjoint and hold two keys or more: at most n / 2 of them. */
     tmp = malloc(n * sizeof(*tmp));
-    todo = malloc((n / 2 + 1) * sizeof(*todo));
-    if (tmp == NULL || todo == NULL) {
+    spans = malloc((n / 2 + 1) * sizeof(*spans));
+    if (tmp == NULL || spans == NULL) {
         free(tmp);
-        free(todo);
+        free(spans);
         return KW_ERR_NOMEM;
     }
-    todo[top++] = (span) { 0, n, 0 };
+    spans[top++] = (span) { 0, n, 0 };
     while (top > 0) {
-        span sp = todo[--top];
+        span sp = spans[--top];
         kw__skey *k = a + sp.at;
         size_t count[257] = { 0 }, end[257], most = 0;
 
@@ -78,7 +78,7 @@ kw_err kw__sort_keys(kw__skey *a, size_t n)
         }
         if (most == sp.n) {
             /* One byte shared by all: look at the next. */
-            todo[top++] = (span) { sp.at, sp.n, sp.depth + 1 };
+            spans[top++] = (span) { sp.at, sp.n, sp.depth + 1 };
             continue;
         }
         end[0] = count[0];
@@ -92,11 +92,11 @@ kw_err kw__sort_keys(kw__skey *a, size_t n)
         /* end[b] is now where bucket b starts. Bucket 0's keys are equal: done. */
         for (size_t b = 1; b < 257; b++) {
             if (count[b] > 1) {
-                todo[top++] = (span) { sp.at + end[b], count[b], sp.depth + 1 };
+                spans[top++] = (span) { sp.at + end[b], count[b], sp.depth + 1 };
             }
         }
     }
     free(tmp);
-    free(todo);
+    free(spans);
     return KW_ERR_OK;
 }

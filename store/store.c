@@ -335,7 +335,7 @@ void kw_store_close(kw_store *s)
     if (s->env != NULL) {
         mdb_env_close(s->env);
     }
-    free(s->vb);
+    kw_buf_free(&s->vb);
     free(s);
 }
 

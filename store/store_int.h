@@ -25,8 +25,8 @@ struct kw_store {
      * kw__vbatch_flush: a batch's values are random, and walking the tree in order touches
      * each page once. Records: key length (2) | key | uuid (16). Reset when a publish or
      * ingest transaction begins. */
-    uint8_t *vb;
-    size_t vb_len, vb_cap, vb_n;
+    kw_buf vb;
+    size_t vb_n;
     /* The largest key in `objects` as seen by the open write transaction: ids minted by
      * kawan grow with time, so a new id above it cannot exist yet and needs no lookup.
      * obj_max_state: 0 not read yet, 1 obj_max holds it, 2 objects is empty. */

@@ -427,17 +427,8 @@ static void mark_closed(sess *s)
 
 static kw_err buf_append(kw_buf *b, const void *p, size_t len)
 {
-    if (b->cap - b->len < len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < len) {
-            cap *= 2;
-        }
-        uint8_t *np = realloc(b->p, cap);
-        if (np == NULL) {
-            return KW_ERR_NOMEM;
-        }
-        b->p = np;
-        b->cap = cap;
+    if (kw_buf_reserve(b, len) != KW_ERR_OK) {
+        return KW_ERR_NOMEM;
     }
     memcpy(b->p + b->len, p, len);
     b->len += len;
