@@ -456,26 +456,11 @@ typedef struct enc_sink {
 static int enc_sink_write(void *data, const char *buf, size_t len)
 {
     enc_sink *k = data;
-    kw_buf *b = k->buf;
 
-    if (k->failed) {
-        return -1;
-    }
-    if (len <= b->cap - b->len) {
-        /* The packer writes a byte or a few at a time: keep that path short. */
-        if (len == 1) {
-            b->p[b->len] = (uint8_t)buf[0];
-        } else {
-            memcpy(b->p + b->len, buf, len);
-        }
-        b->len += len;
-        return 0;
-    }
-    if (kw_buf_write(b, buf, len) != 0) {
+    if (!k->failed && kw_buf_write(k->buf, buf, len) != 0) {
         k->failed = true;
-        return -1;
     }
-    return 0;
+    return k->failed ? -1 : 0;
 }
 
 kw_err kw_bundle_encode(const kw_bundle *b, uint8_t **out, size_t *out_len)

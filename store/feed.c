@@ -574,7 +574,7 @@ static kw_err pub_entries(pub_ctx *pc)
         }
         memset(&h, 0, sizeof(h));
         memcpy(h.origin, s->self, 32);
-        h.seq = pc->head.seq + 1;
+        h.seq = pc->seqs[b]; /* pc->head.seq + 1: pub_encode counted the same way */
         h.has_prev = pc->head.seq > 0;
         memcpy(h.prev, pc->head.id, 32);
         h.time_ms = pc->now;
