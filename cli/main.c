@@ -2,18 +2,17 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "crypto/log.h"
 
-/*
- * The command table. `kawan run`, `tail`, `export` and `import` belong to the node and
- * export modules and are added here when they land, each with its own <name>_main file.
- */
+/* The command table: each command is run by its <name>_main. */
 const kw_cli_command kw_cli_commands[] = {
     { "init", init_main, "create a node: identity key and store, print its id" },
     { "id", id_main, "print this node's id" },
@@ -100,6 +99,29 @@ int help_main(int argc, char **argv)
     }
 }
 
+/*
+ * Started with descriptor 0, 1 or 2 closed (by a supervisor or a script), the next files
+ * opened would take those numbers, and the store's files would receive what is written to
+ * stdout or stderr. Each one closed is opened on /dev/null first.
+ */
+static int std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) {
+            continue;
+        }
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd != fd) {
+            /* Cannot say so on stderr, which may be the one missing. */
+            if (nfd >= 0) {
+                close(nfd);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct rlimit no_core = { 0, 0 };
@@ -107,6 +129,9 @@ int main(int argc, char **argv)
 
     /* The CLI holds the identity key in memory: never leave it in a core file. */
     setrlimit(RLIMIT_CORE, &no_core);
+    if (std_fds_open() != 0) {
+        return KW_CLI_FAIL;
+    }
     if (sodium_init() < 0) {
         fputs("kawan: cannot initialise libsodium\n", stderr);
         return KW_CLI_FAIL;

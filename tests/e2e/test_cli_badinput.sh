@@ -221,4 +221,21 @@ ok "key unprotect with the right passphrase" "$A" key unprotect --passphrase-fd 
 verified "verify at the end" "$A"
 unchanged "at the end"
 
+# ---- standard descriptors closed ----
+# Started by a supervisor with 0, 1 and 2 closed, kawan must not write its messages (here
+# the warnings about skipped values) into whatever file it opens next: the store.
+printf 'not..valid\n192.0.2.77\n' >"$KW_TMP/closed-fds.txt"
+check "publish with stdin, stdout and stderr closed"
+"$KAWAN" --dir "$A" publish --tlp clear --skip-invalid --file "$KW_TMP/closed-fds.txt" \
+    <&- >&- 2>&-
+[ $? -eq 0 ] || fail "publish with closed descriptors failed"
+verified "verify after the closed-descriptor publish" "$A"
+eq "the value was published" "$(indicators "$A")" "$((BASE + 1))"
+check "publish --file - with stdin closed reads nothing"
+"$KAWAN" --dir "$A" publish --tlp clear --file - <&- 2>"$KW_TMP/closed-in.err"
+[ $? -eq 1 ] || fail "publish --file - with stdin closed did not fail"
+match "it says standard input is empty" "$(cat "$KW_TMP/closed-in.err")" \
+    "standard input holds no values"
+verified "verify at the very end" "$A"
+
 echo "PASS: test_cli_badinput"
