@@ -19,6 +19,13 @@
  * to are borrowed: they are valid only during the call, so the sink copies what it keeps
  * (kw_bundle_add + kw_bundle_strdup). A sink that returns anything but KW_ERR_OK stops the
  * import, which then returns that error.
+ *
+ * An indicator with revoked set is one the source has revoked (STIX "revoked": true). One
+ * with type KW_OBS_NONE is a withdrawal: only its id, modified (= created = valid_from) and
+ * revoked (true) are set, no value. The MISP importer gives one for each attribute that is
+ * deleted, in a deleted object, or not for detection (to_ids false): that is how MISP takes
+ * an indicator back. A sink that holds an earlier version of such an id revokes it;
+ * otherwise there is nothing to take back.
  */
 typedef kw_err (*kw_import_sink)(void *ctx, const kw_indicator *ind, kw_tlp tlp);
 
@@ -45,7 +52,8 @@ typedef struct kw_import_type_count {
  *         invalid = indicator objects that break the rules; unsupported = indicators whose
  *         pattern_type is not "stix" (or whose spec_version is not 2.1).
  *   MISP: events = events read; objects = attributes read (Object attributes included);
- *         non_indicators = attributes without to_ids (or deleted); indicators = indicators
+ *         non_indicators = attributes without to_ids, deleted, or in a deleted object (each
+ *         also given to the sink as a withdrawal when the import runs); indicators = indicators
  *         made (a domain|ip attribute makes two); invalid = to_ids attributes whose value
  *         does not normalise or that lack a uuid; unsupported = to_ids attributes of a type
  *         kawan does not carry (counted per type in types[]).

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "bundle/stix.h"
 #include "bundle/timefmt.h"
 #include "bundle/value.h"
 
@@ -24,11 +25,12 @@ typedef enum misp_kind {
     MK_DOMAIN, /* domain, hostname */
     MK_HOST_PORT, /* hostname|port: the host part */
     MK_DOMAIN_IP, /* domain|ip: two indicators */
-    MK_URL, /* url, link */
+    MK_URL, /* url */
     MK_EMAIL, /* email, email-src, email-dst */
     MK_HASH, /* md5, sha1, sha256, sha512 */
     MK_FILE_HASH, /* filename|md5 ...: the hash, the file name as the indicator's name */
     MK_FILENAME, /* filename */
+    MK_PATTERN, /* stix2-pattern: typed when it is one comparison kawan knows, else kept whole */
 } misp_kind;
 
 static const struct {
@@ -45,7 +47,6 @@ static const struct {
     { "hostname|port", MK_HOST_PORT, KW_OBS_DOMAIN },
     { "domain|ip", MK_DOMAIN_IP, KW_OBS_DOMAIN },
     { "url", MK_URL, KW_OBS_URL },
-    { "link", MK_URL, KW_OBS_URL },
     { "email", MK_EMAIL, KW_OBS_EMAIL },
     { "email-src", MK_EMAIL, KW_OBS_EMAIL },
     { "email-dst", MK_EMAIL, KW_OBS_EMAIL },
@@ -58,6 +59,7 @@ static const struct {
     { "filename|sha256", MK_FILE_HASH, KW_OBS_SHA256 },
     { "filename|sha512", MK_FILE_HASH, KW_OBS_SHA512 },
     { "filename", MK_FILENAME, KW_OBS_FILENAME },
+    { "stix2-pattern", MK_PATTERN, KW_OBS_STIX_PATTERN },
 };
 
 /* The string limits kw_bundle_decode applies to names and labels (bundle/bundle.c). */
@@ -74,6 +76,7 @@ typedef struct mevent {
     bool has_tlp;
     const char *labels[KW_BUNDLE_MAX_LIST];
     uint32_t n_labels;
+    const char *bad_tlp; /* a tlp: tag that names no level, or NULL */
 } mevent;
 
 /* Scratch space for one attribute. */
@@ -140,7 +143,8 @@ static bool unix_ms(json_t *v, int64_t *out)
     return true;
 }
 
-static bool to_ids(json_t *v)
+/* A MISP boolean (to_ids, deleted): true, 1, "1" or "true"; anything else is false. */
+static bool flag(json_t *v)
 {
     if (json_is_boolean(v)) {
         return json_is_true(v);
@@ -173,9 +177,14 @@ static bool add_label(const char **labels, uint32_t *n, const char *s)
     return true;
 }
 
-/* Splits a Tag list into the TLP (most restrictive tlp: tag) and labels (the other tags). */
-static void read_tags(
-    json_t *tags, kw_tlp *tlp, bool *has_tlp, const char **labels, uint32_t *n_labels)
+/*
+ * Splits a Tag list into the TLP (most restrictive tlp: tag) and labels (the other tags).
+ * *unknown (when not already set) gets the first tlp: tag that is not a level: a misspelt
+ * "tlp:amber-strict" must not fall back to a laxer default. Only the MISP taxonomy's
+ * tlp:unclear and its tlp:ex:... extensions (e.g. tlp:ex:chr) name no level and are allowed.
+ */
+static void read_tags(json_t *tags, kw_tlp *tlp, bool *has_tlp, const char **labels,
+    uint32_t *n_labels, const char **unknown)
 {
     size_t i;
     json_t *t;
@@ -194,10 +203,12 @@ static void read_tags(
         }
         name = json_string_value(nm);
         if (strncasecmp(name, "tlp:", 4) == 0) {
-            /* Unknown tlp: words (e.g. tlp:ex:chr) are neither a level nor a label. */
             if (kw_tlp_parse(name + 4, &level) == KW_ERR_OK) {
                 *tlp = *has_tlp && *tlp > level ? *tlp : level;
                 *has_tlp = true;
+            } else if (strcasecmp(name + 4, "unclear") != 0
+                && strncasecmp(name + 4, "ex:", 3) != 0 && *unknown == NULL) {
+                *unknown = name;
             }
             continue;
         }
@@ -223,7 +234,11 @@ static kw_err emit(mrun *r, kw_tlp tlp, const char *uuid_text)
 
     if (!r->emit) {
         rep->indicators++;
-        rep->typed++;
+        if (r->c->ind.type == KW_OBS_STIX_PATTERN) {
+            rep->raw++;
+        } else {
+            rep->typed++;
+        }
         rep->by_tlp[tlp]++;
         return KW_ERR_OK;
     }
@@ -233,8 +248,60 @@ static kw_err emit(mrun *r, kw_tlp tlp, const char *uuid_text)
     return rc;
 }
 
+/*
+ * A deleted attribute (or one in a deleted object), or one no longer for detection: MISP's
+ * way of withdrawing an indicator. In the importing pass it goes to the sink as a withdrawal
+ * (bundle/import.h), for each id the attribute would have made; one without a usable uuid
+ * or timestamp names nothing to withdraw.
+ */
+static kw_err withdraw(mrun *r, const mevent *ev, json_t *a)
+{
+    kw_indicator *ind = &r->c->ind;
+    json_t *v = json_object_get(a, "uuid");
+    const char *unknown = NULL;
+    uint32_t n_labels = 0;
+    kw_tlp tlp = ev->tlp;
+    bool has_tlp = ev->has_tlp;
+    uint8_t uuid[16];
+    kw_err rc;
+
+    if (!r->emit) {
+        r->rep->non_indicators++;
+        return KW_ERR_OK;
+    }
+    if (!json_is_string(v) || strlen(json_string_value(v)) != 36
+        || kw_indicator_id_parse(json_string_value(v), uuid) != KW_ERR_OK) {
+        return KW_ERR_OK;
+    }
+    memset(ind, 0, sizeof(*ind));
+    ind->confidence = -1;
+    ind->revoked = true;
+    memcpy(ind->id, uuid, 16);
+    v = json_object_get(a, "timestamp");
+    if (v != NULL ? !unix_ms(v, &ind->modified) : (ind->modified = ev->ts) == 0) {
+        return KW_ERR_OK;
+    }
+    ind->created = ind->valid_from = ind->modified;
+    read_tags(json_object_get(a, "Tag"), &tlp, &has_tlp, r->c->labels, &n_labels, &unknown);
+    if (!has_tlp) {
+        tlp = r->default_tlp;
+    }
+    if ((rc = r->sink(r->ctx, ind, tlp)) == KW_ERR_OK) {
+        v = json_object_get(a, "type");
+        if (json_is_string(v) && strcmp(json_string_value(v), "domain|ip") == 0) {
+            kw__uuid_v5(ind->id, uuid, SECOND_ID_NAME, strlen(SECOND_ID_NAME));
+            rc = r->sink(r->ctx, ind, tlp);
+        }
+    }
+    if (rc != KW_ERR_OK) {
+        set_error(r->rep, "%s: attribute %s: %s", r->label, json_string_value(json_object_get(a,
+            "uuid")), kw_strerror(rc));
+    }
+    return rc;
+}
+
 /* Handles one attribute. Returns an error only for what stops the import (the sink). */
-static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
+static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_object)
 {
     kw_import_report *rep = r->rep;
     mconv *c = r->c;
@@ -264,11 +331,9 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
         }
         return KW_ERR_OK;
     }
-    if (json_is_true(json_object_get(a, "deleted")) || !to_ids(json_object_get(a, "to_ids"))) {
-        if (counting) {
-            rep->non_indicators++;
-        }
-        return KW_ERR_OK;
+    if (in_deleted_object || flag(json_object_get(a, "deleted"))
+        || !flag(json_object_get(a, "to_ids"))) {
+        return withdraw(r, ev, a);
     }
     v = json_object_get(a, "uuid");
     if (!json_is_string(v) || strlen(json_string_value(v)) != 36
@@ -346,7 +411,13 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
     ind->description = comment;
     memcpy(c->labels, ev->labels, ev->n_labels * sizeof(c->labels[0]));
     ind->n_labels = ev->n_labels;
-    read_tags(json_object_get(a, "Tag"), &tlp, &has_tlp, c->labels, &ind->n_labels);
+    const char *unknown = ev->bad_tlp;
+    read_tags(json_object_get(a, "Tag"), &tlp, &has_tlp, c->labels, &ind->n_labels, &unknown);
+    if (unknown != NULL) {
+        INVALID("%s: attribute %s: tag '%s' is not a TLP level (clear, green, amber, "
+                "amber+strict, red)",
+            r->label, uuid_text, kw__import_clip(tmp, 64, unknown));
+    }
     ind->labels = c->labels;
     if (!has_tlp) {
         tlp = r->default_tlp;
@@ -380,6 +451,9 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
     case MK_FILE_HASH:
         rc = kw_value_normalise(
             obs, sep + 1, strlen(sep + 1), c->value, sizeof(c->value), &vlen, &why);
+        break;
+    case MK_PATTERN:
+        rc = kw_stix_pattern_parse(value, strlen(value), &obs, c->value, &vlen, &why);
         break;
     default:
         rc = kw_value_normalise(obs, value, strlen(value), c->value, sizeof(c->value), &vlen, &why);
@@ -430,7 +504,7 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a)
     return KW_ERR_OK;
 }
 
-static kw_err attributes(mrun *r, const mevent *ev, json_t *list)
+static kw_err attributes(mrun *r, const mevent *ev, json_t *list, bool deleted_object)
 {
     size_t i;
     json_t *a;
@@ -445,7 +519,7 @@ static kw_err attributes(mrun *r, const mevent *ev, json_t *list)
     }
     json_array_foreach(list, i, a)
     {
-        if ((rc = attribute(r, ev, a)) != KW_ERR_OK) {
+        if ((rc = attribute(r, ev, a, deleted_object)) != KW_ERR_OK) {
             return rc;
         }
     }
@@ -477,10 +551,11 @@ static kw_err event(mrun *r, json_t *e)
             ev.ts = 0;
         }
     }
-    read_tags(json_object_get(e, "Tag"), &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels);
-    read_tags(r->extra_tags, &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels);
+    read_tags(
+        json_object_get(e, "Tag"), &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
+    read_tags(r->extra_tags, &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
     r->attr_index = 0;
-    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"))) != KW_ERR_OK) {
+    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false)) != KW_ERR_OK) {
         return rc;
     }
     objects = json_object_get(e, "Object");
@@ -497,19 +572,30 @@ static kw_err event(mrun *r, json_t *e)
             set_error(r->rep, "%s: Object #%zu is not an object", r->label, i + 1);
             return KW_ERR_DECODE;
         }
-        if ((rc = attributes(r, &ev, json_object_get(o, "Attribute"))) != KW_ERR_OK) {
+        /* A deleted object withdraws every attribute in it. */
+        rc = attributes(r, &ev, json_object_get(o, "Attribute"), flag(json_object_get(o, "deleted")));
+        if (rc != KW_ERR_OK) {
             return rc;
         }
     }
     return KW_ERR_OK;
 }
 
-/* True for a document that is one of the event envelopes. */
+/* True for an event object without its {"Event": ...} envelope (PyMISP's to_json()). */
+static bool is_bare_event(json_t *root)
+{
+    return json_is_object(root) && json_object_get(root, "Event") == NULL
+        && json_is_string(json_object_get(root, "uuid"))
+        && (json_is_array(json_object_get(root, "Attribute"))
+            || json_is_array(json_object_get(root, "Object")));
+}
+
+/* True for a document that is one of the event envelopes, or a bare event. */
 static bool is_event_doc(json_t *root)
 {
     if (json_is_object(root)) {
         return json_object_get(root, "Event") != NULL
-            || json_is_array(json_object_get(root, "response"));
+            || json_is_array(json_object_get(root, "response")) || is_bare_event(root);
     }
     return json_is_array(root);
 }
@@ -523,6 +609,9 @@ static kw_err event_doc(mrun *r, json_t *root)
     if (json_is_object(root) && json_object_get(root, "Event") != NULL) {
         return event(r, json_object_get(root, "Event"));
     }
+    if (is_bare_event(root)) {
+        return event(r, root);
+    }
     if (json_is_object(root)) {
         list = json_object_get(root, "response");
     } else if (json_is_array(root)) {
@@ -535,7 +624,7 @@ static kw_err event_doc(mrun *r, json_t *root)
     }
     json_array_foreach(list, i, item)
     {
-        json_t *e = json_object_get(item, "Event");
+        json_t *e = is_bare_event(item) ? item : json_object_get(item, "Event");
         if (e == NULL) {
             set_error(r->rep, "%s: item #%zu holds no Event", r->label, i + 1);
             return KW_ERR_DECODE;

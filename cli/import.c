@@ -31,17 +31,21 @@ static const char usage[]
       "own entries, grouped by TLP, keeping their ids and timestamps. Everything is checked\n"
       "before anything is written: an invalid indicator fails the whole import unless\n"
       "--skip-invalid. misp takes a feed directory (manifest.json), its manifest, one event\n"
-      "file, or a directory of event files.\n"
+      "file (with or without its {\"Event\": ...} envelope), or a directory of event files.\n"
+      "A newer version of an indicator this node imported earlier updates it: revoked in STIX,\n"
+      "or deleted or no longer to_ids in MISP, it is revoked here; marked stricter at the\n"
+      "source, it is re-marked. A TLP is never loosened without a newer version.\n"
       "\n"
       "  --format F       kwx (default), stix or misp\n"
       "  --tlp LEVEL      stix, misp: the TLP of indicators without a TLP marking or tag\n"
       "                   (clear, green, amber, amber+strict, red)\n"
       "  --to NODE        stix, misp: a recipient of the AMBER, AMBER+STRICT and RED ones\n"
       "                   (repeatable); AMBER levels default to every roster member, and RED\n"
-      "                   indicators are held back without --to\n"
+      "                   indicators are held back without --to (the summary counts them)\n"
       "  --skip-invalid   stix, misp: import the valid indicators and list the invalid ones\n"
       "\n"
-      "The exit code is 0 when everything was imported or already held, 1 otherwise.\n"
+      "The exit code is 0 when everything was imported, already held, or held back as RED\n"
+      "without --to; 1 otherwise.\n"
       "A progress bar is shown when stderr is a terminal.\n";
 
 typedef enum { FMT_KWX, FMT_STIX, FMT_MISP } import_format;
@@ -350,12 +354,20 @@ typedef struct collector {
     uint64_t count[KW_TLP_MAX + 1];
     uint64_t held; /* this node holds the same or a newer version */
     uint64_t foreign; /* the id belongs to another origin */
+    uint64_t revoked; /* revocations published: revoked or withdrawn at the source */
+    uint64_t not_held; /* revoked or withdrawn at the source, and never held here */
+    uint64_t remarked; /* held versions re-marked to the source's stricter TLP */
+    kw_bundle *scratch; /* the held version of the id being collected */
 } collector;
 
 typedef struct held_check {
     bool found;
+    bool revoked;
     uint8_t origin[32];
     int64_t modified;
+    kw_tlp tlp;
+    kw_bundle *copy;
+    kw_err rc;
 } held_check;
 
 static int held_cb(void *ctx, const kw_result *r)
@@ -363,39 +375,21 @@ static int held_cb(void *ctx, const kw_result *r)
     held_check *h = ctx;
 
     h->found = true;
+    h->revoked = r->ind->revoked;
     memcpy(h->origin, r->origin, 32);
     h->modified = r->ind->modified;
+    h->tlp = r->tlp;
+    kw_bundle_reset(h->copy);
+    h->rc = kw_bundle_copy_indicator(h->copy, r->ind, NULL);
     return 1;
 }
 
-static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+/* Adds a copy of ind to the bundles of level tlp. */
+static kw_err collect_add(collector *c, const kw_indicator *ind, kw_tlp tlp)
 {
-    collector *c = ctx;
-    held_check h;
-    kw_query q;
     kw_bundle *b;
     kw_err rc;
 
-    /* A version this node already holds (say, from a second import of the same file) would
-     * only add an entry that changes nothing, and an id another origin owns is not ours to
-     * version. */
-    memset(&h, 0, sizeof(h));
-    memset(&q, 0, sizeof(q));
-    q.tlp = -1;
-    q.all = true;
-    q.limit = 1;
-    q.id = ind->id;
-    if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) != KW_ERR_OK) {
-        return rc;
-    }
-    if (h.found && memcmp(h.origin, c->n->self, 32) != 0) {
-        c->foreign++;
-        return KW_ERR_OK;
-    }
-    if (h.found && h.modified >= ind->modified) {
-        c->held++;
-        return KW_ERR_OK;
-    }
     if (c->nb[tlp] == 0 || c->b[tlp][c->nb[tlp] - 1]->n >= KW_BUNDLE_DEFAULT_SIZE) {
         if (c->nb[tlp] == c->capb[tlp]) {
             size_t cap = c->capb[tlp] ? c->capb[tlp] * 2 : 16;
@@ -419,8 +413,76 @@ static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
     return KW_ERR_OK;
 }
 
+/* Publishes the held version again, as a new version (revoked, or under level tlp). */
+static kw_err collect_version(collector *c, int64_t modified, bool revoke, kw_tlp tlp)
+{
+    kw_indicator *held = &c->scratch->items[0];
+
+    held->modified = modified;
+    held->revoked = held->revoked || revoke;
+    return collect_add(c, held, tlp);
+}
+
+/*
+ * The import sink (bundle/import.h). A version this node already holds (say, from a second
+ * import of the same file) would only add an entry that changes nothing, and an id another
+ * origin owns is not ours to version. A revocation or withdrawal revokes what is held (and
+ * names nothing otherwise); a held version whose source now marks it stricter is re-marked,
+ * never the other way round. Either is a new version of what is held: its modified time is
+ * the source's, or one millisecond past the held version's when that is not later, so a
+ * later edit at the source still wins.
+ */
+static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+{
+    collector *c = ctx;
+    held_check h;
+    kw_query q;
+    kw_err rc;
+
+    memset(&h, 0, sizeof(h));
+    memset(&q, 0, sizeof(q));
+    h.copy = c->scratch;
+    q.tlp = -1;
+    q.all = true;
+    q.limit = 1;
+    q.id = ind->id;
+    if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) != KW_ERR_OK
+        || (rc = h.rc) != KW_ERR_OK) {
+        return rc;
+    }
+    if (h.found && memcmp(h.origin, c->n->self, 32) != 0) {
+        c->foreign++;
+        return KW_ERR_OK;
+    }
+    int64_t next = ind->modified > h.modified ? ind->modified : h.modified + 1;
+    kw_tlp stricter = tlp > h.tlp ? tlp : h.tlp;
+    if (ind->revoked || ind->type == KW_OBS_NONE) {
+        if (!h.found) {
+            /* (A MISP withdrawal of what was never held is counted as not an indicator.) */
+            c->not_held += ind->type != KW_OBS_NONE;
+            return KW_ERR_OK;
+        }
+        if (h.revoked || h.modified > ind->modified) {
+            c->held++;
+            return KW_ERR_OK;
+        }
+        c->revoked++;
+        return collect_version(c, next, true, stricter);
+    }
+    if (h.found && h.modified >= ind->modified) {
+        if (h.modified == ind->modified && tlp > h.tlp && !h.revoked) {
+            c->remarked++;
+            return collect_version(c, next, false, tlp);
+        }
+        c->held++;
+        return KW_ERR_OK;
+    }
+    return collect_add(c, ind, tlp);
+}
+
 static void collector_free(collector *c)
 {
+    kw_bundle_free(c->scratch);
     for (int t = 0; t <= KW_TLP_MAX; t++) {
         for (size_t i = 0; i < c->nb[t]; i++) {
             kw_bundle_free(c->b[t][i]);
@@ -574,7 +636,7 @@ out:
 
 /* Publishes the collected indicators, level by level. */
 static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[32], size_t n_to,
-    kw_publish_result *total, uint64_t published[static KW_TLP_MAX + 1], uint64_t *red_held)
+    kw_publish_result *total, uint64_t published[static KW_TLP_MAX + 1])
 {
     kw_cli_progress prog;
     uint64_t all = 0, done = 0;
@@ -587,8 +649,7 @@ static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[3
     for (int t = 0; t <= KW_TLP_MAX && ret == 0; t++) {
         kw_publish_opts po = { .tlp = (kw_tlp)t };
         if (t == KW_TLP_RED && n_to == 0) {
-            *red_held = c->count[t];
-            continue;
+            continue; /* refused or skipped before: RED needs recipients */
         }
         if (kw_tlp_sealed((kw_tlp)t)) {
             po.recipients = to;
@@ -648,6 +709,10 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
     memset(&c, 0, sizeof(c));
     memset(&total, 0, sizeof(total));
     c.n = n;
+    if (kw_bundle_new(&c.scratch) != KW_ERR_OK) {
+        kw_cli_error("out of memory");
+        goto out;
+    }
     if ((ret = kw__xfer_resolve_nodes(n, o->to, o->n_to, true, true, "recipient", &to, &n_to))
         != 0) {
         goto out;
@@ -671,9 +736,12 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         }
         goto out;
     }
+    /* RED goes only to named recipients: without --to it stays out, and the summary and a
+     * warning say so. */
+    red_held = n_to == 0 ? c.count[KW_TLP_RED] : 0;
     print_skipped(rep);
     if ((ret = publish_collected(
-             n, &c, (const uint8_t(*)[32])to, n_to, &total, published, &red_held))
+             n, &c, (const uint8_t(*)[32])to, n_to, &total, published))
         != 0) {
         goto out;
     }
@@ -693,6 +761,12 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
             putchar(')');
         }
     }
+    if (c.revoked > 0 || c.remarked > 0) {
+        printf(", of them %llu revocation%s (revoked or withdrawn at the source) and %llu "
+               "re-marked to the source's stricter TLP",
+            (unsigned long long)c.revoked, kw__xfer_plural(c.revoked),
+            (unsigned long long)c.remarked);
+    }
     printf("; skipped: %llu already held, %llu duplicate value%s, %llu owned by another "
            "origin, %llu not indicator%s, %llu unsupported",
         (unsigned long long)c.held, (unsigned long long)total.duplicates,
@@ -705,6 +779,13 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         if (i + 1 == rep->n_types) {
             putchar(')');
         }
+    }
+    if (c.not_held > 0) {
+        printf(", %llu revoked at the source and never held here",
+            (unsigned long long)c.not_held);
+    }
+    if (red_held > 0) {
+        printf(", %llu TLP:RED held back", (unsigned long long)red_held);
     }
     if (rep->invalid > 0) {
         printf(", %llu invalid", (unsigned long long)rep->invalid);

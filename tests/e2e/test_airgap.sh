@@ -205,6 +205,7 @@ EOF
 ok "a STIX file with a RED indicator, without --to" "$C" import --format stix "$F/red.json" \
     --tlp green
 match "the unmarked one takes --tlp" "$OUT" '1 indicator published in 1 entry \(1 GREEN\)'
+match "the summary counts the RED one held back" "$OUT" '1 TLP:RED held back$'
 match "the RED one is held back with a message" "$ERR" \
     'held back 1 TLP:RED indicator: RED needs recipients \(--to NODE\)'
 ok "the same with --to" "$C" import --format stix "$F/red.json" --tlp green --to CERT-A
@@ -320,5 +321,41 @@ if have_corpora && [ -d "$KW_CORPORA/misp-feed/eset-event-exports" ]; then
 else
     skip "KW_CORPORA not present: MISP sample"
 fi
+
+# ---- MISP updates: how MISP takes an indicator back, or marks it stricter ----
+U=$(new_node CERT-U)
+misp_event() { # TIMESTAMP EVENT-TAGS ATTRIBUTES
+    printf '{"Event":{"uuid":"6a1d0c6e-0000-4000-8000-000000000000","info":"update test",'
+    printf '"timestamp":"%s","Tag":[%s],"Attribute":[%s]}}\n' "$1" "$2" "$3"
+}
+attr() { # N VALUE TIMESTAMP EXTRA
+    printf '{"uuid":"00000000-0000-4000-8000-0000000000%s","type":"ip-dst","value":"%s",' "$1" "$2"
+    printf '"timestamp":"%s","to_ids":true%s}' "$3" "${4:-}"
+}
+misp_event 1700000000 '' "$(attr 91 192.0.2.91 1700000000),$(attr 92 192.0.2.92 1700000000),$(attr 93 192.0.2.93 1700000000),$(attr 94 192.0.2.94 1700000000)" >"$F/upd-v1.json"
+misp_event 1700000100 '{"name":"tlp:amber"}' "$(attr 91 192.0.2.91 1700000100 ',"deleted":true'),$(attr 92 192.0.2.92 1700000100 ',"to_ids":"0"'),$(attr 93 192.0.2.193 1700000100),$(attr 94 192.0.2.94 1700000000)" \
+    | sed 's/"to_ids":true,"to_ids":"0"/"to_ids":"0"/' >"$F/upd-v2.json"
+ok "import a MISP event" "$U" import --format misp "$F/upd-v1.json" --tlp green
+match "four GREEN indicators" "$OUT" '4 indicators published in 1 entry \(4 GREEN\)'
+ok "import its update: one deleted, one no longer to_ids, one changed, the event now AMBER" \
+    "$U" import --format misp "$F/upd-v2.json" --tlp green
+match "two revocations, one new version, one re-marked" "$OUT" \
+    '4 indicators published in 1 entry \(4 AMBER\), of them 2 revocations \(revoked or withdrawn at the source\) and 1 re-marked'
+ok "query the current indicators" "$U" query --json
+eq "the deleted and the no-longer-to_ids ones are gone; the rest is AMBER" \
+    "$(printf '%s\n' "$OUT" | jq -r '.value + " " + .tlp' | sort | tr '\n' ' ')" \
+    "192.0.2.193 AMBER 192.0.2.94 AMBER "
+ok "query --all" "$U" query --all --json
+eq "the withdrawn ones are kept as revoked, at the stricter TLP" \
+    "$(printf '%s\n' "$OUT" | jq -r 'select(.revoked) | .value + " " + .tlp' | sort | tr '\n' ' ')" \
+    "192.0.2.91 AMBER 192.0.2.92 AMBER "
+ok "import the update again" "$U" import --format misp "$F/upd-v2.json" --tlp green
+match "changes nothing" "$OUT" '0 indicators published in 0 entries; skipped: 4 already held'
+ok "import the first version again" "$U" import --format misp "$F/upd-v1.json" --tlp green
+match "older versions change nothing either" "$OUT" '0 indicators published in 0 entries'
+V=$(new_node CERT-V)
+ok "a withdrawal of what was never held" "$V" import --format misp "$F/upd-v2.json" --tlp green
+match "publishes only what is current" "$OUT" '2 indicators published in 1 entry \(2 AMBER\)'
+verified "the store verifies after the MISP updates" "$U"
 
 echo "PASS"

@@ -23,11 +23,25 @@ typedef struct collect {
     kw_bundle *b;
     kw_tlp tlps[512];
     unsigned calls;
+    uint8_t withdrawn[64][16]; /* the ids of the withdrawals (bundle/import.h), in order */
+    int64_t withdrawn_at[64];
+    unsigned withdrawals;
 } collect;
 
 static kw_err collect_sink(void *ctx, const kw_indicator *ind, kw_tlp tlp)
 {
     collect *c = ctx;
+
+    if (ind->type == KW_OBS_NONE) {
+        assert_true(ind->revoked);
+        assert_null(ind->value);
+        if (c->withdrawals < 64) {
+            memcpy(c->withdrawn[c->withdrawals], ind->id, 16);
+            c->withdrawn_at[c->withdrawals] = ind->modified;
+        }
+        c->withdrawals++;
+        return KW_ERR_OK;
+    }
 
     if (c->calls < 512) {
         c->tlps[c->calls] = tlp;
@@ -232,12 +246,23 @@ static void test_event_types(void **state)
     assert_int_equal(rep.events, 1);
     assert_int_equal(rep.objects, 35);
     assert_int_equal(rep.non_indicators, 3);
-    assert_int_equal(rep.unsupported, 7);
+    assert_int_equal(rep.unsupported, 8);
     assert_int_equal(rep.invalid, 0);
-    /* 25 supported to_ids attributes (one inside an Object); domain|ip gives two. */
-    assert_int_equal(rep.indicators, 26);
-    assert_int_equal(c.calls, 26);
-    assert_int_equal(rep.typed, 26);
+    /* 24 supported to_ids attributes (one inside an Object); domain|ip gives two. */
+    assert_int_equal(rep.indicators, 25);
+    assert_int_equal(c.calls, 25);
+    assert_int_equal(rep.typed, 25);
+    /* The three that are not indicators (to_ids false, deleted) are withdrawals. */
+    assert_int_equal(c.withdrawals, 3);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000031", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[0], uuid, 16);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000032", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[1], uuid, 16);
+    assert_true(c.withdrawn_at[1] == 1700000000000);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000035", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[2], uuid, 16);
+    /* A link is a reference (a report, a blog post), not something to block. */
+    assert_int_equal(type_count(&rep, "link"), 1);
     assert_int_equal(type_count(&rep, "yara"), 2);
     assert_int_equal(type_count(&rep, "uri"), 1);
     assert_int_equal(type_count(&rep, "snort"), 1);
@@ -246,7 +271,7 @@ static void test_event_types(void **state)
     assert_int_equal(type_count(&rep, "AS"), 1);
     assert_false(rep.issues[0].invalid);
     assert_non_null(strstr(rep.issues[0].text,
-        "ev.json: attribute 00000000-0000-4000-8000-000000000024: type 'uri' is not supported"));
+        "ev.json: attribute 00000000-0000-4000-8000-000000000011: type 'link' is not supported"));
 
     ind = find(&c, "198.51.100.1", &tlp);
     assert_int_equal(ind->type, KW_OBS_IPV4);
@@ -270,7 +295,6 @@ static void test_event_types(void **state)
     assert_int_equal(find(&c, "www.bad.example", NULL)->type, KW_OBS_DOMAIN);
     assert_int_equal(find(&c, "c2.bad.example", NULL)->type, KW_OBS_DOMAIN);
     assert_int_equal(find(&c, "http://bad.example/a", NULL)->type, KW_OBS_URL);
-    assert_int_equal(find(&c, "https://bad.example/b", NULL)->type, KW_OBS_URL);
     assert_int_equal(find(&c, "from@bad.example", NULL)->type, KW_OBS_EMAIL);
     assert_int_equal(find(&c, "to@bad.example", NULL)->type, KW_OBS_EMAIL);
     assert_int_equal(find(&c, "any@bad.example", NULL)->type, KW_OBS_EMAIL);
@@ -346,6 +370,131 @@ static void test_event_envelopes(void **state)
     assert_int_equal(import_text("{`Event`:{`Attribute`:{}}}", KW_TLP_GREEN, false, &c, &rep),
         KW_ERR_DECODE);
     assert_int_equal(c.calls, 3);
+    /* A bare event (PyMISP's to_json()), alone or in a list. */
+    assert_int_equal(import_text(one, KW_TLP_AMBER, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 1);
+    assert_int_equal(c.calls, 4);
+    assert_int_equal(c.tlps[3], KW_TLP_AMBER);
+    snprintf(doc, sizeof(doc), "[%s,{`Event`:%s}]", one, one);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 2);
+    assert_int_equal(c.calls, 6);
+    /* An object with an Attribute list but no uuid is still not an event. */
+    assert_int_equal(import_text("{`Attribute`:[]}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    collect_done(&c);
+}
+
+/* How MISP takes an indicator back: deleted (in any of the forms to_ids takes), in a deleted
+ * object, or no longer to_ids. Each is a withdrawal, never an indicator. */
+static void test_withdrawals(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    uint8_t uuid[16], second[16];
+    const char *doc =
+        "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`info`:`x`,"
+        "`timestamp`:`1700000500`,`Attribute`:["
+        "{`uuid`:`00000000-0000-4000-8000-000000000041`,`type`:`ip-dst`,`value`:`192.0.2.41`,"
+        "`to_ids`:true,`deleted`:`1`,`timestamp`:`1700000041`},"
+        "{`uuid`:`00000000-0000-4000-8000-000000000042`,`type`:`ip-dst`,`value`:`192.0.2.42`,"
+        "`to_ids`:true,`deleted`:1},"
+        "{`uuid`:`00000000-0000-4000-8000-000000000043`,`type`:`domain|ip`,"
+        "`value`:`w.example|192.0.2.43`,`to_ids`:`0`,`timestamp`:`1700000043`},"
+        "{`uuid`:`not-a-uuid`,`type`:`ip-dst`,`value`:`192.0.2.44`,`to_ids`:false},"
+        ATTR("00000000-0000-4000-8000-000000000045", "ip-dst", "192.0.2.45", "`true`") "],"
+        "`Object`:[{`name`:`file`,`deleted`:true,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000046", "md5", "0cc175b9c0f1b6a831c399e269772661",
+            "true") "]},"
+        "{`name`:`file`,`deleted`:false,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000047", "md5", "92eb5ffee6ae2fec3ad71c777531578f",
+            "true") "]}]}}";
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.objects, 7);
+    assert_int_equal(rep.non_indicators, 5);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(c.calls, 2);
+    (void)find(&c, "192.0.2.45", NULL);
+    (void)find(&c, "92eb5ffee6ae2fec3ad71c777531578f", NULL);
+    /* 41, 42 (the event's time), 43 and its address's id, 46; not the one without a uuid. */
+    assert_int_equal(c.withdrawals, 5);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000041", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[0], uuid, 16);
+    assert_true(c.withdrawn_at[0] == 1700000041000);
+    assert_true(c.withdrawn_at[1] == 1700000500000);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000043", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[2], uuid, 16);
+    kw__uuid_v5(second, uuid, "ip", 2);
+    assert_memory_equal(c.withdrawn[3], second, 16);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-000000000046", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[4], uuid, 16);
+    collect_done(&c);
+}
+
+/* A tlp: tag that names no level must not fall back to the (laxer) default. */
+static void test_unknown_tlp_tags(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    char doc[1024];
+    const char *attrs = "`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000051", "ip-dst", "192.0.2.51", "true") ","
+        "{`uuid`:`00000000-0000-4000-8000-000000000052`,`type`:`ip-dst`,`value`:`192.0.2.52`,"
+        "`to_ids`:true,`timestamp`:`1700000000`,`Tag`:[{`name`:`TLP:Amber-Strict`}]}]";
+
+    (void)state;
+    collect_init(&c);
+    /* On an attribute: that attribute is invalid. */
+    snprintf(doc, sizeof(doc), "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,%s}}",
+        attrs);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_INVAL);
+    assert_int_equal(rep.invalid, 1);
+    assert_non_null(strstr(rep.first_error, "attribute 00000000-0000-4000-8000-000000000052: "
+                                            "tag 'TLP:Amber-Strict' is not a TLP level"));
+    assert_int_equal(c.calls, 0);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, true, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    (void)find(&c, "192.0.2.51", NULL);
+    /* On the event: every attribute is. */
+    snprintf(doc, sizeof(doc), "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,"
+        "`Tag`:[{`name`:`tlp:amber-strict`}],%s}}", attrs);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_INVAL);
+    assert_int_equal(rep.invalid, 2);
+    /* tlp:unclear and the tlp:ex: extensions name no level and are allowed. */
+    snprintf(doc, sizeof(doc), "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,"
+        "`Tag`:[{`name`:`tlp:ex:chr`},{`name`:`tlp:unclear`}],`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000053", "ip-dst", "192.0.2.53", "true") "]}}");
+    assert_int_equal(import_text(doc, KW_TLP_AMBER, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.tlps[1], KW_TLP_AMBER);
+    collect_done(&c);
+}
+
+/* stix2-pattern attributes: typed when the pattern is one comparison kawan knows. */
+static void test_stix2_pattern(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const char *doc =
+        "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000061", "stix2-pattern",
+            "[domain-name:value = 'Evil.Example']", "true") ","
+        ATTR("00000000-0000-4000-8000-000000000062", "stix2-pattern",
+            "[ipv4-addr:value = '192.0.2.62'] OR [ipv4-addr:value = '192.0.2.63']", "true")
+        "]}}";
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(rep.typed, 1);
+    assert_int_equal(rep.raw, 1);
+    assert_int_equal(find(&c, "evil.example", NULL)->type, KW_OBS_DOMAIN);
+    assert_int_equal(find(&c, "[ipv4-addr:value = '192.0.2.62'] OR [ipv4-addr:value = "
+                              "'192.0.2.63']", NULL)->type, KW_OBS_STIX_PATTERN);
     collect_done(&c);
 }
 
@@ -731,6 +880,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_types),
         cmocka_unit_test(test_event_envelopes),
+        cmocka_unit_test(test_withdrawals),
+        cmocka_unit_test(test_unknown_tlp_tags),
+        cmocka_unit_test(test_stix2_pattern),
         cmocka_unit_test(test_event_malformed),
         cmocka_unit_test(test_event_invalid),
         cmocka_unit_test(test_tlp_tags),
