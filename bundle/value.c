@@ -1525,9 +1525,12 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
             break;
         }
     }
+    /* After a URL's authority, '(' and ')' are characters a path or query may hold, so only
+     * the bracket and brace forms (never valid there) are stand-ins. */
+    bool seen_sep = false, in_path = false;
     while (i < len) {
         bool hit = false;
-        if (in[i] == '[' || in[i] == '(' || in[i] == '{') {
+        if (in[i] == '[' || in[i] == '{' || (in[i] == '(' && !in_path)) {
             for (size_t k = 0; k < sizeof(marks) / sizeof(marks[0]); k++) {
                 if (starts_nocase(in + i, len - i, marks[k].from)) {
                     size_t tl = strlen(marks[k].to);
@@ -1542,6 +1545,11 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
         }
         if (!hit) {
             out[o++] = in[i++];
+        }
+        if (!seen_sep) {
+            seen_sep = o >= 3 && memcmp(out + o - 3, "://", 3) == 0;
+        } else if (out[o - 1] == '/' || out[o - 1] == '?' || out[o - 1] == '#') {
+            in_path = true;
         }
     }
     out[o] = '\0';

@@ -73,8 +73,11 @@ bool kw_utf8_valid(const char *s, size_t n, size_t *bad_at);
  * Undoes the usual ways reports "defang" indicators so that nobody follows them by
  * accident: a scheme written hxxp, hxxps, hxtp, fxp or sfxp (any case, at the start), and
  * the bracketed stand-ins [.] (.) {.} [dot] (dot) {dot} for '.', [:] for ':', [://] and
- * [:]// for "://", [at] (at) {at} [@] for '@' and [/] for '/' (any case). Nothing else is
- * touched: an IPv6 address in brackets ("http://[2001:db8::1]/") stays as it is. Writes
+ * [:]// for "://", [at] (at) {at} [@] for '@' and [/] for '/' (any case). In a URL's
+ * path, query and fragment (after the first '/', '?' or '#' past "://") the forms with
+ * parentheses are left alone: parentheses are valid there ("/a(.)b" is a real path), while
+ * brackets and braces are not. Nothing else is touched: an IPv6 address in brackets
+ * ("http://[2001:db8::1]/") stays as it is. Writes
  * the result (never longer than the input) NUL-terminated to out, which must hold len + 1
  * bytes (else nothing is written and 0 returned), sets *out_len, and returns the number of
  * stand-ins replaced (0: the value was not defanged). For values typed by a person or read

@@ -1003,6 +1003,11 @@ static void test_refang(void **state)
     expect_refang("user[@]example.org", "user@example.org", 1);
     expect_refang("2001:db8[:]:1", "2001:db8::1", 1);
     /* Left alone: plain values, IPv6 hosts in brackets, "hxxp" that is not a scheme. */
+    /* Past a URL's authority, parentheses are path characters; brackets never are. */
+    expect_refang("http://evil.example/a(.)b", "http://evil.example/a(.)b", 0);
+    expect_refang("hxxp://evil(.)example/x(.)y?q=a[at]b", "http://evil.example/x(.)y?q=a@b", 3);
+    expect_refang("hxxps[://]evil[.]example[/]p(.)q", "https://evil.example/p(.)q", 4);
+    expect_refang("http://e(.)x?a(at)b", "http://e.x?a(at)b", 1);
     expect_refang("evil.example", "evil.example", 0);
     expect_refang("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x", 0);
     expect_refang("[::1]", "[::1]", 0);
