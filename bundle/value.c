@@ -817,6 +817,9 @@ static const char *norm_cidr(const char *s, size_t n, obuf *o)
     if (!host_bits_clear(a, v6 ? 16 : 4, prefix)) {
         return host_bits_why[prefix];
     }
+    if (prefix == 0) {
+        return "is not an indicator (a /0 block is every address)";
+    }
     if (v6) {
         put_ipv6(o, a);
     } else {
@@ -1378,6 +1381,15 @@ static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *t
         && ((all & C_V6) || (has_byte(s, n, '%') && looks_ipv6_zoned(s, n)))) {
         *type = KW_OBS_IPV6;
     } else if ((any & C_SLASH) && looks_cidr(s, n)) {
+        /* A host prefix names one address: "192.0.2.1/32" is the ipv4 192.0.2.1, as the
+         * STIX and MISP importers have it, so the same host is one indicator. */
+        size_t alen = (size_t)((const char *)memchr(s, '/', n) - s);
+        bool v6 = has_byte(s, alen, ':');
+        const char *host = v6 ? "/128" : "/32";
+        if (n - alen == strlen(host) && memcmp(s + alen, host, n - alen) == 0) {
+            *type = v6 ? KW_OBS_IPV6 : KW_OBS_IPV4;
+            return norm_typed(*type, s, alen, o);
+        }
         *type = KW_OBS_CIDR;
     } else if ((all & C_HEX) && hash_type_by_len(n) != KW_OBS_NONE) {
         *type = hash_type_by_len(n);

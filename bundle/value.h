@@ -55,7 +55,8 @@ kw_err kw_value_normalise(kw_obs_type type, const char *in, size_t len, char *ou
  * Detects the type of a raw value and normalises it (same contract as kw_value_normalise).
  * Detection order: ipv4, ipv6, cidr, hashes by length (32 md5, 40 sha1, 64 sha256,
  * 128 sha512 hex digits), email (has '@'), url (has "://"), domain. filename and
- * stix-pattern are never detected. A value that fits no type is KW_ERR_INVAL.
+ * stix-pattern are never detected. A block with a host prefix (/32, /128) is detected as
+ * the address itself. A value that fits no type is KW_ERR_INVAL.
  */
 kw_err kw_value_detect(const char *in, size_t len, kw_obs_type *type, char *out, size_t cap,
     size_t *out_len, const char **why);

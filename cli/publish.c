@@ -38,7 +38,8 @@ static const char usage[]
       "                       ('0.0.0.0 NAME', '127.0.0.1 NAME', '::1 NAME') the name is\n"
       "                       the value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
-      "                       first column is the value) and optionally a 'type' column\n"
+      "                       first column is the value) and optionally a 'type' column;\n"
+      "                       quoted fields may hold commas, quotes and line breaks\n"
       "  --skip-invalid       publish the valid values and report the invalid ones\n"
       "\n"
       "Standard input is first copied to an unnamed temporary file in the data directory\n"
@@ -88,6 +89,7 @@ typedef struct source {
     int value_col;
     int type_col;
     char *scratch;
+    char *rec; /* a CSV record whose quoted field spans lines, joined */
 } source;
 
 typedef enum item_kind { ITEM_OK, ITEM_BAD } item_kind;
@@ -210,9 +212,9 @@ typedef struct field {
 } field;
 
 /*
- * Splits one CSV line into fields (RFC 4180 quoting: "a,b" and "" for a quote; a quoted
- * field must end on the same line). Unquoted fields are trimmed. Quoted fields are copied
- * unescaped into scratch (at least len bytes). Returns NULL or what is wrong.
+ * Splits one CSV record into fields (RFC 4180 quoting: "a,b" and "" for a quote; a quoted
+ * field may hold line breaks, see join_record). Unquoted fields are trimmed. Quoted fields
+ * are copied unescaped into scratch (at least len bytes). Returns NULL or what is wrong.
  */
 static const char *csv_split(const char *line, size_t len, char *scratch, field *f, int *nf)
 {
@@ -230,7 +232,7 @@ static const char *csv_split(const char *line, size_t len, char *scratch, field 
             i++;
             for (;;) {
                 if (i >= len) {
-                    return "has a quoted field that does not end on its line";
+                    return "has a quoted field that is never closed";
                 }
                 if (line[i] == '"') {
                     if (i + 1 < len && line[i + 1] == '"') {
@@ -452,6 +454,59 @@ static bool csv_header(source *s, const char *line, size_t len)
     return header;
 }
 
+/* True when a CSV line leaves a quoted field open: an odd number of '"' (RFC 4180 doubles
+ * a quote inside a quoted field, and allows none in an unquoted one). */
+static bool quote_open(const char *line, size_t len, bool open)
+{
+    for (const char *q = line; (q = memchr(q, '"', len - (size_t)(q - line))) != NULL; q++) {
+        open = !open;
+    }
+    return open;
+}
+
+/*
+ * A CSV record whose quoted field holds line breaks (RFC 4180 section 2.6, as in the comments
+ * of MISP exports): joins its lines, with '\n', into s->rec. *why is set when the record
+ * never closes its quote, or is longer than LINE_MAX_BYTES (its remaining lines are read
+ * and dropped, so none of them is taken for a record of its own). Returns 0, or -1 on a
+ * read error (reported).
+ */
+static int join_record(source *s, char **line, size_t *len, const char **why)
+{
+    size_t n = *len;
+    bool open = true, fits = true;
+
+    memcpy(s->rec, *line, n);
+    while (open) {
+        char *next;
+        size_t nlen;
+        bool toolong;
+        int r = read_line(s, &next, &nlen, &toolong);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            *why = "has a quoted field that is never closed";
+            break;
+        }
+        if (nlen > 0 && next[nlen - 1] == '\r') {
+            nlen--;
+        }
+        open = quote_open(next, nlen, open);
+        if (fits && !toolong && n + 1 + nlen <= LINE_MAX_BYTES) {
+            s->rec[n++] = '\n';
+            memcpy(s->rec + n, next, nlen);
+            n += nlen;
+        } else {
+            fits = false;
+            *why = "is a CSV record longer than 256 KiB";
+        }
+    }
+    *line = s->rec;
+    *len = n;
+    return 0;
+}
+
 /*
  * The next value. Returns 1 with *it filled (ITEM_OK or ITEM_BAD), 0 at the end, or -1 when
  * the input cannot be read as text (reported: binary data, or a read error).
@@ -491,14 +546,27 @@ static int next_item(source *s, const pub_opts *o, item *it)
                 s->name, (unsigned long long)s->line);
             return -1;
         }
-        if (!kw_utf8_valid(line, len, &bad_at)) {
-            kw_cli_error("%s line %llu: not UTF-8 text (invalid byte 0x%02x at column %zu); "
-                         "nothing published",
-                s->name, (unsigned long long)s->line, (unsigned char)line[bad_at], bad_at + 1);
-            return -1;
-        }
         if (toolong) {
+            /* Cut at 256 KiB, possibly inside a character: quote only its start. */
             set_bad(it, line, 64, "is on a line longer than 256 KiB");
+            return 1;
+        }
+        const char *why = NULL;
+        if (o->csv && quote_open(line, len, false)) {
+            if (join_record(s, &line, &len, &why) != 0) {
+                return -1;
+            }
+            if (why != NULL) {
+                set_bad(it, line, len < 64 ? len : 64, why);
+                return 1;
+            }
+        }
+        if (!kw_utf8_valid(line, len, &bad_at)) {
+            /* One line in another encoding (a Latin-1 comment) is one bad value. */
+            snprintf(it->why_buf, sizeof(it->why_buf),
+                "is not UTF-8 text (invalid byte 0x%02x at column %zu)",
+                (unsigned char)line[bad_at], bad_at + 1);
+            set_bad(it, line, len, it->why_buf);
             return 1;
         }
         p = line;
@@ -1041,7 +1109,8 @@ int publish_main(int argc, char **argv)
     } else {
         ret = KW_CLI_FAIL;
         if ((s.buf = malloc(LINE_MAX_BYTES)) == NULL
-            || (s.scratch = malloc(LINE_MAX_BYTES)) == NULL) {
+            || (s.scratch = malloc(LINE_MAX_BYTES)) == NULL
+            || (o.csv && (s.rec = malloc(LINE_MAX_BYTES)) == NULL)) {
             kw_cli_error("out of memory");
             goto out;
         }
@@ -1117,6 +1186,7 @@ out:
     }
     free(s.buf);
     free(s.scratch);
+    free(s.rec);
     free(p.seen);
     free(errors);
     free(it);

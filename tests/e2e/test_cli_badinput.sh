@@ -163,9 +163,42 @@ bad 1 "nothing published: $KW_TMP/novalues.txt holds no values" "a file with no 
 printf 'one.example\ntwo.example\nthr\0ee.example\n' >"$KW_TMP/nul.txt"
 bad 1 "$KW_TMP/nul.txt line 3: binary data" "a file with a NUL byte" "$A" publish \
     --tlp clear --file "$KW_TMP/nul.txt"
+# A line in another encoding is one invalid value, named like the others.
 printf 'one.example\n\xff\xfeb\xc3(x.example\n' >"$KW_TMP/latin.txt"
-bad 1 "$KW_TMP/latin.txt line 2: not UTF-8 text" "a file with invalid UTF-8" "$A" publish \
-    --tlp clear --file "$KW_TMP/latin.txt"
+check "a file with a line that is not UTF-8"
+kw "$A" publish --tlp clear --file "$KW_TMP/latin.txt"
+[ "$RC" -eq 1 ] || { show_result; fail "a line that is not UTF-8: exit $RC"; }
+match "the line is named with its first bad byte" "$ERR" \
+    "^kawan: line 2: '\\\\xff.*' is not UTF-8 text \\(invalid byte 0xff at column 1\\)$"
+match "and nothing is published" "$ERR" "^kawan: nothing published: 1 invalid value"
+ok "with --skip-invalid the rest is published" "$A" publish --tlp clear --skip-invalid \
+    --file "$KW_TMP/latin.txt"
+match "one published, one skipped" "$OUT" "^published 1 indicators .* 1 invalid skipped$"
+BASE=$((BASE + 1))
+# A line cut at 256 KiB inside a character is reported as too long, not as bad UTF-8.
+{ head -c 262143 /dev/zero | tr '\0' a; printf '\xe2\x80\xa2tail\nlong-after.example\n'; } \
+    >"$KW_TMP/long-utf8.txt"
+ok "a line longer than 256 KiB with --skip-invalid" "$A" publish --tlp clear --skip-invalid \
+    --file "$KW_TMP/long-utf8.txt"
+match "it is skipped as too long" "$ERR" "is on a line longer than 256 KiB"
+BASE=$((BASE + 1))
+# CSV: a quoted field may span lines (RFC 4180); one never closed is an error, and none of
+# its lines is read as a record of its own.
+printf 'value,comment\nmulti-a.example,"seen talking to\n8.8.8.8,a resolver"\nmulti-b.example,x\n' \
+    >"$KW_TMP/multiline.csv"
+ok "a CSV comment over two lines" "$A" publish --tlp clear --csv --file "$KW_TMP/multiline.csv"
+match "two records, two values" "$OUT" "^published 2 indicators"
+ok "the resolver in the comment was not published" "$A" query --value 8.8.8.8 --json
+eq "no 8.8.8.8" "$OUT" ""
+BASE=$((BASE + 2))
+printf 'value\nopen-a.example\n"open-b.example\n9.9.9.9\n' >"$KW_TMP/unclosed.csv"
+check "a CSV quote never closed"
+kw "$A" publish --tlp clear --csv --skip-invalid --file "$KW_TMP/unclosed.csv"
+[ "$RC" -eq 0 ] || { show_result; fail "unclosed quote with --skip-invalid: exit $RC"; }
+match "the open record is named" "$ERR" "line 3: .* has a quoted field that is never closed"
+ok "the lines after the open quote were not published" "$A" query --value 9.9.9.9 --json
+eq "no 9.9.9.9" "$OUT" ""
+BASE=$((BASE + 1))
 head -c 4096 /bin/sh >"$KW_TMP/binary"
 bad 1 "$KW_TMP/binary line [0-9]+: (binary data|not UTF-8)" "a binary file" "$A" publish \
     --tlp clear --file "$KW_TMP/binary"

@@ -390,7 +390,8 @@ static void test_cidr(void **state)
 {
     (void)state;
     OK_SAME(CIDR, "10.0.0.0/8");
-    OK_SAME(CIDR, "0.0.0.0/0");
+    BAD(CIDR, "0.0.0.0/0", "is not an indicator (a /0 block is every address)");
+    OK_SAME(CIDR, "128.0.0.0/1");
     OK_SAME(CIDR, "1.2.3.4/32");
     OK_SAME(CIDR, "10.0.0.128/25");
     OK_SAME(CIDR, "192.168.0.0/16");
@@ -398,7 +399,8 @@ static void test_cidr(void **state)
     OK(CIDR, "2001:DB8::/32", "2001:db8::/32");
     OK(CIDR, "2001:0db8:0000::/48", "2001:db8::/48");
     OK(CIDR, "2001:db8::/33", "2001:db8::/33");
-    OK_SAME(CIDR, "::/0");
+    BAD(CIDR, "::/0", "is not an indicator (a /0 block is every address)");
+    OK_SAME(CIDR, "8000::/1");
     OK_SAME(CIDR, "::1/128");
     OK_SAME(CIDR, "2001:db8:0:0:1::/80");
     OK(CIDR, "2001:db8:0:0:1:0:0:0/80", "2001:db8:0:0:1::/80");
@@ -756,6 +758,10 @@ static void test_detect(void **state)
     DET("::", IPV6, "::");
     DET("10.0.0.0/8", CIDR, "10.0.0.0/8");
     DET("2001:DB8::/32", CIDR, "2001:db8::/32");
+    /* A host prefix is the address itself, as the importers have it. */
+    DET("198.51.100.7/32", IPV4, "198.51.100.7");
+    DET("2001:DB8::1/128", IPV6, "2001:db8::1");
+    DET("198.51.100.0/31", CIDR, "198.51.100.0/31");
     DET("d41d8cd98f00b204e9800998ecf8427e", MD5, "d41d8cd98f00b204e9800998ecf8427e");
     DET("12345678901234567890123456789012", MD5, "12345678901234567890123456789012");
     DET("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", SHA1,
@@ -787,6 +793,9 @@ static void test_detect(void **state)
         "fe80::1%eth0", IPV6, "is not an IPv6 address (zone ids such as %eth0 are not allowed)");
     DET_BAD("1::2::3", IPV6, "is not an IPv6 address (more than one '::')");
     DET_BAD("10.0.0.1/8", CIDR, "has host bits set for prefix /8");
+    DET_BAD("198.51.100.7/032", CIDR, "is not a CIDR block (leading zero in prefix length)");
+    DET_BAD("999.1.1.1/32", IPV4, "is not an IPv4 address (octet 999 out of range)");
+    DET_BAD("0.0.0.0/0", CIDR, "is not an indicator (a /0 block is every address)");
     DET_BAD("10.0.0.0/33", CIDR, "is not a CIDR block (IPv4 prefix length must be 0-32)");
     DET_BAD("2001:db8::1/32", CIDR, "has host bits set for prefix /32");
     DET_BAD("a..b@example.com", EMAIL, "has two dots in a row in the local part");
