@@ -118,7 +118,7 @@ static void answer_status(kw__ctl_client *cl)
     json_object_set_new(o, "name", json_string(n->name));
     json_object_set_new(o, "listen", json_string(n->listen_addr));
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw_peer_state *p = &n->peers[i];
+        kw_peer_state *p = n->peers[i];
         if (!p->in_roster) {
             continue;
         }

@@ -77,8 +77,8 @@ kw_err kw_hostport_parse(const char *s, char *host, size_t host_cap, uint16_t *p
 kw_peer_state *kw__peer_by_id(kw_node *n, const uint8_t id[static 32])
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        if (memcmp(n->peers[i].info.id, id, 32) == 0) {
-            return &n->peers[i];
+        if (memcmp(n->peers[i]->info.id, id, 32) == 0) {
+            return n->peers[i];
         }
     }
     return NULL;
@@ -87,8 +87,8 @@ kw_peer_state *kw__peer_by_id(kw_node *n, const uint8_t id[static 32])
 kw_peer_state *kw__peer_by_xpk(kw_node *n, const uint8_t xpk[static 32])
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        if (n->peers[i].in_roster && sodium_memcmp(n->peers[i].xpk, xpk, 32) == 0) {
-            return &n->peers[i];
+        if (n->peers[i]->in_roster && sodium_memcmp(n->peers[i]->xpk, xpk, 32) == 0) {
+            return n->peers[i];
         }
     }
     return NULL;
@@ -155,7 +155,7 @@ static void roster_reload(kw_node *n)
         return;
     }
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw_peer_state *p = &n->peers[i];
+        kw_peer_state *p = n->peers[i];
         bool still = false;
         for (size_t j = 0; j < k; j++) {
             if (memcmp(list[j].id, p->info.id, 32) == 0) {
@@ -180,22 +180,31 @@ static void roster_reload(kw_node *n)
         if (kw__peer_by_id(n, list[j].id) != NULL) {
             continue;
         }
-        /* Peers are never removed from the array (connections point into it), so it only
-         * grows; reallocation is safe only when no connection refers to it yet, hence
-         * the generous first size. */
-        if (n->n_peers % 256 == 0 && n->n_peers > 0) {
-            kw_log_warn("roster too large for a running daemon; restart to add more", NULL);
+        /* A peer, once known, stays (connections point to it; a removed member is only
+         * marked out of the roster), so the table of pointers only grows. */
+        if (n->n_peers == n->cap_peers) {
+            size_t cap = n->cap_peers ? n->cap_peers * 2 : 16;
+            kw_peer_state **grown = realloc(n->peers, cap * sizeof(*grown));
+            if (grown == NULL) {
+                kw_log_warn("out of memory for the roster; retrying", NULL);
+                break;
+            }
+            n->peers = grown;
+            n->cap_peers = cap;
+        }
+        kw_peer_state *p = calloc(1, sizeof(*p));
+        if (p == NULL) {
+            kw_log_warn("out of memory for the roster; retrying", NULL);
             break;
         }
-        kw_peer_state *p = &n->peers[n->n_peers];
-        memset(p, 0, sizeof(*p));
         p->info = list[j];
         if (crypto_sign_ed25519_pk_to_curve25519(p->xpk, p->info.id) != 0) {
+            free(p);
             continue;
         }
         p->in_roster = true;
         kw_backoff_init(&p->backoff, 500, 60000);
-        n->n_peers++;
+        n->peers[n->n_peers++] = p;
     }
     free(list);
 }
@@ -203,7 +212,7 @@ static void roster_reload(kw_node *n)
 static void dial_due(kw_node *n, uint64_t now)
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw_peer_state *p = &n->peers[i];
+        kw_peer_state *p = n->peers[i];
         if (!p->in_roster || p->session != NULL || p->dialing != NULL || p->info.address[0] == '\0'
             || now < p->next_dial_ms) {
             continue;
@@ -352,9 +361,6 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     }
     n->id = id;
     snprintf(n->dir, sizeof(n->dir), "%s", opts->dir);
-    if ((n->peers = calloc(256, sizeof(*n->peers))) == NULL) {
-        goto out;
-    }
     if ((rc = kw_store_open(&n->store, opts->dir, 0)) != KW_ERR_OK) {
         goto out;
     }
@@ -384,12 +390,14 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     if ((rc = start_listening(n)) != KW_ERR_OK) {
         goto out;
     }
-    if (opts->listen != NULL) {
-        kw_store_setting_set(n->store, "listen", n->listen_addr);
-    }
     if ((rc = kw__control_listen(n)) != KW_ERR_OK) {
         uv_close((uv_handle_t *)&n->listener, NULL);
         goto out;
+    }
+    /* Kept for the next run only now that this daemon owns the data directory: a second
+     * `kawan run`, refused above, must not change where the running one is reached. */
+    if (opts->listen != NULL) {
+        kw_store_setting_set(n->store, "listen", n->listen_addr);
     }
     /* This daemon now owns the data directory: no older one runs on the store. */
     if (kw_store_upgrade(n->store) != KW_ERR_OK) {
@@ -423,7 +431,8 @@ out:
         uv_loop_close(&n->loop);
     }
     for (size_t i = 0; i < n->n_peers; i++) {
-        free(n->peers[i].os);
+        free(n->peers[i]->os);
+        free(n->peers[i]);
     }
     free(n->peers);
     free(n->heads);

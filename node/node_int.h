@@ -120,8 +120,9 @@ typedef struct kw_node {
     char dir[4096];
     char listen_addr[128];
     kw_node_opts opts;
-    kw_peer_state *peers;
+    kw_peer_state **peers; /* each allocated alone: connections keep pointers to them */
     size_t n_peers;
+    size_t cap_peers;
     kw__conn *conns;
     size_t n_pending;
     kw__ctl_client *ctl;

@@ -90,8 +90,8 @@ static int evidence_cb(void *ctx, const kw_stored_entry *x, const kw_stored_entr
             send_msg(e->only, &b);
         }
         for (size_t i = 0; e->only == NULL && i < e->n->n_peers; i++) {
-            kw__conn *q = e->n->peers[i].session;
-            if (&e->n->peers[i] != e->skip && q != NULL && q->hello_received) {
+            kw__conn *q = e->n->peers[i]->session;
+            if (e->n->peers[i] != e->skip && q != NULL && q->hello_received) {
                 send_msg(q, &b);
             }
         }
@@ -110,8 +110,8 @@ static kw_err our_vector(kw_node *n, kw_head **out, size_t *count)
     }
     memcpy(v[k++].origin, n->self, 32);
     for (size_t i = 0; i < n->n_peers; i++) {
-        if (n->peers[i].in_roster) {
-            memcpy(v[k++].origin, n->peers[i].info.id, 32);
+        if (n->peers[i]->in_roster) {
+            memcpy(v[k++].origin, n->peers[i]->info.id, 32);
         }
     }
     for (size_t i = 0; i < k; i++) {
@@ -395,7 +395,7 @@ void kw__sync_new_entries(kw_node *n, const uint8_t origin[static 32], uint64_t 
     kw_peer_state *from)
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw_peer_state *q = &n->peers[i];
+        kw_peer_state *q = n->peers[i];
         kw__conn *c = q->session;
         if (q == from || c == NULL || c->state != CONN_UP || !c->hello_received) {
             continue;
@@ -732,7 +732,7 @@ kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
 void kw__sync_anti_entropy(kw_node *n)
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw__conn *c = n->peers[i].session;
+        kw__conn *c = n->peers[i]->session;
         if (c != NULL && c->state == CONN_UP && c->hello_received) {
             send_digest(c);
         }
@@ -742,7 +742,7 @@ void kw__sync_anti_entropy(kw_node *n)
 void kw__sync_tick(kw_node *n, uint64_t now)
 {
     for (size_t i = 0; i < n->n_peers; i++) {
-        kw_peer_state *p = &n->peers[i];
+        kw_peer_state *p = n->peers[i];
         kw__conn *c = p->session;
         if (c == NULL || c->state != CONN_UP) {
             continue;

@@ -51,3 +51,29 @@ pass "entries published while the daemon was stopped went out when it started"
 for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
 [ "$(feeds_of 0)" = "$(feeds_of 2)" ] || fail "feed heads differ: $(feeds_of 0) vs $(feeds_of 2)"
 pass "all stores verify and feed heads agree"
+
+# A second `kawan run` is refused and must not change where the running one is reached.
+spare=$(( $(net_port 2) + 7 ))
+if "$KAWAN" --dir "$NET/n0" run --listen "127.0.0.1:$spare" >/dev/null 2>"$NET/second.err"; then
+    fail "a second daemon on the same data directory started"
+fi
+grep -q "already running" "$NET/second.err" || fail "the second daemon did not say why: $(cat "$NET/second.err")"
+net_stop 0
+"$KAWAN" --dir "$NET/n0" run --anti-entropy 2 >/dev/null 2>>"$NET/n0.log" &
+NET_PID[0]=$!
+wait_for 10 grep -q "listen=127.0.0.1:$(net_port 0) " "$NET/n0.log" \
+    || fail "after a refused second daemon, A no longer listens where it did: $(grep 'node running' "$NET/n0.log" | tail -1)"
+pass "a refused second daemon left the saved listen address alone"
+
+# A roster larger than the first table the daemon makes: every member counts.
+mkdir -p "$NET/many"
+for k in $(seq 1 300); do
+    "$KAWAN" --dir "$NET/many/m$k" init --name "M$k" >/dev/null
+    kn 0 peer add "M$k" "$("$KAWAN" --dir "$NET/many/m$k" id)" >/dev/null
+done
+wait_for 15 sh -c "[ \"\$(\"$KAWAN\" --dir \"$NET/n0\" status --json | jq '.peers | length')\" -ge 302 ]" \
+    || fail "the running daemon does not know all 302 members: $(kn 0 status --json | jq '.peers | length')"
+! grep -q "roster too large" "$NET/n0.log" || fail "the daemon refused part of the roster"
+kn 0 publish --tlp green after-big-roster.example >/dev/null
+wait_for 15 has_value 2 after-big-roster.example || fail "replication stopped after the roster grew"
+pass "a roster of 302 members is known to the running daemon, and replication goes on"
