@@ -75,6 +75,14 @@ typedef struct kw_import_report {
     kw_import_type_count types[KW_IMPORT_MAX_TYPES]; /* unsupported items per source type */
     uint32_t n_types;
     uint64_t types_other; /* unsupported items whose type did not fit in types[] */
+    /* STIX: valid indicator objects left out because the input also holds a newer version
+     * of the same id (or, for the same version, one marked more restrictively); they are
+     * not in indicators. */
+    uint64_t superseded;
+    /* STIX: accepted indicators that reference a marking that is neither a TLP marking kawan
+     * knows nor a marking-definition in the input, and the first such reference. */
+    uint64_t unknown_markings;
+    char unknown_marking[128];
 } kw_import_report;
 
 /*

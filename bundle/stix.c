@@ -284,14 +284,16 @@ kw_err kw_stix_tlp_from_marking_id(const char *id, kw_tlp *out)
     if (id == NULL) {
         return KW_ERR_INVAL;
     }
+    /* UUID hex digits are case-insensitive on input (RFC 4122 section 3; the STIX identifier
+     * schema allows both): "...E828B379-..." is TLP:RED as much as "...e828b379-...". */
     for (int i = 0; i <= KW_TLP_MAX; i++) {
-        if (strcmp(id, tlp2_ids[i]) == 0) {
+        if (strcasecmp(id, tlp2_ids[i]) == 0) {
             *out = (kw_tlp)i;
             return KW_ERR_OK;
         }
     }
     for (size_t i = 0; i < sizeof(tlp_other_ids) / sizeof(tlp_other_ids[0]); i++) {
-        if (strcmp(id, tlp_other_ids[i].id) == 0) {
+        if (strcasecmp(id, tlp_other_ids[i].id) == 0) {
             *out = tlp_other_ids[i].tlp;
             return KW_ERR_OK;
         }
@@ -660,11 +662,13 @@ kw_err kw_stix_pattern_parse(const char *pattern, size_t len, kw_obs_type *type,
 typedef struct marking {
     const char *id; /* points into the JSON tree */
     kw_tlp tlp;
+    bool is_tlp; /* false: a marking of another kind (a statement, ...) */
 } marking;
 
 typedef struct import_ctx {
     const char *label;
     kw_tlp default_tlp;
+    bool v20_bundle; /* the bundle says spec_version "2.0" */
     marking *markings; /* sorted by id, unique */
     size_t n_markings;
 } import_ctx;
@@ -681,6 +685,7 @@ typedef struct conv {
     char ref[192]; /* how messages name the object */
     char msg[400]; /* what is wrong */
     const char *unsupported; /* the source type, for an unsupported indicator */
+    const char *unknown_marking; /* a marking ref neither TLP nor defined in the input */
 } conv;
 
 typedef enum conv_result {
@@ -689,9 +694,10 @@ typedef enum conv_result {
     CONV_UNSUPPORTED,
 } conv_result;
 
+/* Ids compare without regard to case (see kw_stix_tlp_from_marking_id). */
 static int marking_cmp(const void *a, const void *b)
 {
-    return strcmp(((const marking *)a)->id, ((const marking *)b)->id);
+    return strcasecmp(((const marking *)a)->id, ((const marking *)b)->id);
 }
 
 static kw_tlp tlp_max(kw_tlp a, kw_tlp b)
@@ -699,30 +705,43 @@ static kw_tlp tlp_max(kw_tlp a, kw_tlp b)
     return a > b ? a : b;
 }
 
-/* The TLP level a marking-definition object in the bundle stands for, if any. */
+/* Takes level t into *out, keeping the more restrictive one. */
+static void stricter(bool *found, kw_tlp *out, kw_tlp t)
+{
+    *out = *found ? tlp_max(*out, t) : t;
+    *found = true;
+}
+
+/*
+ * The TLP level a marking-definition object in the bundle stands for, if any: its TLP 1.0
+ * definition, its TLP 2.0 extension, or a name "TLP:<level>". An object that states more
+ * than one level (contradicting itself) stands for the most restrictive of them.
+ */
 static bool marking_object_tlp(json_t *o, kw_tlp *out)
 {
     json_t *v;
     const char *s;
+    bool found = false;
+    kw_tlp t;
 
     v = json_object_get(o, "definition_type");
-    if (json_is_string(v) && strcmp(json_string_value(v), "tlp") == 0) {
+    if (json_is_string(v) && strcasecmp(json_string_value(v), "tlp") == 0) {
         v = json_object_get(json_object_get(o, "definition"), "tlp");
-        if (json_is_string(v) && kw_tlp_parse(json_string_value(v), out) == KW_ERR_OK) {
-            return true;
+        if (json_is_string(v) && kw_tlp_parse(json_string_value(v), &t) == KW_ERR_OK) {
+            stricter(&found, out, t);
         }
     }
     v = json_object_get(
         json_object_get(json_object_get(o, "extensions"), TLP2_EXTENSION), "tlp_2_0");
-    if (json_is_string(v) && kw_tlp_parse(json_string_value(v), out) == KW_ERR_OK) {
-        return true;
+    if (json_is_string(v) && kw_tlp_parse(json_string_value(v), &t) == KW_ERR_OK) {
+        stricter(&found, out, t);
     }
     v = json_object_get(o, "name");
     if (json_is_string(v) && strncasecmp((s = json_string_value(v)), "TLP:", 4) == 0
-        && kw_tlp_parse(s, out) == KW_ERR_OK) {
-        return true;
+        && kw_tlp_parse(s, &t) == KW_ERR_OK) {
+        stricter(&found, out, t);
     }
-    return false;
+    return found;
 }
 
 static kw_err collect_markings(import_ctx *ic, json_t *const *objs, size_t n)
@@ -744,12 +763,10 @@ static kw_err collect_markings(import_ctx *ic, json_t *const *objs, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         json_t *t = json_object_get(objs[i], "type");
-        kw_tlp tlp;
         if (json_is_string(t) && strcmp(json_string_value(t), "marking-definition") == 0
-            && json_is_string(json_object_get(objs[i], "id"))
-            && marking_object_tlp(objs[i], &tlp)) {
+            && json_is_string(json_object_get(objs[i], "id"))) {
             ic->markings[w].id = json_string_value(json_object_get(objs[i], "id"));
-            ic->markings[w].tlp = tlp;
+            ic->markings[w].is_tlp = marking_object_tlp(objs[i], &ic->markings[w].tlp);
             w++;
         }
     }
@@ -757,8 +774,13 @@ static kw_err collect_markings(import_ctx *ic, json_t *const *objs, size_t n)
     /* One id defined twice with different levels: the more restrictive one counts. */
     k = 0;
     for (size_t i = 0; i < w; i++) {
-        if (k > 0 && strcmp(ic->markings[k - 1].id, ic->markings[i].id) == 0) {
-            ic->markings[k - 1].tlp = tlp_max(ic->markings[k - 1].tlp, ic->markings[i].tlp);
+        marking *prev = k > 0 ? &ic->markings[k - 1] : NULL;
+        if (prev != NULL && strcasecmp(prev->id, ic->markings[i].id) == 0) {
+            if (ic->markings[i].is_tlp) {
+                prev->tlp = prev->is_tlp ? tlp_max(prev->tlp, ic->markings[i].tlp)
+                                         : ic->markings[i].tlp;
+                prev->is_tlp = true;
+            }
         } else {
             ic->markings[k++] = ic->markings[i];
         }
@@ -767,23 +789,30 @@ static kw_err collect_markings(import_ctx *ic, json_t *const *objs, size_t n)
     return KW_ERR_OK;
 }
 
-static bool lookup_tlp(const import_ctx *ic, const char *id, kw_tlp *out)
+typedef enum marking_kind { MARK_UNKNOWN, MARK_TLP, MARK_OTHER } marking_kind;
+
+/* What the marking id refers to: a TLP level (*out), another marking of the bundle, or
+ * nothing known. */
+static marking_kind lookup_tlp(const import_ctx *ic, const char *id, kw_tlp *out)
 {
     marking key = { .id = id };
     const marking *m;
 
     if (kw_stix_tlp_from_marking_id(id, out) == KW_ERR_OK) {
-        return true;
+        return MARK_TLP;
     }
     if (ic->n_markings == 0) {
-        return false;
+        return MARK_UNKNOWN;
     }
     m = bsearch(&key, ic->markings, ic->n_markings, sizeof(*ic->markings), marking_cmp);
     if (m == NULL) {
-        return false;
+        return MARK_UNKNOWN;
+    }
+    if (!m->is_tlp) {
+        return MARK_OTHER;
     }
     *out = m->tlp;
-    return true;
+    return MARK_TLP;
 }
 
 static conv_result fail(conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -903,6 +932,25 @@ static conv_result get_phases(conv *c, json_t *o)
     return CONV_OK;
 }
 
+/* Takes the level of one marking ref into c->tlp (the most restrictive one wins). */
+static void mark(conv *c, const import_ctx *ic, const char *ref, bool *marked)
+{
+    kw_tlp t;
+    marking_kind k = lookup_tlp(ic, ref, &t);
+
+    if (k == MARK_TLP) {
+        stricter(marked, &c->tlp, t);
+    } else if (k == MARK_UNKNOWN && c->unknown_marking == NULL) {
+        c->unknown_marking = ref;
+    }
+}
+
+/*
+ * The TLP level: the most restrictive TLP marking among object_marking_refs and the
+ * marking_ref of every granular marking (whatever its selectors: kawan keeps the pattern,
+ * name, description and the rest together, so a part marked RED makes the whole RED). No
+ * TLP marking: the caller's default.
+ */
 static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
 {
     json_t *v = json_object_get(o, "object_marking_refs");
@@ -910,23 +958,36 @@ static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
     size_t i;
     json_t *e;
 
-    c->tlp = ic->default_tlp;
-    if (v == NULL) {
-        return CONV_OK;
-    }
-    if (!json_is_array(v)) {
+    c->unknown_marking = NULL;
+    if (v != NULL && !json_is_array(v)) {
         return fail(c, "object_marking_refs is not a list");
     }
     json_array_foreach(v, i, e)
     {
-        kw_tlp t;
         if (!json_is_string(e)) {
             return fail(c, "object_marking_refs[%zu] is not a string", i);
         }
-        if (lookup_tlp(ic, json_string_value(e), &t)) {
-            c->tlp = marked ? tlp_max(c->tlp, t) : t;
-            marked = true;
+        mark(c, ic, json_string_value(e), &marked);
+    }
+    v = json_object_get(o, "granular_markings");
+    if (v != NULL && !json_is_array(v)) {
+        return fail(c, "granular_markings is not a list");
+    }
+    json_array_foreach(v, i, e)
+    {
+        json_t *ref = json_object_get(e, "marking_ref");
+        if (!json_is_object(e)) {
+            return fail(c, "granular_markings[%zu] is not an object", i);
         }
+        if (ref != NULL && !json_is_string(ref)) {
+            return fail(c, "granular_markings[%zu].marking_ref is not a string", i);
+        }
+        if (ref != NULL) {
+            mark(c, ic, json_string_value(ref), &marked);
+        }
+    }
+    if (!marked) {
+        c->tlp = ic->default_tlp;
     }
     return CONV_OK;
 }
@@ -962,6 +1023,16 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     v = json_object_get(o, "spec_version");
     if (v != NULL && !json_is_string(v)) {
         return fail(c, "spec_version is not a string");
+    }
+    /* Without spec_version an object is STIX 2.0 (STIX 2.1 section 3.2); kawan still takes
+     * it as 2.1 when it has 2.1's pattern_type, unless its bundle says 2.0. 2.0 indicators
+     * follow other rules (no pattern_type, labels required): they are unsupported, not
+     * invalid. */
+    if (v == NULL && (ic->v20_bundle || json_object_get(o, "pattern_type") == NULL)) {
+        snprintf(c->msg, sizeof(c->msg), "is STIX 2.0 (no spec_version%s); only 2.1 is supported",
+            ic->v20_bundle ? ", in a 2.0 bundle" : ", no pattern_type");
+        c->unsupported = "spec_version";
+        return CONV_UNSUPPORTED;
     }
     if ((r = get_time(c, o, "created", true, &ind->created)) != CONV_OK
         || (r = get_time(c, o, "modified", true, &ind->modified)) != CONV_OK
@@ -1004,7 +1075,7 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
         }
         ind->revoked = json_is_true(v);
     }
-    if ((r = get_text(c, o, "name", MAX_NAME, &ind->name)) != CONV_OK
+    if ((r = get_text(c, o, "name", KW_VALUE_MAX, &ind->name)) != CONV_OK
         || (r = get_text(c, o, "description", KW_BUNDLE_MAX_TEXT, &ind->description)) != CONV_OK
         || (r = get_list(c, o, "labels", c->labels, &ind->n_labels)) != CONV_OK
         || (r = get_list(c, o, "indicator_types", c->types, &ind->n_indicator_types)) != CONV_OK
@@ -1044,10 +1115,68 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     if (ind->name != NULL && strcmp(ind->name, ind->value) == 0) {
         ind->name = NULL;
     }
+    if (ind->name != NULL && strlen(ind->name) > MAX_NAME) {
+        return fail(c, "name is longer than %u bytes", MAX_NAME);
+    }
     return CONV_OK;
 }
 
 enum { ST_SKIP = 0, ST_OK = 1 };
+
+/* One accepted indicator object of the first pass, for finding versions of one id. */
+typedef struct version {
+    uint8_t id[16];
+    int64_t modified;
+    kw_tlp tlp;
+    bool raw;
+    size_t index;
+} version;
+
+/* Newest first within an id; for one version, the most restrictive marking first. */
+static int version_cmp(const void *a, const void *b)
+{
+    const version *x = a, *y = b;
+    int c = memcmp(x->id, y->id, 16);
+
+    if (c != 0) {
+        return c;
+    }
+    if (x->modified != y->modified) {
+        return x->modified > y->modified ? -1 : 1;
+    }
+    if (x->tlp != y->tlp) {
+        return x->tlp > y->tlp ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * Keeps one object per indicator id: the newest version (STIX 2.1 section 3.6: id and
+ * modified name a version) and, for two objects of the same version, the one marked most
+ * restrictively. Publishing a superseded version too would send out what its producer
+ * replaced, possibly under a laxer marking than the current one.
+ */
+static void keep_newest(version *v, size_t n, uint8_t *status, kw_import_report *rep)
+{
+    if (n < 2) {
+        return;
+    }
+    qsort(v, n, sizeof(*v), version_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (memcmp(v[i].id, v[i - 1].id, 16) != 0) {
+            continue;
+        }
+        status[v[i].index] = ST_SKIP;
+        rep->superseded++;
+        rep->indicators--;
+        if (v[i].raw) {
+            rep->raw--;
+        } else {
+            rep->typed--;
+        }
+        rep->by_tlp[v[i].tlp]--;
+    }
+}
 
 kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_tlp default_tlp,
     bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep)
@@ -1056,6 +1185,8 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
     json_t *root = NULL, *objects = NULL, *single = NULL;
     json_t **objs = NULL;
     uint8_t *status = NULL;
+    version *versions = NULL;
+    size_t n_versions = 0;
     conv *c = NULL;
     import_ctx ic
         = { .label = file_label != NULL ? file_label : "<input>", .default_tlp = default_tlp };
@@ -1073,6 +1204,11 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
     }
     /* Duplicate keys are refused: two readers could otherwise disagree on what an object
      * says (e.g. which marking applies). */
+    /* A UTF-8 byte order mark, which RFC 8259 section 8.1 lets a parser ignore. */
+    if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
+        json += 3;
+        len -= 3;
+    }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         snprintf(rep->first_error, sizeof(rep->first_error), "%s:%d:%d: %s", ic.label, jerr.line,
@@ -1083,7 +1219,11 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
         objects = root;
     } else if (json_is_object(root)) {
         json_t *t = json_object_get(root, "type");
-        if (json_is_string(t) && strcmp(json_string_value(t), "bundle") == 0) {
+        json_t *sv = json_object_get(root, "spec_version");
+        /* A bundle; also one without its "type" (some published examples omit it). */
+        if ((json_is_string(t) && strcmp(json_string_value(t), "bundle") == 0)
+            || (t == NULL && json_is_array(json_object_get(root, "objects")))) {
+            ic.v20_bundle = json_is_string(sv) && strcmp(json_string_value(sv), "2.0") == 0;
             objects = json_object_get(root, "objects");
             if (objects != NULL && !json_is_array(objects)) {
                 snprintf(rep->first_error, sizeof(rep->first_error),
@@ -1101,7 +1241,8 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
     n = objects != NULL ? json_array_size(objects) : single != NULL ? 1 : 0;
     rc = KW_ERR_NOMEM;
     if (n > 0) {
-        if ((objs = calloc(n, sizeof(*objs))) == NULL || (status = calloc(n, 1)) == NULL) {
+        if ((objs = calloc(n, sizeof(*objs))) == NULL || (status = calloc(n, 1)) == NULL
+            || (versions = calloc(n, sizeof(*versions))) == NULL) {
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
@@ -1153,12 +1294,24 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
                 rep->typed++;
             }
             rep->by_tlp[c->tlp]++;
+            if (c->unknown_marking != NULL && rep->unknown_markings++ == 0) {
+                char tmp[sizeof(rep->unknown_marking)];
+                snprintf(rep->unknown_marking, sizeof(rep->unknown_marking), "%s",
+                    kw__import_clip(tmp, sizeof(tmp), c->unknown_marking));
+            }
+            version *ver = &versions[n_versions++];
+            memcpy(ver->id, c->ind.id, 16);
+            ver->modified = c->ind.modified;
+            ver->tlp = c->tlp;
+            ver->raw = c->ind.type == KW_OBS_STIX_PATTERN;
+            ver->index = i;
         }
     }
     if (rep->invalid > 0 && !skip_invalid) {
         rc = KW_ERR_INVAL;
         goto out;
     }
+    keep_newest(versions, n_versions, status, rep);
 
     /* Second pass: the same conversion again, now handed to the sink. */
     for (size_t i = 0; i < n; i++) {
@@ -1179,6 +1332,7 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
 out:
     free(c);
     free(status);
+    free(versions);
     free(objs);
     free(ic.markings);
     json_decref(root);

@@ -370,6 +370,10 @@ static int export_stix(export_ctx *c)
     }
     memset(&q, 0, sizeof(q));
     q.tlp = -1;
+    /* Revoked and expired indicators too: a consumer fed by exports learns of a revocation
+     * only from the revoked version ("revoked": true), and valid_until says when one
+     * expired. */
+    q.all = true;
     if (c->n_origins == 1) {
         q.origin = c->origins[0];
     }

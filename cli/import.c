@@ -634,7 +634,11 @@ out:
     return rc;
 }
 
-/* Publishes the collected indicators, level by level. */
+/*
+ * Publishes the collected indicators, level by level, the most restrictive first: when two
+ * objects of the input carry the same value under different levels, the store keeps the
+ * first as this node's and drops the other as a duplicate, so the stricter one is kept.
+ */
 static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[32], size_t n_to,
     kw_publish_result *total, uint64_t published[static KW_TLP_MAX + 1])
 {
@@ -646,7 +650,7 @@ static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[3
         all += c->count[t];
     }
     kw_cli_progress_start(&prog, "publishing", all);
-    for (int t = 0; t <= KW_TLP_MAX && ret == 0; t++) {
+    for (int t = KW_TLP_MAX; t >= 0 && ret == 0; t--) {
         kw_publish_opts po = { .tlp = (kw_tlp)t };
         if (t == KW_TLP_RED && n_to == 0) {
             continue; /* refused or skipped before: RED needs recipients */
@@ -784,6 +788,10 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         printf(", %llu revoked at the source and never held here",
             (unsigned long long)c.not_held);
     }
+    if (rep->superseded > 0) {
+        printf(", %llu older version%s of an indicator in the input",
+            (unsigned long long)rep->superseded, kw__xfer_plural(rep->superseded));
+    }
     if (red_held > 0) {
         printf(", %llu TLP:RED held back", (unsigned long long)red_held);
     }
@@ -795,6 +803,13 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         kw_cli_warn("held back %llu TLP:RED indicator%s: RED needs recipients (--to NODE); none "
                     "of them was published",
             (unsigned long long)red_held, kw__xfer_plural(red_held));
+    }
+    if (rep->unknown_markings > 0) {
+        kw_cli_warn("%llu indicator%s reference%s a marking that is neither a TLP marking nor "
+                    "defined in the input (first: %s): it sets no TLP level, and where no other "
+                    "marking does, --tlp %s applied",
+            (unsigned long long)rep->unknown_markings, kw__xfer_plural(rep->unknown_markings),
+            rep->unknown_markings == 1 ? "s" : "", rep->unknown_marking, kw_tlp_name(o->tlp));
     }
     ret = KW_CLI_OK;
 out:

@@ -283,6 +283,7 @@ typedef struct query_ctx {
     uint64_t count;
     kw_bundle *scratch;
     kw__pcache payload;
+    int64_t now_ms; /* for valid_until */
     int stop;
 } query_ctx;
 
@@ -338,6 +339,9 @@ static kw_err deliver(query_ctx *c, const uint8_t *rec, size_t len)
     }
     if (q->substring != NULL && !contains(ind->value, ind->value_len, q->substring)) {
         return KW_ERR_OK;
+    }
+    if (!q->all && ind->valid_until > 0 && ind->valid_until <= c->now_ms) {
+        return KW_ERR_OK; /* expired */
     }
     memset(&r, 0, sizeof(r));
     r.ind = ind;
@@ -423,7 +427,7 @@ static kw_err query_scan(query_ctx *c)
 kw_err kw_store_query(kw_store *s, const kw_query *q, kw_result_cb cb, void *ctx,
     uint64_t *count)
 {
-    query_ctx c = { .s = s, .q = q, .cb = cb, .cb_ctx = ctx };
+    query_ctx c = { .s = s, .q = q, .cb = cb, .cb_ctx = ctx, .now_ms = kw_time_now_ms() };
     kw_err rc;
 
     if (count != NULL) {

@@ -215,7 +215,7 @@ typedef struct kw_query {
     int tlp;                /* -1: any */
     int64_t since_ms;       /* modified at or after (0: any) */
     uint64_t limit;         /* 0: no limit */
-    bool all;               /* include revoked (and expired) */
+    bool all;               /* include revoked and expired (valid_until passed) ones */
     const uint8_t *id;      /* 16-byte uuid, or NULL */
 } kw_query;
 

@@ -322,6 +322,50 @@ else
     skip "KW_CORPORA not present: MISP sample"
 fi
 
+# ---- STIX: expired and revoked indicators, and one value marked twice ----
+LF=$(new_node CERT-LIFE)
+cat >"$F/life.json" <<'EOF'
+{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+{"type":"indicator","spec_version":"2.1","id":"indicator--a1e5a1e5-0000-4000-8000-000000000001",
+ "created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",
+ "valid_from":"2024-01-01T00:00:00Z","valid_until":"2024-02-01T00:00:00Z",
+ "pattern":"[domain-name:value = 'expired.example']","pattern_type":"stix"},
+{"type":"indicator","spec_version":"2.1","id":"indicator--a1e5a1e5-0000-4000-8000-000000000002",
+ "created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",
+ "valid_from":"2024-01-01T00:00:00Z",
+ "pattern":"[domain-name:value = 'to-revoke.example']","pattern_type":"stix"},
+{"type":"indicator","spec_version":"2.1","id":"indicator--a1e5a1e5-0000-4000-8000-000000000003",
+ "created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",
+ "valid_from":"2024-01-01T00:00:00Z","description":"the context is AMBER",
+ "pattern":"[domain-name:value = 'twice.example']","pattern_type":"stix",
+ "object_marking_refs":["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]},
+{"type":"indicator","spec_version":"2.1","id":"indicator--a1e5a1e5-0000-4000-8000-000000000004",
+ "created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00Z",
+ "valid_from":"2024-01-01T00:00:00Z",
+ "pattern":"[domain-name:value = 'twice.example']","pattern_type":"stix",
+ "object_marking_refs":["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}]}
+EOF
+ok "import indicators with a lifetime" "$LF" import --format stix "$F/life.json" --tlp green
+match "the AMBER copy of a value marked twice is the one kept" "$OUT" \
+    '3 indicators published in 2 entries \(2 GREEN, 1 AMBER\).* 1 duplicate value'
+eq "it is AMBER" "$("$KAWAN" --dir "$LF" query --value twice.example --json | jq -r .tlp)" AMBER
+ok "query" "$LF" query --json
+nomatch "an expired indicator is left out of a query" "$OUT" 'expired\.example'
+ok "query --all" "$LF" query --all --json
+match "and shown with --all" "$OUT" 'expired\.example'
+ok "revoke one" "$LF" revoke indicator--a1e5a1e5-0000-4000-8000-000000000002
+ok "export STIX after the revocation" "$LF" export --format stix --out "$F/life-out.json"
+eq "the export carries the revocation" \
+    "$(jq -r '.objects[] | select(.id == "indicator--a1e5a1e5-0000-4000-8000-000000000002") | .revoked' "$F/life-out.json")" true
+eq "and the expired indicator with its valid_until" \
+    "$(jq -r '.objects[] | select(.id == "indicator--a1e5a1e5-0000-4000-8000-000000000001") | .valid_until' "$F/life-out.json")" \
+    "2024-02-01T00:00:00.000Z"
+CS=$(new_node CERT-CONSUMER)
+ok "a consumer imports the export" "$CS" import --format stix "$F/life-out.json" --tlp green
+match "the revoked one names nothing it held" "$OUT" '1 revoked at the source and never held here'
+ok "the consumer's query" "$CS" query --all --json
+nomatch "so it holds no such indicator" "$OUT" 'to-revoke\.example'
+
 # ---- MISP updates: how MISP takes an indicator back, or marks it stricter ----
 U=$(new_node CERT-U)
 misp_event() { # TIMESTAMP EVENT-TAGS ATTRIBUTES

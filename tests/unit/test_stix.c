@@ -390,6 +390,10 @@ static void test_tlp_markings(void **state)
     assert_int_equal(c.tlps[6], KW_TLP_GREEN);
     assert_int_equal(c.tlps[7], KW_TLP_AMBER_STRICT);
     assert_int_equal(rep.by_tlp[KW_TLP_GREEN], 4);
+    /* Only the made-up AMBER+STRICT id names nothing kawan knows; the statement is defined. */
+    assert_int_equal(rep.unknown_markings, 1);
+    assert_string_equal(
+        rep.unknown_marking, "marking-definition--939a9414-2ddd-4d32-a254-099d340a1628");
     collect_done(&c);
 
     /* A different default shows which ones were defaulted. */
@@ -408,6 +412,163 @@ static void test_tlp_markings(void **state)
 
 /* The inline JSON below is laid out by hand. */
 /* clang-format off */
+/* Nothing may come out less restricted than its source marked it. */
+static void test_tlp_never_laxer(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const char *doc
+        = "{`type`:`bundle`,`id`:`bundle--11111111-1111-4111-8111-111111111111`,`objects`:["
+          /* A definition that contradicts itself: the most restrictive level it states. */
+          "{`type`:`marking-definition`,`spec_version`:`2.1`,"
+          "`id`:`marking-definition--66666666-6666-4666-8666-666666666666`,"
+          "`created`:`2017-01-20T00:00:00.000Z`,`name`:`TLP:RED`,`definition_type`:`tlp`,"
+          "`definition`:{`tlp`:`white`}},"
+          /* A TLP id in upper case is the same id. */
+        IND_HEAD("00000000-0000-4000-8000-000000000011")
+          "`pattern`:`[ipv4-addr:value = '10.0.1.1']`,`object_marking_refs`:["
+          "`marking-definition--E828B379-4E03-4974-9AC4-E53A884C97C1`]},"
+          /* A granular marking counts, whatever its selectors. */
+        IND_HEAD("00000000-0000-4000-8000-000000000012")
+          "`pattern`:`[ipv4-addr:value = '10.0.1.2']`,`object_marking_refs`:["
+          "`marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487`],`granular_markings`:["
+          "{`lang`:`en`,`selectors`:[`name`]},"
+          "{`marking_ref`:`marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421`,"
+          "`selectors`:[`description`]}],`description`:`AMBER part`},"
+        IND_HEAD("00000000-0000-4000-8000-000000000013")
+          "`pattern`:`[ipv4-addr:value = '10.0.1.3']`,`object_marking_refs`:["
+          "`marking-definition--66666666-6666-4666-8666-666666666666`]}"
+          "]}";
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_CLEAR, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.tlps[0], KW_TLP_RED);
+    assert_int_equal(c.tlps[1], KW_TLP_AMBER);
+    assert_int_equal(c.tlps[2], KW_TLP_RED);
+    assert_int_equal(rep.unknown_markings, 0);
+    collect_done(&c);
+    /* A malformed granular marking is an error, like a malformed object_marking_refs. */
+    collect_init(&c);
+    assert_int_equal(import_text("[" IND_HEAD("00000000-0000-4000-8000-000000000014")
+                                 "`pattern`:`[ipv4-addr:value = '10.0.1.4']`,"
+                                 "`granular_markings`:[{`marking_ref`:7}]}]",
+                         KW_TLP_CLEAR, false, &c, &rep),
+        KW_ERR_INVAL);
+    assert_non_null(strstr(rep.first_error, "granular_markings[0].marking_ref is not a string"));
+    collect_done(&c);
+}
+
+/* Several versions of one id in the input: only the newest goes to the sink; for one
+ * version given twice, the copy marked most restrictively. */
+static void test_versions_in_input(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const char *doc
+        = "[{`type`:`indicator`,`spec_version`:`2.1`,"
+          "`id`:`indicator--00000000-0000-4000-8000-000000000021`,"
+          "`created`:`2024-01-01T00:00:00Z`,`modified`:`2024-06-01T00:00:00Z`,"
+          "`valid_from`:`2024-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+          "`pattern`:`[domain-name:value = 'new.example']`,`object_marking_refs`:["
+          "`marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1`]},"
+          "{`type`:`indicator`,`spec_version`:`2.1`,"
+          "`id`:`indicator--00000000-0000-4000-8000-000000000021`,"
+          "`created`:`2024-01-01T00:00:00Z`,`modified`:`2024-01-01T00:00:00Z`,"
+          "`valid_from`:`2024-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+          "`pattern`:`[domain-name:value = 'old.example']`,`object_marking_refs`:["
+          "`marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487`]},"
+        IND_HEAD("00000000-0000-4000-8000-000000000022")
+          "`pattern`:`[domain-name:value = 'same-clear.example']`,`object_marking_refs`:["
+          "`marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487`]},"
+        IND_HEAD("00000000-0000-4000-8000-000000000022")
+          "`pattern`:`[domain-name:value = 'same-amber.example']`,`object_marking_refs`:["
+          "`marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421`]}]";
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.superseded, 2);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(rep.typed, 2);
+    assert_int_equal(rep.by_tlp[KW_TLP_CLEAR], 0);
+    assert_int_equal(c.calls, 2);
+    assert_string_equal(c.b->items[0].value, "new.example");
+    assert_int_equal(c.tlps[0], KW_TLP_RED);
+    assert_string_equal(c.b->items[1].value, "same-amber.example");
+    assert_int_equal(c.tlps[1], KW_TLP_AMBER);
+    collect_done(&c);
+}
+
+/* STIX 2.0 content is unsupported, not invalid; bundles without "type", and a UTF-8 byte
+ * order mark, are read. */
+static void test_import_variants(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    char name[1200];
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(
+        import_text("{`type`:`bundle`,`id`:`bundle--11111111-1111-4111-8111-111111111111`,"
+                    "`spec_version`:`2.0`,`objects`:[{`type`:`indicator`,"
+                    "`id`:`indicator--00000000-0000-4000-8000-000000000031`,"
+                    "`created`:`2017-01-01T00:00:00Z`,`modified`:`2017-01-01T00:00:00Z`,"
+                    "`valid_from`:`2017-01-01T00:00:00Z`,`labels`:[`malicious-activity`],"
+                    "`pattern`:`[ipv4-addr:value = '10.0.2.1']`}]}",
+            KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.unsupported, 1);
+    assert_int_equal(rep.invalid, 0);
+    assert_non_null(strstr(rep.issues[0].text, "is STIX 2.0"));
+    /* Without spec_version and pattern_type, outside a 2.0 bundle: 2.0 too. */
+    assert_int_equal(import_text("[{`type`:`indicator`,"
+                                 "`id`:`indicator--00000000-0000-4000-8000-000000000032`,"
+                                 "`created`:`2017-01-01T00:00:00Z`,"
+                                 "`modified`:`2017-01-01T00:00:00Z`,"
+                                 "`valid_from`:`2017-01-01T00:00:00Z`,"
+                                 "`pattern`:`[ipv4-addr:value = '10.0.2.2']`}]",
+                         KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.unsupported, 1);
+    assert_int_equal(c.calls, 0);
+    /* No "type" on the bundle. */
+    assert_int_equal(import_text("{`id`:`bundle--11111111-1111-4111-8111-111111111111`,"
+                                 "`objects`:[" IND_HEAD("00000000-0000-4000-8000-000000000033")
+                                 "`pattern`:`[ipv4-addr:value = '10.0.2.3']`}]}",
+                         KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    /* A byte order mark. */
+    const char *bom = "\xef\xbb\xbf[{\"type\":\"identity\"}]";
+    assert_int_equal(kw_stix_import(bom, strlen(bom), "b.json", KW_TLP_GREEN, false,
+                         collect_sink, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.non_indicators, 1);
+    /* A name that only repeats a long value (as kawan's export writes it) is dropped, not
+     * refused for its length; another name that long is refused. */
+    char *doc = malloc(4096);
+    assert_non_null(doc);
+    memset(name, 'a', 1100);
+    name[1100] = '\0';
+    snprintf(doc, 4096,
+        "[" IND_HEAD("00000000-0000-4000-8000-000000000034")
+        "`pattern`:`[url:value = 'http://long.example/%s']`,`name`:`http://long.example/%s`}]",
+        name, name);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    assert_null(c.b->items[1].name);
+    snprintf(doc, 4096,
+        "[" IND_HEAD("00000000-0000-4000-8000-000000000035")
+        "`pattern`:`[url:value = 'http://long.example/b']`,`name`:`%s`}]", name);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_INVAL);
+    assert_non_null(strstr(rep.first_error, "name is longer than 1024 bytes"));
+    free(doc);
+    collect_done(&c);
+}
+
 static void test_import_fields(void **state)
 {
     collect c;
@@ -1079,6 +1240,9 @@ int main(void)
         cmocka_unit_test(test_pattern_build),
         cmocka_unit_test(test_tlp_ids),
         cmocka_unit_test(test_tlp_markings),
+        cmocka_unit_test(test_tlp_never_laxer),
+        cmocka_unit_test(test_versions_in_input),
+        cmocka_unit_test(test_import_variants),
         cmocka_unit_test(test_import_fields),
         cmocka_unit_test(test_import_shapes),
         cmocka_unit_test(test_import_malformed),
