@@ -32,6 +32,7 @@ static const char usage[]
       "before anything is written: an invalid indicator fails the whole import unless\n"
       "--skip-invalid. misp takes a feed directory (manifest.json), its manifest, one event\n"
       "file (with or without its {\"Event\": ...} envelope), or a directory of event files.\n"
+      "For stix and misp, FILE '-' reads one document from standard input.\n"
       "A newer version of an indicator this node imported earlier updates it: revoked in STIX,\n"
       "or deleted or no longer to_ids in MISP, it is revoked here; marked stricter at the\n"
       "source, it is re-marked. A TLP is never loosened without a newer version.\n"
@@ -540,9 +541,60 @@ static int json_file(const struct dirent *d)
     return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".json") == 0;
 }
 
+/* Reads standard input ('-': what a TAXII or MISP client pipes in) whole, up to max bytes. */
+static kw_err read_stdin(size_t max, char **out, size_t *out_len, kw_import_report *rep)
+{
+    size_t len = 0, cap = 0;
+    char *buf = NULL;
+
+    for (;;) {
+        if (len == cap) {
+            /* Room for one byte past max, so that too much input shows as len > max. */
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb;
+            if (ncap > max + 1) {
+                ncap = max + 1;
+            }
+            if (len > max) {
+                break;
+            }
+            if ((nb = realloc(buf, ncap)) == NULL) {
+                free(buf);
+                return KW_ERR_NOMEM;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            snprintf(rep->first_error, sizeof(rep->first_error),
+                "cannot read standard input: %s", strerror(errno));
+            free(buf);
+            return KW_ERR_IO;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    if (len > max) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "standard input holds more than %zu bytes", max);
+        free(buf);
+        return KW_ERR_TOOBIG;
+    }
+    *out = buf;
+    *out_len = len;
+    return KW_ERR_OK;
+}
+
 /*
  * MISP: a feed directory, its manifest or one event file go to kw_misp_import as they are; a
- * directory without manifest.json is taken as a set of event files (*.json, in name order).
+ * directory without manifest.json is taken as a set of event files (*.json, in name order);
+ * '-' is one event document on standard input.
  */
 static kw_err read_misp(const import_opts *o, collector *c, kw_import_report *rep)
 {
@@ -553,6 +605,17 @@ static kw_err read_misp(const import_opts *o, collector *c, kw_import_report *re
     kw_err rc = KW_ERR_OK;
     int n;
 
+    if (strcmp(o->path, "-") == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        memset(rep, 0, sizeof(*rep));
+        if ((rc = read_stdin(KW_MISP_MAX_FILE, &buf, &len, rep)) == KW_ERR_OK) {
+            rc = kw_misp_import_event_json(buf, len, "standard input", o->tlp, o->skip_invalid,
+                collect, c, rep);
+            free(buf);
+        }
+        return rc;
+    }
     if (stat(o->path, &st) != 0 || !S_ISDIR(st.st_mode)
         || ((size_t)snprintf(manifest, sizeof(manifest), "%s/manifest.json", o->path)
                 < sizeof(manifest)
@@ -602,6 +665,15 @@ static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *re
     int fd;
 
     memset(rep, 0, sizeof(*rep));
+    if (strcmp(o->path, "-") == 0) {
+        char *buf = NULL;
+        if ((rc = read_stdin(STIX_MAX_FILE, &buf, &len, rep)) == KW_ERR_OK) {
+            rc = kw_stix_import(buf, len, "standard input", o->tlp, o->skip_invalid, collect, c,
+                rep);
+            free(buf);
+        }
+        return rc;
+    }
     if ((fd = open(o->path, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(rep->first_error, sizeof(rep->first_error), "cannot open %s: %s", o->path,
             strerror(errno));
@@ -752,7 +824,8 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
     if (total.entries > 0) {
         kw_cli_notify_daemon(n);
     }
-    printf("imported %s (%s): %llu indicator%s published in %llu entr%s", o->path, fmt,
+    printf("imported %s (%s): %llu indicator%s published in %llu entr%s",
+        strcmp(o->path, "-") == 0 ? "standard input" : o->path, fmt,
         (unsigned long long)total.indicators, kw__xfer_plural(total.indicators),
         (unsigned long long)total.entries, total.entries == 1 ? "y" : "ies");
     for (int t = 0, first = 1; t <= KW_TLP_MAX; t++) {

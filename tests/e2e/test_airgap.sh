@@ -366,6 +366,15 @@ match "the revoked one names nothing it held" "$OUT" '1 revoked at the source an
 ok "the consumer's query" "$CS" query --all --json
 nomatch "so it holds no such indicator" "$OUT" 'to-revoke\.example'
 
+check "STIX from standard input"
+run "$KAWAN" --dir "$CS" import --format stix - --tlp green <"$F/life.json"
+[ "$RC" -eq 0 ] || { show_result; fail "import --format stix -"; }
+match "it is named standard input" "$OUT" '^imported standard input \(STIX 2\.1\): 2 indicators'
+check "a bad document on standard input"
+run "$KAWAN" --dir "$CS" import --format stix - --tlp green <<<'not json'
+[ "$RC" -eq 1 ] || { show_result; fail "garbage on standard input: exit $RC"; }
+match "is named by its position" "$ERR" '^kawan: standard input:1:[0-9]+: .*nothing imported$'
+
 # ---- MISP updates: how MISP takes an indicator back, or marks it stricter ----
 U=$(new_node CERT-U)
 misp_event() { # TIMESTAMP EVENT-TAGS ATTRIBUTES
