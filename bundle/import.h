@@ -93,6 +93,11 @@ typedef struct kw_import_report {
 void kw__import_issue(kw_import_report *rep, bool invalid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Sets rep->first_error to "<label>:<line>:<column>: <what>" for a document jansson refused,
+ * in words that name the problem rather than jansson's flags. */
+struct json_error_t;
+void kw__import_json_error(kw_import_report *rep, const char *label, const struct json_error_t *e);
+
 /* Counts one unsupported item of the given source type. */
 void kw__import_count_type(kw_import_report *rep, const char *type);
 

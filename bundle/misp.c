@@ -643,7 +643,7 @@ static json_t *parse(const char *json, size_t len, const char *label, kw_import_
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
-        set_error(rep, "%s:%d:%d: %s", label, jerr.line, jerr.column, jerr.text);
+        kw__import_json_error(rep, label, &jerr);
     }
     return root;
 }

@@ -51,6 +51,23 @@ const char *kw__import_clip(char *buf, size_t cap, const char *s)
     return buf;
 }
 
+void kw__import_json_error(kw_import_report *rep, const char *label, const json_error_t *e)
+{
+    const char *what = e->text;
+    char buf[160];
+
+    if (strstr(what, "JSON_ALLOW_NUL") != NULL) {
+        what = "a string holds \\u0000 (NUL), which kawan does not accept";
+    } else if (strncmp(what, "unable to decode byte 0x", 24) == 0) {
+        snprintf(buf, sizeof(buf), "not UTF-8 text (byte 0x%.2s)", what + 24);
+        what = buf;
+    } else if (strstr(what, "duplicate object key") != NULL) {
+        what = "an object has the same key twice";
+    }
+    snprintf(rep->first_error, sizeof(rep->first_error), "%s:%d:%d: %s", label, e->line,
+        e->column, what);
+}
+
 void kw__import_count_type(kw_import_report *rep, const char *type)
 {
     for (uint32_t i = 0; i < rep->n_types; i++) {
@@ -1211,8 +1228,7 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        snprintf(rep->first_error, sizeof(rep->first_error), "%s:%d:%d: %s", ic.label, jerr.line,
-            jerr.column, jerr.text);
+        kw__import_json_error(rep, ic.label, &jerr);
         goto out;
     }
     if (json_is_array(root)) {
