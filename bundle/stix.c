@@ -108,7 +108,13 @@ kw_err kw__import_addr(const char *in, size_t len, int want_family, kw_obs_type 
     int family;
 
     trim(&in, &len);
-    family = memchr(in, ':', len) != NULL ? 6 : 4;
+    /* One ':' after a dotted address is a port ("192.0.2.5:8080"): IPv4, so that the message
+     * says to leave the port out rather than call it a broken IPv6 address. */
+    const char *colon = memchr(in, ':', len);
+    family = colon == NULL || (memchr(in, '.', (size_t)(colon - in)) != NULL
+                                  && memchr(colon + 1, ':', len - (size_t)(colon - in) - 1) == NULL)
+        ? 4
+        : 6;
     if (want_family != 0 && family != want_family) {
         if (why != NULL) {
             *why = want_family == 4 ? "is not an IPv4 address or network"
