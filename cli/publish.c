@@ -35,8 +35,8 @@ static const char usage[]
       "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
       "                       blank lines and lines starting with '#' are ignored, as is\n"
       "                       a '#' comment after a value; in hosts-file lines\n"
-      "                       ('0.0.0.0 NAME', '127.0.0.1 NAME', '::1 NAME') the name is\n"
-      "                       the value, and localhost and its kin are skipped\n"
+      "                       ('0.0.0.0 NAME...', '127.0.0.1 NAME...', '::1 NAME...') each\n"
+      "                       name is a value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
       "                       first column is the value) and optionally a 'type' column;\n"
       "                       quoted fields may hold commas, quotes and line breaks\n"
@@ -90,6 +90,7 @@ typedef struct source {
     int type_col;
     char *scratch;
     char *rec; /* a CSV record whose quoted field spans lines, joined */
+    const char *hosts_at, *hosts_end; /* the names of a hosts-file line not yet taken */
 } source;
 
 typedef enum item_kind { ITEM_OK, ITEM_BAD } item_kind;
@@ -118,6 +119,7 @@ static int source_rewind(source *s)
     s->header_seen = false;
     s->value_col = 0;
     s->type_col = -1;
+    s->hosts_at = s->hosts_end = NULL;
     if (s->fd >= 0 && lseek(s->fd, s->start_off, SEEK_SET) != s->start_off) {
         return kw_cli_error("cannot rewind %s: %s", s->name, strerror(errno));
     }
@@ -294,54 +296,53 @@ static bool is_local_name(const char *w, size_t len)
     return false;
 }
 
-/* For a hosts-file line ("0.0.0.0 NAME...", "127.0.0.1 ...", "::1 ..."): the number of
- * names after the address that are not local ones, and the last of them in *name. -1 when
- * the line is not a hosts-file line. */
-static int hosts_names(const char *s, size_t n, const char **name, size_t *name_len)
+/* For a hosts-file line ("0.0.0.0 NAME...", "127.0.0.1 ...", "::1 ..."): where its names
+ * start. NULL when the line is not a hosts-file line. */
+static const char *hosts_names(const char *s, size_t n)
 {
     static const char *const sinks[] = { "0.0.0.0", "127.0.0.1", "::1", "::", "fe00::0",
         "ff00::0", "ff02::1", "ff02::2" };
-    const char *q = NULL, *end = s + n;
-    int others = 0;
 
-    for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]) && q == NULL; k++) {
+    for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
         size_t l = strlen(sinks[k]);
         if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {
-            q = s + l;
+            return s + l;
         }
     }
-    if (q == NULL) {
-        return -1;
-    }
-    while (q < end) {
-        while (q < end && is_blank(*q)) {
-            q++;
+    return NULL;
+}
+
+/* The next name of a hosts-file line from *q (before end) that is not a local one, and
+ * *q past it; false when there is none. */
+static bool hosts_next(const char **q, const char *end, const char **name, size_t *len)
+{
+    while (*q < end) {
+        while (*q < end && is_blank(**q)) {
+            (*q)++;
         }
-        const char *w = q;
-        while (q < end && !is_blank(*q)) {
-            q++;
+        const char *w = *q;
+        while (*q < end && !is_blank(**q)) {
+            (*q)++;
         }
-        if (q > w && !is_local_name(w, (size_t)(q - w))) {
-            others++;
+        if (*q > w && !is_local_name(w, (size_t)(*q - w))) {
             *name = w;
-            *name_len = (size_t)(q - w);
+            *len = (size_t)(*q - w);
+            return true;
         }
     }
-    return others;
+    return false;
 }
 
 /*
- * The value of a line of a plain list (already trimmed): the line itself, without a comment
- * that follows it after white space ("evil.example  # C2"); for a hosts-file line with one
- * name that is not a local one, that name. Returns false for the hosts-file lines that name
- * only local names ("127.0.0.1 localhost", "::1 ip6-localhost ip6-loopback"): they are
- * skipped like comments. A hosts-file line of several other names stays whole, and is
- * refused as a value.
+ * A line of a plain list (already trimmed), without a comment that follows it after white
+ * space ("evil.example  # C2"). A hosts-file line is not a value itself: its names become
+ * the source's pending ones (next_item takes them one by one; the local ones, such as
+ * "127.0.0.1 localhost", name nothing). Returns false when the line holds no value of its own.
  */
-static bool plain_value(const char **p, size_t *len)
+static bool plain_value(source *src, const char **p, size_t *len)
 {
-    const char *s = *p, *name = NULL;
-    size_t n = *len, name_len = 0;
+    const char *s = *p, *names;
+    size_t n = *len;
 
     for (size_t i = 1; i < n; i++) {
         if (s[i] == '#' && is_blank(s[i - 1])) {
@@ -350,13 +351,10 @@ static bool plain_value(const char **p, size_t *len)
         }
     }
     trim(&s, &n);
-    int others = hosts_names(s, n, &name, &name_len);
-    if (others == 0) {
+    if ((names = hosts_names(s, n)) != NULL) {
+        src->hosts_at = names;
+        src->hosts_end = s + n;
         return false;
-    }
-    if (others == 1) {
-        s = name;
-        n = name_len;
     }
     *p = s;
     *len = n;
@@ -530,6 +528,16 @@ static int next_item(source *s, const pub_opts *o, item *it)
     for (;;) {
         const char *p;
         size_t plen, bad_at;
+        /* The names of a hosts-file line, each a value (the line stays in the buffer until
+         * the next read). */
+        if (s->hosts_at != NULL) {
+            if (hosts_next(&s->hosts_at, s->hosts_end, &p, &plen)) {
+                it->line = s->line;
+                normalise(it, o->type, p, plen);
+                return 1;
+            }
+            s->hosts_at = NULL;
+        }
         if ((r = read_line(s, &line, &len, &toolong)) <= 0) {
             return r;
         }
@@ -581,7 +589,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
             }
             csv_item(s, o, it, line, len);
         } else {
-            if (!plain_value(&p, &plen)) {
+            if (!plain_value(s, &p, &plen)) {
                 continue;
             }
             normalise(it, o->type, p, plen);

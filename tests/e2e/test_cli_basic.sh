@@ -252,17 +252,19 @@ for v in http://evil.example/dropper.exe https://c2.example.net/gate 198.51.100.
 done
 ok "query with a defanged value" "$D" query --value 'hxxp://evil[.]example/dropper.exe' --json
 eq "a defanged query finds the value" "$(jq -r .value <<<"$OUT")" http://evil.example/dropper.exe
-printf '127.0.0.1 localhost\n::1 localhost ip6-localhost\n::1 ip6-loopback\n0.0.0.0 0.0.0.0\n0.0.0.0 hosts-list.example\n127.0.0.1 bad name\n' \
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost\n::1 ip6-loopback\n0.0.0.0 0.0.0.0\n0.0.0.0 hosts-list.example\n127.0.0.1 hosts-a.example localhost hosts-b.example  # two\n0.0.0.0 bad..name\n' \
     >"$KW_TMP/hosts.txt"
-check "a hosts file: its localhost lines are skipped, a line of two names is refused"
+check "a hosts file: localhost lines are skipped, every other name is a value"
 run "$KAWAN" --dir "$D" publish --tlp green --file "$KW_TMP/hosts.txt"
-[ "$RC" -ne 0 ] || { show_result; fail "a hosts line with two names was published"; }
-match "the error names line 6" "$ERR" "line 6: '127.0.0.1 bad name'"
-nomatch "no error for the localhost lines" "$ERR" "line [1-4]:"
+[ "$RC" -ne 0 ] || { show_result; fail "a hosts file with a bad name was published"; }
+match "the error names line 7 and its name" "$ERR" "line 7: 'bad\\.\\.name'"
+nomatch "no error for the other lines" "$ERR" "line [1-6]:"
 ok "the same with --skip-invalid" "$D" publish --tlp green --skip-invalid --file "$KW_TMP/hosts.txt"
-match "one name published" "$OUT" '^published 1 indicators in 1 entries'
-ok "query the hosts-file name" "$D" query --value hosts-list.example --json
-eq "it is there" "$(jq -r .value <<<"$OUT")" hosts-list.example
+match "three names published" "$OUT" '^published 3 indicators in 1 entries'
+for v in hosts-list.example hosts-a.example hosts-b.example; do
+    ok "query the hosts-file name $v" "$D" query --value "$v" --json
+    eq "$v is there" "$(jq -r .value <<<"$OUT")" "$v"
+done
 ok "a STIX pattern with brackets is not refanged" "$D" publish --tlp green --type stix-pattern \
     "[file:name = 'a(.)b[at]c']"
 nomatch "no refang counted" "$OUT" "refanged"
