@@ -235,13 +235,33 @@ static void on_ctl_connection(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&cl->pipe, ctl_alloc, ctl_read);
 }
 
+/*
+ * The address of the control socket of the data directory dir, in out (the size of
+ * sun_path). A Unix socket address holds at most 107 bytes: for a longer directory path the
+ * socket is named through the descriptor *dirfd opened on the directory
+ * ("/proc/self/fd/N/control.sock"), which the caller closes once it has bound or connected;
+ * otherwise *dirfd is -1. KW_ERR_IO when the directory cannot be opened.
+ */
+static kw_err control_addr(char *out, size_t cap, const char *dir, int *dirfd)
+{
+    *dirfd = -1;
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, KW_CONTROL_SOCKET) < cap) {
+        return KW_ERR_OK;
+    }
+    if ((*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        return KW_ERR_IO;
+    }
+    snprintf(out, cap, "/proc/self/fd/%d/%s", *dirfd, KW_CONTROL_SOCKET);
+    return KW_ERR_OK;
+}
+
 kw_err kw__control_listen(kw_node *n)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", n->dir, KW_CONTROL_SOCKET);
-    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        kw_log_error("control socket path too long", "path=%s", path);
-        return KW_ERR_INVAL;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int dirfd;
+    if (control_addr(path, sizeof(path), n->dir, &dirfd) != KW_ERR_OK) {
+        kw_log_error("cannot open the data directory for the control socket", "dir=%s", n->dir);
+        return KW_ERR_IO;
     }
     /* A socket file left by a daemon that died is removed; a live one means another
      * daemon serves this directory. */
@@ -255,11 +275,16 @@ kw_err kw__control_listen(kw_node *n)
     mode_t old = umask(077);
     int rc = uv_pipe_bind(&n->control, path);
     umask(old);
+    if (rc == 0) {
+        chmod(path, 0600);
+    }
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
     if (rc != 0) {
-        kw_log_error("cannot bind control socket", "path=%s err=\"%s\"", path, uv_strerror(rc));
+        kw_log_error("cannot bind control socket", "dir=%s err=\"%s\"", n->dir, uv_strerror(rc));
         return KW_ERR_IO;
     }
-    chmod(path, 0600);
     if ((rc = uv_listen((uv_stream_t *)&n->control, 16, on_ctl_connection)) != 0) {
         return KW_ERR_IO;
     }
@@ -346,18 +371,24 @@ kw_err kw_control_request(const char *dir, const char *request, kw_control_line_
     char *line = NULL;
     size_t ll = 0, cap = 0;
     kw_err rc = KW_ERR_OK;
-    int fd;
+    int fd, dirfd;
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, KW_CONTROL_SOCKET)
-        >= sizeof(sa.sun_path)) {
-        return KW_ERR_INVAL;
+    if (control_addr(sa.sun_path, sizeof(sa.sun_path), dir, &dirfd) != KW_ERR_OK) {
+        return KW_ERR_NOTFOUND;
     }
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        if (dirfd >= 0) {
+            close(dirfd);
+        }
         return KW_ERR_IO;
     }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    int cr = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    if (cr != 0) {
         close(fd);
         return KW_ERR_NOTFOUND;
     }

@@ -77,3 +77,20 @@ wait_for 15 sh -c "[ \"\$(\"$KAWAN\" --dir \"$NET/n0\" status --json | jq '.peer
 kn 0 publish --tlp green after-big-roster.example >/dev/null
 wait_for 15 has_value 2 after-big-roster.example || fail "replication stopped after the roster grew"
 pass "a roster of 302 members is known to the running daemon, and replication goes on"
+
+# A data directory whose path is too long for a Unix socket address (107 bytes) still gets
+# its control socket, and the CLI still finds the daemon.
+LONG="$NET/$(printf 'd%.0s' $(seq 1 60))/$(printf 'e%.0s' $(seq 1 60))"
+"$KAWAN" --dir "$LONG" init --name LONG >/dev/null
+"$KAWAN" --dir "$LONG" community set "$(cat "$NET/community")" >/dev/null
+"$KAWAN" --dir "$LONG" run --listen "127.0.0.1:$((spare + 1))" >/dev/null 2>>"$NET/long.log" &
+NET_PID[long]=$!
+wait_for 10 sh -c "\"$KAWAN\" --dir \"$LONG\" status --json | jq -e .daemon" \
+    || fail "the CLI does not find the daemon of a ${#LONG}-byte data directory: $(tail -2 "$NET/long.log")"
+if "$KAWAN" --dir "$LONG" run --listen "127.0.0.1:$((spare + 2))" >/dev/null 2>"$NET/long2.err"; then
+    fail "a second daemon started on the long data directory"
+fi
+grep -q "already running" "$NET/long2.err" || fail "the second daemon did not say why"
+net_stop long
+[ ! -e "$LONG/control.sock" ] || fail "the control socket was left behind"
+pass "a ${#LONG}-byte data directory runs a daemon the CLI can reach"
