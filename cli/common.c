@@ -113,6 +113,7 @@ const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, s
 /* ---- Options ---- */
 
 static char g_dir[PATH_MAX];
+static size_t g_dir_too_long; /* the length of a --dir or KAWAN_DIR too long to use, or 0 */
 static bool g_dir_set;
 static int g_passfd = -1;
 /* The command being run ("publish", "peer add"), for messages. */
@@ -126,8 +127,10 @@ void kw_cli_set_dir(const char *dir)
     while (len > 1 && dir[len - 1] == '/') {
         len--;
     }
+    g_dir_too_long = 0;
     if (len >= sizeof(g_dir)) {
-        len = 0; /* reported as "no data directory" when used */
+        g_dir_too_long = len; /* reported when the directory is used */
+        len = 0;
     }
     memcpy(g_dir, dir, len);
     g_dir[len] = '\0';
@@ -162,11 +165,16 @@ int kw_cli_path(char *buf, size_t cap, const char *file)
 {
     const char *dir = kw_cli_dir();
 
+    if (dir == NULL && g_dir_too_long > 0) {
+        return kw_cli_error("the data directory path is %zu bytes long; at most %zu", g_dir_too_long,
+            sizeof(g_dir) - 1);
+    }
     if (dir == NULL) {
         return kw_cli_error("no data directory: use --dir DIR or set KAWAN_DIR");
     }
     if ((size_t)snprintf(buf, cap, "%s/%s", dir, file) >= cap) {
-        return kw_cli_error("data directory path too long: %s", dir);
+        return kw_cli_error("the data directory path is %zu bytes long; too long for %s in it",
+            strlen(dir), file);
     }
     return 0;
 }

@@ -36,7 +36,8 @@ static int make_dir(const char *dir, bool *created)
         return 0;
     }
     if (len >= sizeof(path)) {
-        return kw_cli_error("data directory path too long: %s", dir);
+        return kw_cli_error(
+            "the data directory path is %zu bytes long; at most %zu", len, sizeof(path) - 1);
     }
     memcpy(path, dir, len + 1);
     for (size_t i = 1; i <= len; i++) {
