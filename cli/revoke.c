@@ -16,10 +16,10 @@ static const char usage[]
 
 /*
  * Publishes a new version of the indicator in f (already edited by the caller) under po:
- * STIX versioning, so `modified` must grow. Prints what happened with `verb`.
+ * STIX versioning, so `modified` must grow. Prints what happened with `verb` (quiet: not).
  */
 static int publish_version(kw_cli_node *n, kw_cli_found *f, const kw_publish_opts *po,
-    int64_t old_modified, const char *verb)
+    int64_t old_modified, const char *verb, bool quiet)
 {
     kw_indicator *d = &f->b->items[0];
     kw_publish_result res;
@@ -42,9 +42,47 @@ static int publish_version(kw_cli_node *n, kw_cli_found *f, const kw_publish_opt
         return kw_cli_error("cannot %s %s: the store wrote no entry for it", verb, id);
     }
     kw_cli_notify_daemon(n);
-    printf("%s %s in entry seq %llu\n", strcmp(verb, "revoke") == 0 ? "revoked" : "re-marked", id,
-        (unsigned long long)res.last_seq);
+    if (!quiet) {
+        printf("%s %s in entry seq %llu\n", strcmp(verb, "revoke") == 0 ? "revoked" : "re-marked",
+            id, (unsigned long long)res.last_seq);
+    }
     return KW_CLI_OK;
+}
+
+/*
+ * Sets po to the level and recipients of the version found in f (for a sealed level, its
+ * entry's recipients but this node, which the store adds; *rcpt is allocated for them).
+ */
+static int same_audience(kw_cli_node *n, const kw_cli_found *f, kw_publish_opts *po,
+    uint8_t (**rcpt)[32])
+{
+    char id[48];
+    size_t k = 0;
+
+    memset(po, 0, sizeof(*po));
+    po->tlp = f->r.tlp;
+    if (!kw_tlp_sealed(f->r.tlp)) {
+        return 0;
+    }
+    kw_indicator_id_format(id, f->b->items[0].id);
+    if ((*rcpt = calloc(f->r.n_recipients + 1, 32)) == NULL) {
+        return kw_cli_error("out of memory");
+    }
+    for (uint32_t i = 0; i < f->r.n_recipients; i++) {
+        if (memcmp(f->r.recipients[i], n->self, 32) != 0) {
+            memcpy((*rcpt)[k++], f->r.recipients[i], 32);
+        }
+    }
+    if (k == 0 && f->r.tlp == KW_TLP_RED) {
+        return kw_cli_error("%s is TLP:RED but its entry names no recipient besides this node", id);
+    }
+    if (k == 0) {
+        /* No recipients would mean "the whole roster": name this node alone instead. */
+        memcpy((*rcpt)[k++], n->self, 32);
+    }
+    po->recipients = (const uint8_t(*)[32]) * rcpt;
+    po->n_recipients = k;
+    return 0;
 }
 
 /* Opens the node and finds an indicator this node published (the only ones it may version). */
@@ -91,32 +129,11 @@ int revoke_main(int argc, char **argv)
         goto out;
     }
     d->revoked = true;
-    memset(&po, 0, sizeof(po));
-    po.tlp = f.r.tlp;
-    if (kw_tlp_sealed(f.r.tlp)) {
-        /* The same recipients as before (the publisher is added by the store). */
-        size_t k = 0;
-        if ((rcpt = calloc(f.r.n_recipients + 1, 32)) == NULL) {
-            kw_cli_error("out of memory");
-            goto out;
-        }
-        for (uint32_t i = 0; i < f.r.n_recipients; i++) {
-            if (memcmp(f.r.recipients[i], n.self, 32) != 0) {
-                memcpy(rcpt[k++], f.r.recipients[i], 32);
-            }
-        }
-        if (k == 0 && f.r.tlp == KW_TLP_RED) {
-            kw_cli_error("%s is TLP:RED but its entry names no recipient besides this node", id);
-            goto out;
-        }
-        if (k == 0) {
-            /* No recipients would mean "the whole roster": name this node alone instead. */
-            memcpy(rcpt[k++], n.self, 32);
-        }
-        po.recipients = (const uint8_t(*)[32])rcpt;
-        po.n_recipients = k;
+    /* The same level and recipients as before. */
+    if (same_audience(&n, &f, &po, &rcpt) != 0) {
+        goto out;
     }
-    ret = publish_version(&n, &f, &po, d->modified, "revoke");
+    ret = publish_version(&n, &f, &po, d->modified, "revoke", false);
 out:
     free(rcpt);
     kw_cli_found_free(&f);
@@ -130,7 +147,12 @@ static const char remark_usage[]
       "Publishes a new version of an indicator this node published under another TLP level\n"
       "(STIX versioning: the newest version's TLP governs queries, replication and exports).\n"
       "AMBER and AMBER+STRICT go to every roster member unless --to names the recipients;\n"
-      "RED requires --to. Earlier versions stay in the feed, which is append-only.\n";
+      "RED requires --to. Earlier versions stay in the feed, which is append-only.\n"
+      "\n"
+      "Members that cannot read the new version (not among its recipients) could not tell\n"
+      "that it replaces the one they hold. So a stricter level, or other recipients of a\n"
+      "sealed one, first revokes the indicator under its old level and recipients: they hide\n"
+      "it, while the recipients of the new version see that version, which is newer.\n";
 
 int remark_main(int argc, char **argv)
 {
@@ -191,11 +213,35 @@ int remark_main(int argc, char **argv)
             goto out;
         }
     }
+    kw_indicator *d = &f.b->items[0];
+    char id[48];
+    kw_indicator_id_format(id, d->id);
+    if (tlp == f.r.tlp && !kw_tlp_sealed(tlp)) {
+        kw_cli_error("%s is already TLP:%s; nothing to do", id, kw_tlp_name(tlp));
+        goto out;
+    }
+    int64_t modified = d->modified;
+    if (tlp >= f.r.tlp && !d->revoked) {
+        /* Withdrawn first from those who may not read the new version (see the usage). */
+        kw_publish_opts old;
+        uint8_t(*old_rcpt)[32] = NULL;
+        d->revoked = true;
+        ret = same_audience(&n, &f, &old, &old_rcpt);
+        if (ret == 0) {
+            ret = publish_version(&n, &f, &old, modified, "re-mark", true);
+        }
+        free(old_rcpt);
+        if (ret != 0) {
+            goto out;
+        }
+        d->revoked = false;
+        modified = d->modified;
+    }
     memset(&po, 0, sizeof(po));
     po.tlp = tlp;
     po.recipients = (const uint8_t(*)[32])rcpt;
     po.n_recipients = n_to;
-    ret = publish_version(&n, &f, &po, f.b->items[0].modified, "re-mark");
+    ret = publish_version(&n, &f, &po, modified, "re-mark", false);
 out:
     kw_cli_found_free(&f);
     kw_cli_node_close(&n);

@@ -99,3 +99,30 @@ wait_for 15 bash -c "'$KAWAN' --dir '$NET/n2' query --value amber-for-c.example.
 kn 1 remark "$id" --tlp clear 2>"$NET/err" && fail "B re-marked A's indicator"
 grep -q "only the origin" "$NET/err" || fail "unclear refusal: $(cat "$NET/err")"
 pass "re-marking AMBER -> GREEN publishes a new version of the same id that the newest TLP governs"
+
+# 5. Re-marking stricter: B cannot read the AMBER+STRICT version for C, so it must not keep
+# showing (or exporting) the GREEN one as current. The old version is revoked first, under
+# GREEN: B hides it; C reads the newer AMBER+STRICT version.
+kn 0 remark "$id" --tlp amber+strict --to N2 >"$NET/remark.out"
+grep -q "^re-marked $id in entry seq" "$NET/remark.out" || fail "remark said: $(cat "$NET/remark.out")"
+wait_for 15 bash -c "'$KAWAN' --dir '$NET/n2' query --value amber-for-c.example.net --json | grep -q '\"tlp\":\"AMBER+STRICT\"'" \
+    || fail "C does not show the AMBER+STRICT version"
+wait_for 15 bash -c "! '$KAWAN' --dir '$NET/n1' query --value amber-for-c.example.net --json | grep -q amber-for-c" \
+    || fail "B still shows the GREEN version as current"
+kn 1 query --all --value amber-for-c.example.net --json | jq -e 'select(.revoked)' >/dev/null \
+    || fail "B does not hold the revocation"
+kn 1 export --format stix --out "$NET/b-export.json" >/dev/null
+jq -e --arg id "$id" '.objects[] | select(.id == $id) | .revoked' "$NET/b-export.json" >/dev/null \
+    || fail "B's STIX export still offers the indicator as current"
+[ "$(kn 0 query --value amber-for-c.example.net --json | jq -r .tlp)" = AMBER+STRICT ] \
+    || fail "A does not show its own AMBER+STRICT version"
+kn 0 remark "$id" --tlp amber+strict --to N1 >/dev/null || fail "re-marking to other recipients failed"
+wait_for 15 has_value 1 amber-for-c.example.net || fail "B, now the recipient, cannot read it"
+wait_for 15 bash -c "! '$KAWAN' --dir '$NET/n2' query --value amber-for-c.example.net --json | grep -q amber-for-c" \
+    || fail "C, no longer a recipient, still shows it"
+kn 0 publish --tlp green same-level.example >/dev/null
+sid=$(kn 0 query --value same-level.example --json | jq -r .id)
+kn 0 remark "$sid" --tlp green 2>"$NET/err" && fail "a re-mark to the same plaintext level was accepted"
+grep -q "already TLP:GREEN; nothing to do" "$NET/err" || fail "unclear refusal: $(cat "$NET/err")"
+for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
+pass "re-marking stricter withdraws the old version from those who cannot read the new one"
