@@ -619,9 +619,12 @@ static void on_entries(kw__conn *c, const kw_msg *m)
         }
     }
     free(r);
+    kw_log_debug("entries received", "peer=%s entries=%zu new=%zu push=%d", p->info.name,
+        m->n_entries, fresh, m->push ? 1 : 0);
     if (fresh > 0) {
         kw__heads_refresh(n, p);
     } else if (m->push && bad == NULL && p->eager && c->state == CONN_UP) {
+        kw_log_debug("pruning a duplicate eager link", "peer=%s", p->info.name);
         /* A pushed batch that brought nothing new: this link duplicates another path.
          * Make it lazy on both sides (Plumtree's prune). */
         kw_buf b = { 0 };
@@ -688,6 +691,8 @@ kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
         if (our_vector(n, &v, &k) == KW_ERR_OK) {
             kw_have_digest(d, v, k);
             if (sodium_memcmp(d, m.digest, 16) != 0) {
+                kw_log_debug("digest differs: exchanging version vectors", "peer=%s",
+                    p->info.name);
                 send_have(c); /* out of sync: exchange full vectors */
             }
         }
@@ -711,6 +716,10 @@ kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
     case KW_MSG_GRAFT:
     case KW_MSG_WANT:
         if (origin_wanted(n, m.origin) && (os = origin_state_add(p, m.origin)) != NULL) {
+            char who[13];
+            kw_id_short(who, m.origin);
+            kw_log_debug(m.type == KW_MSG_GRAFT ? "graft received" : "want received",
+                "peer=%s origin=%s from_seq=%llu", p->info.name, who, (unsigned long long)m.seq);
             if (m.type == KW_MSG_GRAFT) {
                 p->eager = true;
             }
@@ -722,6 +731,7 @@ kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
         }
         break;
     case KW_MSG_PRUNE:
+        kw_log_debug("prune received", "peer=%s", p->info.name);
         p->eager = false;
         break;
     }
