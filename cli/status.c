@@ -110,6 +110,7 @@ static int print_json(kw_cli_node *n, const kw_store_stats *st, const kw_head *h
     json_object_set_new(o, "roster", json_integer((json_int_t)roster));
     json_object_set_new(o, "daemon", json_boolean(daemon != NULL));
     json_object_set(o, "listen", daemon ? json_object_get(daemon, "listen") : json_null());
+    json_object_set(o, "store_error", daemon ? json_object_get(daemon, "store_error") : json_null());
     json_object_set(o, "peers", peers);
     return kw_cli_json_print(o);
 }
@@ -124,8 +125,14 @@ static void print_peers(json_t *daemon, json_t *peers)
     if (daemon == NULL) {
         printf("daemon       not running (start it with kawan run)\n");
     } else {
+        json_t *se = json_object_get(daemon, "store_error");
         printf("daemon       running, listening on %s\n",
             json_string_value(json_object_get(daemon, "listen")));
+        if (json_is_object(se)) {
+            printf("STORE ERROR  %s (since %s): replication is stalled\n",
+                json_string_value(json_object_get(se, "message")),
+                json_string_value(json_object_get(se, "at")));
+        }
     }
     kw_cli_table_init(&t, 5, header);
     json_array_foreach(peers, i, p)
@@ -136,10 +143,16 @@ static void print_peers(json_t *daemon, json_t *peers)
         json_t *lt = json_object_get(p, "lag_total");
         const char *cells[5];
         snprintf(name, sizeof(name), "  %s", json_string_value(json_object_get(p, "name")));
+        json_t *owed = json_object_get(p, "red_owed");
         if (json_is_true(json_object_get(p, "connected"))) {
             snprintf(state, sizeof(state), "connected since %s", since ? since : "?");
         } else {
             snprintf(state, sizeof(state), "disconnected");
+        }
+        if (json_is_integer(owed) && json_integer_value(owed) > 0) {
+            size_t l = strlen(state);
+            snprintf(state + l, sizeof(state) - l, ", %lld RED owed",
+                (long long)json_integer_value(owed));
         }
         snprintf(lag, sizeof(lag), "%s", json_is_integer(lt) ? "" : "-");
         if (json_is_integer(lt)) {

@@ -107,6 +107,13 @@ static json_t *time_json(int64_t ms)
     return json_string(t);
 }
 
+static int count_entry(void *ctx, const kw_stored_entry *e)
+{
+    (void)e;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
 static void answer_status(kw__ctl_client *cl)
 {
     kw_node *n = cl->node;
@@ -117,6 +124,14 @@ static void answer_status(kw__ctl_client *cl)
     json_object_set_new(o, "node_id", id_json(n->self));
     json_object_set_new(o, "name", json_string(n->name));
     json_object_set_new(o, "listen", json_string(n->listen_addr));
+    if (n->store_error[0] != '\0') {
+        json_t *e = json_object();
+        json_object_set_new(e, "message", json_string(n->store_error));
+        json_object_set_new(e, "at", time_json(n->store_error_ms));
+        json_object_set_new(o, "store_error", e);
+    } else {
+        json_object_set_new(o, "store_error", json_null());
+    }
     for (size_t i = 0; i < n->n_peers; i++) {
         kw_peer_state *p = n->peers[i];
         if (!p->in_roster) {
@@ -148,6 +163,10 @@ static void answer_status(kw__ctl_client *cl)
         json_object_set_new(po, "lag_total", json_integer((json_int_t)total_lag));
         json_object_set_new(po, "payload_bytes_received",
             json_integer((json_int_t)p->payload_bytes_rx));
+        /* RED entries this node published for the peer and has not delivered yet. */
+        uint64_t owed = 0;
+        (void)kw_store_outbox_list(n->store, p->info.id, count_entry, &owed);
+        json_object_set_new(po, "red_owed", json_integer((json_int_t)owed));
         json_array_append_new(peers, po);
     }
     json_object_set_new(o, "peers", peers);

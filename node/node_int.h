@@ -133,6 +133,10 @@ typedef struct kw_node {
     uint64_t next_heads_ms;
     uint64_t payload_bytes_rx;
     uint64_t payload_bytes_new;
+    /* The last failure to store what peers sent (the disk full, ...), until a store works
+     * again: `kawan status` shows it, since replication stalls meanwhile. */
+    char store_error[160];
+    uint64_t store_error_ms;
     bool stopping;
 } kw_node;
 

@@ -560,6 +560,11 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     if (rc != KW_ERR_OK) {
         kw_log_error("storing received entries failed", "peer=%s err=\"%s\"", p->info.name,
             kw_strerror(rc));
+        if (n->store_error[0] == '\0') {
+            n->store_error_ms = (uint64_t)kw_time_now_ms(); /* since the first failure */
+        }
+        snprintf(n->store_error, sizeof(n->store_error), "storing received entries failed: %s",
+            kw_strerror(rc));
         free(r);
         return;
     }
@@ -622,6 +627,7 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     kw_log_debug("entries received", "peer=%s entries=%zu new=%zu push=%d", p->info.name,
         m->n_entries, fresh, m->push ? 1 : 0);
     if (fresh > 0) {
+        n->store_error[0] = '\0'; /* storing works again */
         kw__heads_refresh(n, p);
     } else if (m->push && bad == NULL && p->eager && c->state == CONN_UP) {
         kw_log_debug("pruning a duplicate eager link", "peer=%s", p->info.name);

@@ -9,12 +9,29 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 [ "$(id -u)" = 0 ] || { echo "skipped: mounting a small tmpfs needs root"; exit 77; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/kawan-full.XXXXXX")
-cleanup() { umount "$W/disk" 2>/dev/null || true; rm -rf "$W"; }
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    umount "$W/disk" 2>/dev/null || true
+    rm -rf "$W"
+    kw_ports_release 2>/dev/null || true
+}
 trap cleanup EXIT
 mkdir "$W/disk"
 mount -t tmpfs -o size=4m tmpfs "$W/disk" || { echo "skipped: cannot mount tmpfs here"; exit 77; }
 D=$W/disk/node
 "$KAWAN" --dir "$D" init --name FULL >/dev/null
+# A receiving node on the same disk, and its sender elsewhere, made before the disk fills.
+source "$(dirname "$0")/../support/ports.sh"
+kw_ports_claim
+R=$W/disk/receiver
+S=$W/sender
+"$KAWAN" --dir "$R" init --name RECV >/dev/null
+"$KAWAN" --dir "$S" init --name SEND >/dev/null
+"$KAWAN" --dir "$S" community create >"$W/community"
+"$KAWAN" --dir "$R" community set - <"$W/community" >/dev/null
+"$KAWAN" --dir "$S" peer add RECV "$("$KAWAN" --dir "$R" id)" "127.0.0.1:$((KW_PORT_BASE + 1))" >/dev/null
+"$KAWAN" --dir "$R" peer add SEND "$("$KAWAN" --dir "$S" id)" "127.0.0.1:$KW_PORT_BASE" >/dev/null
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "h%d.full.example\n", i }' >"$W/values.txt"
 
 if "$KAWAN" --dir "$D" publish --tlp green --file "$W/values.txt" >"$W/out" 2>"$W/err"; then
@@ -29,6 +46,26 @@ n=$("$KAWAN" --dir "$D" status --json | jq .indicators)
 pass "the store opens and verifies; the $n indicators committed before the disk filled are intact"
 if "$KAWAN" --dir "$D" publish --tlp green one-more.full.example 2>"$W/err"; then :; fi
 "$KAWAN" --dir "$D" verify >/dev/null || fail "verify after a second attempt"
+
+# A daemon whose disk is full stops storing what it receives: its status says so.
+head -n 20000 "$W/values.txt" | sed 's/full/sent/' >"$W/sent.txt"
+"$KAWAN" --dir "$S" publish --tlp green --file "$W/sent.txt" >/dev/null
+"$KAWAN" --dir "$S" run --listen "127.0.0.1:$KW_PORT_BASE" 2>"$W/s.log" &
+PIDS+=($!)
+"$KAWAN" --dir "$R" run --listen "127.0.0.1:$((KW_PORT_BASE + 1))" 2>"$W/r.log" &
+PIDS+=($!)
+for _ in $(seq 1 200); do
+    "$KAWAN" --dir "$R" status --json 2>/dev/null | jq -e '.store_error.message' >/dev/null && break
+    sleep 0.1
+done
+"$KAWAN" --dir "$R" status --json | jq -e '.store_error.message | test("storing received entries failed")' \
+    >/dev/null || fail "the full receiver status shows no store error: $(tail -2 "$W/r.log")"
+"$KAWAN" --dir "$R" status | grep -q "^STORE ERROR  storing received entries failed: .*replication is stalled" \
+    || fail "the status text does not show the store error"
+pass "a receiver on a full disk: $("$KAWAN" --dir "$R" status | grep '^STORE ERROR')"
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+PIDS=()
+"$KAWAN" --dir "$R" verify >/dev/null || fail "the full receiver's store does not verify"
 
 # Permission errors: the data directory belongs to another user.
 P=$W/perm

@@ -77,10 +77,15 @@ no_leak 1 red-for-c.example.com
 if hex_in_files 1 "$slice"; then fail "B's files contain RED ciphertext for C"; fi
 net_stop 0
 net_start 0
+[ "$(kn 0 status --json | jq '.peers[] | select(.name == "N2") | .red_owed')" = 1 ] \
+    || fail "A's status does not show the RED delivery it owes C"
+kn 0 status | grep -q "disconnected, 1 RED owed" || fail "the status table does not show it"
 kn 0 peer remove N2 >/dev/null
 kn 2 peer remove N0 >/dev/null
 net_link 0 2
 wait_for 20 has_value 2 red-for-c.example.com || fail "C did not receive RED from A once connected"
+wait_for 10 bash -c "'$KAWAN' --dir '$NET/n0' status --json | jq -e '.peers[] | select(.name == \"N2\") | .red_owed == 0'" \
+    || fail "A still shows the RED delivery as owed"
 pass "RED for C is delivered when A and C connect, across A's restart"
 no_leak 1 red-for-c.example.com
 for i in 0 1 2; do kn "$i" verify >/dev/null || fail "verify failed on node $i"; done
