@@ -556,40 +556,6 @@ static path_kind simple_comparison(
     return i == n ? kind : PATH_NONE;
 }
 
-/* A cheap plausibility check for patterns kept whole: brackets balance outside literals. */
-static bool pattern_plausible(const char *p, size_t n)
-{
-    int depth = 0;
-    bool in_str = false;
-
-    if (n == 0 || (p[0] != '[' && p[0] != '(')) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (in_str) {
-            if (c == '\\' && i + 1 < n) {
-                i++;
-            } else if (c == '\'') {
-                in_str = false;
-            }
-            continue;
-        }
-        if (c == '\'') {
-            in_str = true;
-        } else if (c == '[' || c == '(') {
-            if (++depth > 1000) {
-                return false;
-            }
-        } else if (c == ']' || c == ')') {
-            if (--depth < 0) {
-                return false;
-            }
-        }
-    }
-    return depth == 0 && !in_str;
-}
-
 /* As kw_stix_pattern_parse, and lit receives the unescaped literal for messages ("" when
  * the pattern is kept whole). */
 static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, char *out,
@@ -646,8 +612,7 @@ static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, 
         *why = "is longer than the limit for a pattern";
         return KW_ERR_INVAL;
     }
-    if (!pattern_plausible(pattern, len)) {
-        *why = "is not a STIX pattern";
+    if (!kw__stix_pattern_valid(pattern, len, why)) {
         return KW_ERR_INVAL;
     }
     *type = KW_OBS_STIX_PATTERN;

@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bundle/stix.h"
 #include "bundle/timefmt.h"
 #include "bundle/value.h"
 #include "crypto/id.h"
@@ -67,8 +68,17 @@ kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, s
         raw = fang;
         len = flen;
     }
-    return *type != KW_OBS_NONE ? kw_value_normalise(*type, raw, len, out, cap, out_len, why)
-                                : kw_value_detect(raw, len, type, out, cap, out_len, why);
+    kw_err rc = *type != KW_OBS_NONE ? kw_value_normalise(*type, raw, len, out, cap, out_len, why)
+                                     : kw_value_detect(raw, len, type, out, cap, out_len, why);
+    /* A new pattern must be one by the STIX grammar (exports carry it as it is). The value
+     * normaliser stays lenient: it also reads what older nodes published. */
+    if (rc == KW_ERR_OK && *type == KW_OBS_STIX_PATTERN
+        && !kw__stix_pattern_valid(out, *out_len, why)) {
+        out[0] = '\0';
+        *out_len = 0;
+        return KW_ERR_INVAL;
+    }
+    return rc;
 }
 
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max)

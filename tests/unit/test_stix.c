@@ -202,8 +202,8 @@ static void test_pattern_escaping(void **state)
         "[file:name = 'C:\\\\Windows\\\\evil.exe']", KW_OBS_FILENAME, "C:\\Windows\\evil.exe");
     expect_pattern(
         "[url:value = 'http://example.com/?q=\\'x\\'']", KW_OBS_URL, "http://example.com/?q='x'");
-    /* Any other backslash sequence is not a plain value: the pattern is kept whole. */
-    expect_pattern("[file:name = 'a\\nb']", KW_OBS_STIX_PATTERN, "[file:name = 'a\\nb']");
+    /* Any other backslash sequence is not STIX (the grammar's StringLiteral). */
+    expect_pattern_invalid("[file:name = 'a\\nb']");
 }
 
 static void test_pattern_raw(void **state)
@@ -264,6 +264,77 @@ static void test_pattern_invalid(void **state)
     expect_pattern_invalid("[domain-name:value = 'not a domain']");
     expect_pattern_invalid("ipv4-addr:value = '10.0.0.1'");
     expect_pattern_invalid("[file:name = 'x' AND [");
+}
+
+/* Patterns kept whole must be STIX 2.1 patterns (section 9), or strict consumers of an
+ * export refuse them. */
+static void test_pattern_grammar(void **state)
+{
+    static const char *const valid[] = {
+        "[ipv4-addr:value == '10.0.0.1' OR ipv4-addr:value <> '10.0.0.2']",
+        "[file:size > 1024 AND file:size <= 2048.5 AND file:size >= -1]",
+        "[network-traffic:dst_port IN (80, 443, 8080)]",
+        "[network-traffic:protocols[*] = 'tcp' AND network-traffic:extensions."
+        "'http-request-ext'.request_header.'Accept-Encoding' = 'gzip']",
+        "[file:extensions.'windows-pebinary-ext'.sections[0].entropy > 7.0]",
+        "[x-custom_thing:flag = true] FOLLOWEDBY [x-custom_thing:flag = false]",
+        "[file:name LIKE 'a%'] REPEATS 5 TIMES WITHIN 3.5 SECONDS",
+        "[file:hashes.MD5 NOT = '0cc175b9c0f1b6a831c399e269772661']",
+        "[EXISTS windows-registry-key:values]",
+        "[(file:name = 'a' OR file:name = 'b') AND file:size = 0]",
+        "[artifact:payload_bin = b'ZXZpbA==' AND artifact:hashes.'SHA-256' = h'0a1B']",
+        "[file:created > t'2026-01-01T00:00:00.123Z']",
+        "((([file:name = 'a']) OR [file:name = 'b']) AND [file:name = 'c'])",
+        "[process:name = 'x'] START t'2026-01-01T00:00:00Z' STOP t'2026-01-02T00:00:00Z'",
+        "[network-traffic:dst_port NOT IN ()]",
+    };
+    static const char *const invalid[] = {
+        "[]",
+        "[hello world]",
+        "[ipv4-addr:value = 1.2.3.4]",
+        "[ipv4-addr:value = '1.2.3.4'] garbage",
+        "[ipv4-addr:value = '1.2.3.4' OR]",
+        "[ipv4-addr:value === '1.2.3.4']",
+        "[ipv4-addr:value = '1.2.3.4'",
+        "[file:name = 'a'] WITHIN 0 SECONDS",
+        "[file:name = 'a'] WITHIN 5",
+        "[file:name = 'a'] REPEATS -2 TIMES",
+        "[file:name = 'a'] START t'2026-13-01T00:00:00Z' STOP t'2026-01-02T00:00:00Z'",
+        "[file:created > t'2026-01-01']",
+        "[artifact:payload_bin = b'ZXZpbA=']",
+        "[artifact:hashes.MD5 = h'abc']",
+        "[file:size = 007]",
+        "[file:name LIKE 5]",
+        "[network-traffic:dst_port IN (80 443)]",
+        "[file:name = 'a'] [file:name = 'b']",
+        "[file-name = 'a']",
+        "[file:name = 'a'] AND",
+        "[file:AND = 'a']",
+    };
+    char deep[400];
+    size_t k = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        expect_pattern(valid[i], KW_OBS_STIX_PATTERN, valid[i]);
+    }
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        expect_pattern_invalid(invalid[i]);
+    }
+    /* Nesting is bounded: 65 levels of '(' are refused, 60 are fine. */
+    for (int d = 0; d < 65; d++) {
+        deep[k++] = '(';
+    }
+    memcpy(deep + k, "[file:name = 'a']", 17);
+    k += 17;
+    for (int d = 0; d < 65; d++) {
+        deep[k++] = ')';
+    }
+    deep[k] = '\0';
+    expect_pattern_invalid(deep);
+    memmove(deep, deep + 5, k - 5);
+    deep[k - 10] = '\0';
+    expect_pattern(deep, KW_OBS_STIX_PATTERN, deep);
 }
 
 static void test_pattern_build(void **state)
@@ -1237,6 +1308,7 @@ int main(void)
         cmocka_unit_test(test_pattern_raw),
         cmocka_unit_test(test_pattern_qualifiers),
         cmocka_unit_test(test_pattern_invalid),
+        cmocka_unit_test(test_pattern_grammar),
         cmocka_unit_test(test_pattern_build),
         cmocka_unit_test(test_tlp_ids),
         cmocka_unit_test(test_tlp_markings),
