@@ -832,8 +832,6 @@ static const char *norm_cidr(const char *s, size_t n, obuf *o)
 
 /* ---- Domain names -------------------------------------------------------------------- */
 
-#define WHY_NON_ASCII "contains non-ASCII characters; use the xn-- (punycode) form"
-
 static const char *domain_bad_char(char c)
 {
     if (is_class(c, C_SPACE)) {
@@ -853,19 +851,6 @@ static const char *domain_bad_char(char c)
     }
 }
 
-/*
- * Any non-ASCII byte gets the punycode advice, whatever else is wrong, because that is the
- * fix the sender needs first. Checked only on failure: a name that passes is pure ASCII.
- */
-static const char *domain_fail(const char *s, size_t n, const char *why)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (is_non_ascii(s[i])) {
-            return WHY_NON_ASCII;
-        }
-    }
-    return why;
-}
 
 /*
  * Lower-cases and checks a host name. single_label allows hosts like "localhost", which a
@@ -873,7 +858,20 @@ static const char *domain_fail(const char *s, size_t n, const char *why)
  */
 static const char *norm_domain(const char *s, size_t n, obuf *o, bool single_label)
 {
-    const size_t n_in = n;
+    char ascii[2 * 253];
+    /* An internationalised name is checked and kept in its ASCII (xn--) form. */
+    for (size_t i = 0; i < n; i++) {
+        if (is_non_ascii(s[i])) {
+            size_t alen = 0;
+            const char *why = kw__idna_to_ascii(s, n, ascii, sizeof(ascii), &alen);
+            if (why != NULL) {
+                return why;
+            }
+            s = ascii;
+            n = alen;
+            break;
+        }
+    }
     size_t labels = 0;
     size_t lstart = 0;
     bool numeric = true;
@@ -940,7 +938,7 @@ static const char *norm_domain(const char *s, size_t n, obuf *o, bool single_lab
     o->len += n;
     return NULL;
 fail:
-    return domain_fail(s, n_in, why);
+    return why;
 }
 
 /* ---- URLs ---------------------------------------------------------------------------- */

@@ -86,4 +86,14 @@ bool kw_utf8_valid(const char *s, size_t n, size_t *bad_at);
  */
 size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t *out_len);
 
+/*
+ * A domain name with non-ASCII labels (U-labels) in ASCII: each such label lower-cased and
+ * written as "xn--" + Punycode (RFC 3492; bundle/idna.c says what is lower-cased), ASCII
+ * labels as they are, the IDNA label separators (U+3002, U+FF0E, U+FF61) as '.'. out (cap
+ * bytes) gets the NUL-terminated result, *out_len its length. Returns NULL, or what is wrong
+ * (not UTF-8, an invisible or space character, too long), fit to follow the value in a
+ * message. The result still needs the checks of an ASCII name.
+ */
+const char *kw__idna_to_ascii(const char *s, size_t n, char *out, size_t cap, size_t *out_len);
+
 #endif

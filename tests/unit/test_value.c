@@ -476,12 +476,36 @@ static void test_domain(void **state)
     BAD(DOMAIN, "localhost.", "has only one label (a bare host name is not a domain indicator)");
     BAD(DOMAIN, "1.2.3.4", "has an all-numeric top-level label (not a domain name)");
     BAD(DOMAIN, "example.123", "has an all-numeric top-level label (not a domain name)");
-    BAD(DOMAIN,
+    /* Internationalised names are kept in their ASCII form (RFC 5890/3492). */
+    OK(DOMAIN,
         "b\xc3\xbc"
         "cher.de",
-        "contains non-ASCII characters; use the xn-- (punycode) form");
-    BAD(DOMAIN, "-b\xc3\xbc", "contains non-ASCII characters; use the xn-- (punycode) form");
-    BAD(DOMAIN, "a..\xff", "contains non-ASCII characters; use the xn-- (punycode) form");
+        "xn--bcher-kva.de");
+    OK(DOMAIN, "M\xc3\x9c" "NCHEN.De", "xn--mnchen-3ya.de");
+    OK(DOMAIN, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84",
+        "xn--e1afmkfd.xn--p1ai"); /* пример.рф */
+    OK(DOMAIN, "\xd0\x9f\xd0\xa0\xd0\x98\xd0\x9c\xd0\x95\xd0\xa0.\xd1\x80\xd1\x84",
+        "xn--e1afmkfd.xn--p1ai"); /* ПРИМЕР.рф */
+    OK(DOMAIN, "\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88",
+        "xn--r8jz45g.xn--zckzah"); /* 例え.テスト */
+    OK(DOMAIN, "\xe4\xbe\x8b\xe3\x81\x88\xe3\x80\x82\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88",
+        "xn--r8jz45g.xn--zckzah"); /* 例え。テスト: the ideographic full stop */
+    OK(DOMAIN, "stra\xc3\x9f" "e.example", "xn--strae-oqa.example");
+    /* RFC 3492 section 7.1 samples (A) Arabic and (B) Chinese, as labels. */
+    OK(DOMAIN,
+        "\xd9\x84\xd9\x8a\xd9\x87\xd9\x85\xd8\xa7\xd8\xa8\xd8\xaa\xd9\x83\xd9\x84"
+        "\xd9\x85\xd9\x88\xd8\xb4\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a\xd8\x9f.example",
+        "xn--egbpdaj6bu4bxfgehfvwxn.example");
+    OK(DOMAIN,
+        "\xe4\xbb\x96\xe4\xbb\xac\xe4\xb8\xba\xe4\xbb\x80\xe4\xb9\x88\xe4\xb8\x8d"
+        "\xe8\xaf\xb4\xe4\xb8\xad\xe6\x96\x87.example",
+        "xn--ihqwcrb4cv8a8dqg056pqjye.example");
+    BAD(DOMAIN, "-b\xc3\xbc.example", "has a label that starts with '-'");
+    BAD(DOMAIN, "a..\xff", "contains bytes that are not UTF-8");
+    BAD(DOMAIN, "zero\xe2\x80\x8bwidth.example",
+        "contains U+200B, an invisible, space or control character no name holds");
+    BAD(DOMAIN, "nb\xc2\xa0sp.example",
+        "contains U+00A0, an invisible, space or control character no name holds");
     BAD(DOMAIN, "-example.com", "has a label that starts with '-'");
     BAD(DOMAIN, "www.-example.com", "has a label that starts with '-'");
     BAD(DOMAIN, "example-.com", "has a label that ends with '-'");
@@ -586,10 +610,10 @@ static void test_url(void **state)
     BAD(URL, "http://01.2.3.4/", "has an invalid IPv4 host (leading zero in octet)");
     BAD(URL, "http://0x7f.0.0.1/", "has an all-numeric top-level label (not a domain name)");
     BAD(URL, "http://a.123/", "has an all-numeric top-level label (not a domain name)");
-    BAD(URL,
+    OK(URL,
         "http://b\xc3\xbc"
         "cher.de/",
-        "contains non-ASCII characters; use the xn-- (punycode) form");
+        "http://xn--bcher-kva.de/");
     BAD(URL, "http://-x.example/", "has a label that starts with '-'");
     BAD(URL, "http://a..example/", "has an empty label");
     BAD(URL, "http://%65xample.com/", "contains a character not allowed in a domain name");
@@ -641,10 +665,10 @@ static void test_email(void **state)
     BAD(EMAIL, "user@localhost", "has only one label (a bare host name is not a domain indicator)");
     BAD(EMAIL, "user@[1.2.3.4]", "contains a character not allowed in a domain name");
     BAD(EMAIL, "user@1.2.3.4", "has an all-numeric top-level label (not a domain name)");
-    BAD(EMAIL,
+    OK(EMAIL,
         "user@b\xc3\xbc"
         "cher.de",
-        "contains non-ASCII characters; use the xn-- (punycode) form");
+        "user@xn--bcher-kva.de");
     BAD(EMAIL, "user@-example.com", "has a label that starts with '-'");
     BAD(EMAIL, "user@example..com", "has an empty label");
 }
@@ -803,9 +827,9 @@ static void test_detect(void **state)
         "user@localhost", EMAIL, "has only one label (a bare host name is not a domain indicator)");
     DET_BAD("http://1.2.3.999/", URL, "has an invalid IPv4 host (octet out of range)");
     DET_BAD("http://exa mple.com/", URL, "contains a space");
-    DET_BAD("b\xc3\xbc"
-            "cher.de",
-        DOMAIN, "contains non-ASCII characters; use the xn-- (punycode) form");
+    DET("b\xc3\xbc"
+        "cher.de",
+        DOMAIN, "xn--bcher-kva.de");
     DET_BAD("-evil.com", DOMAIN, "has a label that starts with '-'");
     DET_BAD("evil..com", DOMAIN, "has an empty label");
     DET_BAD("*.evil.com", DOMAIN, "contains a '*' wildcard; give the domain without it");
