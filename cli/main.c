@@ -27,7 +27,7 @@ const kw_cli_command kw_cli_commands[] = {
     { "peer", peer_main, "add, list or remove roster members" },
     { "key", key_main, "protect the identity key with a passphrase, or remove it" },
     { "run", run_main, "run the node: connect to members and replicate feeds" },
-    { "tail", tail_main, "follow new indicators as the running node receives them" },
+    { "tail", tail_main, "follow new indicators as the running node receives or publishes them" },
     { "export", export_main, "write feeds to a .kwx file (air gap) or indicators to STIX 2.1" },
     { "import", import_main, "read a .kwx file, or STIX 2.1 or MISP indicators" },
     { "help", help_main, "show help for kawan or for one command" },

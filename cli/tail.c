@@ -9,8 +9,8 @@
 
 static const char usage[] = "Usage: kawan tail [--json]\n"
                             "\n"
-                            "Follows new indicators as the running node receives them, like "
-                            "tail -f.\n"
+                            "Follows new indicators as the running node receives them (and\n"
+                            "those this node publishes), like tail -f.\n"
                             "Needs a running 'kawan run'. --json prints JSON Lines as "
                             "'kawan query --json' does.\n";
 

@@ -125,6 +125,13 @@ void kw__heads_refresh(kw_node *n, kw_peer_state *from)
         }
         if (h[i].seq > before) {
             kw__sync_new_entries(n, h[i].origin, h[i].seq, from);
+            /* This node's own publishes (the CLI wrote them): `kawan tail` shows them as it
+             * shows what arrives. A first look at the heads (at start) shows nothing. */
+            if (memcmp(h[i].origin, n->self, 32) == 0 && n->heads_known) {
+                for (uint64_t seq = before + 1; seq <= h[i].seq; seq++) {
+                    kw__control_tail_entry(n, n->self, seq);
+                }
+            }
         }
         if (h[i].forked) {
             bool was = false;
@@ -143,6 +150,7 @@ void kw__heads_refresh(kw_node *n, kw_peer_state *from)
         }
     }
     free(old);
+    n->heads_known = true;
 }
 
 /* Reloads the roster from the store: new members are added, removed ones disconnected. */

@@ -128,6 +128,7 @@ typedef struct kw_node {
     kw__ctl_client *ctl;
     kw_head *heads; /* our version vector as last seen */
     size_t n_heads;
+    bool heads_known; /* heads were read once (what is newer since is new) */
     uint64_t next_anti_entropy_ms;
     uint64_t next_roster_ms;
     uint64_t next_heads_ms;

@@ -19,6 +19,8 @@ pass "status --json shows live sessions"
 
 "$KAWAN" --dir "$NET/n2" tail --json >"$NET/tail.out" 2>"$NET/tail.err" &
 tail_pid=$!
+"$KAWAN" --dir "$NET/n0" tail --json >"$NET/tail0.out" 2>"$NET/tail0.err" &
+tail0_pid=$!
 sleep 0.3
 t0=$(now_ms)
 kn 0 publish --tlp green --label line-test evil-line.example.com >/dev/null
@@ -33,6 +35,9 @@ wait_for 5 grep -q '"value":"evil-line.example.com"' "$NET/tail.out" || fail "ka
 grep -q '"labels":\["line-test"\]' "$NET/tail.out" || fail "kawan tail --json lacks the labels"
 kill "$tail_pid"; wait "$tail_pid" 2>/dev/null || true
 pass "kawan tail --json on C followed the new indicator"
+wait_for 5 grep -q '"value":"evil-line.example.com"' "$NET/tail0.out" || fail "kawan tail on A did not show A's own publish"
+kill "$tail0_pid"; wait "$tail0_pid" 2>/dev/null || true
+pass "kawan tail on the publishing node shows its own publishes"
 
 # C goes down; A publishes; C comes back and catches up.
 net_stop 2
