@@ -39,7 +39,7 @@ static const char usage[]
       "\n"
       "  --format F       kwx (default), stix or misp\n"
       "  --tlp LEVEL      stix, misp: the TLP of indicators without a TLP marking or tag\n"
-      "                   (clear, green, amber, amber+strict, red)\n"
+      "                   (clear or white, green, amber, amber+strict, red)\n"
       "  --to NODE        stix, misp: a recipient of the AMBER, AMBER+STRICT and RED ones\n"
       "                   (repeatable); AMBER levels default to every roster member, and RED\n"
       "                   indicators are held back without --to (the summary counts them)\n"

@@ -23,7 +23,7 @@ static const char usage[]
       "defanged, as reports write them (hxxp://evil[.]example, 192.0.2[.]1,\n"
       "user[at]example.org), are refanged first.\n"
       "\n"
-      "  --tlp LEVEL          clear, green, amber, amber+strict or red (required)\n"
+      "  --tlp LEVEL          clear (or white), green, amber, amber+strict or red (required)\n"
       "  --to NODE-OR-NAME    a recipient for amber, amber+strict and red (repeatable);\n"
       "                       amber levels default to every roster member, red needs --to\n"
       "  --type T             the type of every value: ipv4, ipv6, cidr, domain, url, email,\n"
