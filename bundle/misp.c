@@ -82,8 +82,7 @@ typedef struct mevent {
 /* Scratch space for one attribute. */
 typedef struct mconv {
     kw_indicator ind;
-    char value[KW_VALUE_MAX + 1];
-    char value2[KW_VALUE_MAX + 1];
+    kw_misp_value conv;
     char name[KW_VALUE_MAX + 1];
     const char *labels[KW_BUNDLE_MAX_LIST];
 } mconv;
@@ -248,6 +247,71 @@ static kw_err emit(mrun *r, kw_tlp tlp, const char *uuid_text)
     return rc;
 }
 
+kw_err kw_misp_convert(const char *type, const char *value, kw_misp_value *v, const char **why)
+{
+    misp_kind kind;
+    const char *sep = NULL;
+    kw_err rc;
+
+    memset(v, 0, sizeof(*v));
+    v->part = value;
+    v->part_len = strlen(value);
+    kind = lookup_kind(type, &v->type);
+    if (kind == MK_UNSUPPORTED) {
+        *why = "is of a type kawan does not carry";
+        return KW_ERR_NOTFOUND;
+    }
+    /* Composite values are "<left>|<right>". */
+    if (kind == MK_ADDR_PORT || kind == MK_HOST_PORT || kind == MK_DOMAIN_IP) {
+        sep = strchr(value, '|');
+    } else if (kind == MK_FILE_HASH) {
+        sep = strrchr(value, '|'); /* a hash holds no '|', a file name might */
+    }
+    if ((kind == MK_ADDR_PORT || kind == MK_HOST_PORT || kind == MK_DOMAIN_IP
+            || kind == MK_FILE_HASH)
+        && sep == NULL) {
+        *why = "has no '|' between its two parts";
+        return KW_ERR_INVAL;
+    }
+    if (sep != NULL && kind != MK_FILE_HASH) {
+        v->part_len = (size_t)(sep - value); /* the left part is the indicator */
+    } else if (sep != NULL) {
+        v->part = sep + 1;
+        v->part_len = strlen(sep + 1);
+    }
+    switch (kind) {
+    case MK_ADDR:
+    case MK_ADDR_PORT:
+        rc = kw__import_addr(v->part, v->part_len, 0, &v->type, v->value, &v->len, why);
+        break;
+    case MK_PATTERN:
+        rc = kw_stix_pattern_parse(v->part, v->part_len, &v->type, v->value, &v->len, why);
+        break;
+    default:
+        rc = kw_value_normalise(
+            v->type, v->part, v->part_len, v->value, sizeof(v->value), &v->len, why);
+        break;
+    }
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    if (kind == MK_DOMAIN_IP) {
+        v->part = sep + 1;
+        v->part_len = strlen(sep + 1);
+        if ((rc = kw__import_addr(v->part, v->part_len, 0, &v->type2, v->value2, &v->len2, why))
+            != KW_ERR_OK) {
+            return rc;
+        }
+    }
+    if (kind == MK_FILE_HASH && sep > value) {
+        v->name = value;
+        v->name_len = (size_t)(sep - value);
+    }
+    v->part = value;
+    v->part_len = strlen(value);
+    return KW_ERR_OK;
+}
+
 /*
  * A deleted attribute (or one in a deleted object), or one no longer for detection: MISP's
  * way of withdrawing an indicator. In the importing pass it goes to the sink as a withdrawal
@@ -307,15 +371,12 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
     mconv *c = r->c;
     kw_indicator *ind = &c->ind;
     json_t *v;
-    const char *uuid_text, *type, *value, *why = "is not valid", *sep;
+    const char *uuid_text, *type, *value, *why = "is not valid";
     const char *comment = NULL;
     char tmp[160], tmp2[160];
     uint8_t uuid[16];
-    kw_obs_type obs = KW_OBS_NONE, obs2 = KW_OBS_NONE;
-    misp_kind kind;
     kw_tlp tlp = ev->tlp;
     bool has_tlp = ev->has_tlp;
-    size_t vlen = 0, vlen2 = 0;
     bool counting = !r->emit;
     kw_err rc;
 
@@ -364,8 +425,9 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
         INVALID("%s: attribute %s: value is missing", r->label, uuid_text);
     }
     value = json_string_value(v);
-    kind = lookup_kind(type, &obs);
-    if (kind == MK_UNSUPPORTED) {
+    memset(ind, 0, sizeof(*ind));
+    rc = kw_misp_convert(type, value, &c->conv, &why);
+    if (rc == KW_ERR_NOTFOUND) {
         if (counting) {
             rep->unsupported++;
             kw__import_count_type(rep, type);
@@ -374,8 +436,19 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
         }
         return KW_ERR_OK;
     }
+    if (rc != KW_ERR_OK) {
+        snprintf(tmp2, sizeof(tmp2), "%.*s",
+            (int)(c->conv.part_len < 150 ? c->conv.part_len : 150), c->conv.part);
+        INVALID("%s: attribute %s: %s '%s' %s", r->label, uuid_text, type,
+            kw__import_clip(tmp, 120, tmp2), why);
+    }
+    /* The file name of a filename|<hash> (unless longer than a name may be). */
+    if (c->conv.name != NULL && c->conv.name_len <= MAX_NAME) {
+        memcpy(c->name, c->conv.name, c->conv.name_len);
+        c->name[c->conv.name_len] = '\0';
+        ind->name = c->name;
+    }
 
-    memset(ind, 0, sizeof(*ind));
     ind->confidence = -1;
     memcpy(ind->id, uuid, 16);
     v = json_object_get(a, "timestamp");
@@ -423,80 +496,20 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
         tlp = r->default_tlp;
     }
 
-    /* Composite values are "<left>|<right>". */
-    sep = NULL;
-    if (kind == MK_ADDR_PORT || kind == MK_HOST_PORT || kind == MK_DOMAIN_IP) {
-        sep = strchr(value, '|');
-    } else if (kind == MK_FILE_HASH) {
-        sep = strrchr(value, '|'); /* a hash holds no '|', a file name might */
-    }
-    if ((kind == MK_ADDR_PORT || kind == MK_HOST_PORT || kind == MK_DOMAIN_IP
-            || kind == MK_FILE_HASH)
-        && sep == NULL) {
-        INVALID("%s: attribute %s: '%s' is not a %s value (no '|')", r->label, uuid_text,
-            kw__import_clip(tmp, 120, value), type);
-    }
-    switch (kind) {
-    case MK_ADDR:
-        rc = kw__import_addr(value, strlen(value), 0, &obs, c->value, &vlen, &why);
-        break;
-    case MK_ADDR_PORT:
-        rc = kw__import_addr(value, (size_t)(sep - value), 0, &obs, c->value, &vlen, &why);
-        break;
-    case MK_HOST_PORT:
-    case MK_DOMAIN_IP:
-        rc = kw_value_normalise(
-            obs, value, (size_t)(sep - value), c->value, sizeof(c->value), &vlen, &why);
-        break;
-    case MK_FILE_HASH:
-        rc = kw_value_normalise(
-            obs, sep + 1, strlen(sep + 1), c->value, sizeof(c->value), &vlen, &why);
-        break;
-    case MK_PATTERN:
-        rc = kw_stix_pattern_parse(value, strlen(value), &obs, c->value, &vlen, &why);
-        break;
-    default:
-        rc = kw_value_normalise(obs, value, strlen(value), c->value, sizeof(c->value), &vlen, &why);
-        break;
-    }
-    if (rc != KW_ERR_OK) {
-        const char *part = value;
-        if (sep != NULL) {
-            size_t left = (size_t)(sep - value);
-            snprintf(tmp2, sizeof(tmp2), "%.*s", (int)(left < 150 ? left : 150), value);
-            part = kind == MK_FILE_HASH ? sep + 1 : tmp2;
-        }
-        INVALID("%s: attribute %s: %s '%s' %s", r->label, uuid_text, type,
-            kw__import_clip(tmp, 120, part), why);
-    }
-    if (kind == MK_DOMAIN_IP) {
-        rc = kw__import_addr(sep + 1, strlen(sep + 1), 0, &obs2, c->value2, &vlen2, &why);
-        if (rc != KW_ERR_OK) {
-            INVALID("%s: attribute %s: %s '%s' %s", r->label, uuid_text, type,
-                kw__import_clip(tmp, 120, sep + 1), why);
-        }
-    }
-    if (kind == MK_FILE_HASH) {
-        size_t left = (size_t)(sep - value);
-        if (left > 0 && left <= MAX_NAME) {
-            memcpy(c->name, value, left);
-            c->name[left] = '\0';
-            ind->name = c->name;
-        }
-    }
 #undef INVALID
 
-    ind->type = obs;
-    ind->value = c->value;
-    ind->value_len = (uint32_t)vlen;
+    ind->type = c->conv.type;
+    ind->value = c->conv.value;
+    ind->value_len = (uint32_t)c->conv.len;
     if ((rc = emit(r, tlp, uuid_text)) != KW_ERR_OK) {
         return rc;
     }
-    if (kind == MK_DOMAIN_IP) {
+    if (c->conv.type2 != KW_OBS_NONE) {
+        /* domain|ip: the address is a second indicator. */
         kw__uuid_v5(ind->id, uuid, SECOND_ID_NAME, strlen(SECOND_ID_NAME));
-        ind->type = obs2;
-        ind->value = c->value2;
-        ind->value_len = (uint32_t)vlen2;
+        ind->type = c->conv.type2;
+        ind->value = c->conv.value2;
+        ind->value_len = (uint32_t)c->conv.len2;
         if ((rc = emit(r, tlp, uuid_text)) != KW_ERR_OK) {
             return rc;
         }

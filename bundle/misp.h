@@ -7,6 +7,7 @@
 
 #include "bundle/import.h"
 #include "bundle/tlp.h"
+#include "bundle/value.h"
 #include "crypto/err.h"
 
 /*
@@ -49,5 +50,27 @@ kw_err kw_misp_import(const char *path, kw_tlp default_tlp, bool skip_invalid, k
  */
 kw_err kw_misp_import_event_json(const char *json, size_t len, const char *file_label,
     kw_tlp default_tlp, bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep);
+
+/* One MISP attribute value as kawan indicator values (kw_misp_convert). */
+typedef struct kw_misp_value {
+    kw_obs_type type; /* the indicator */
+    char value[KW_VALUE_MAX + 1];
+    size_t len;
+    kw_obs_type type2; /* domain|ip: the address, a second indicator; else KW_OBS_NONE */
+    char value2[KW_VALUE_MAX + 1];
+    size_t len2;
+    const char *name; /* filename|<hash>: the file name (in the input), else NULL */
+    size_t name_len;
+    const char *part; /* on KW_ERR_INVAL: the part of the input that is wrong */
+    size_t part_len;
+} kw_misp_value;
+
+/*
+ * Converts the value of a MISP attribute of the given type (docs/interop.md, section 4, has
+ * the mapping; composite types "<left>|<right>" give their indicator part). KW_ERR_OK;
+ * KW_ERR_NOTFOUND for a type kawan does not carry; KW_ERR_INVAL (with *why, a phrase to
+ * follow the part in a message) for a value that does not fit its type.
+ */
+kw_err kw_misp_convert(const char *type, const char *value, kw_misp_value *v, const char **why);
 
 #endif

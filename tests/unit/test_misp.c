@@ -545,7 +545,7 @@ static void test_event_invalid(void **state)
     assert_non_null(
         strstr(rep.issues[1].text, "00000000-0000-4000-8000-000000000003: sha256 'abc'"));
     assert_non_null(strstr(rep.issues[2].text, "domain|ip 'not-an-ip'"));
-    assert_non_null(strstr(rep.issues[3].text, "(no '|')"));
+    assert_non_null(strstr(rep.issues[3].text, "has no '|' between its two parts"));
     assert_non_null(strstr(rep.issues[4].text, "attribute #6: uuid is missing"));
     assert_non_null(strstr(rep.issues[5].text, "timestamp is not unix seconds"));
     collect_done(&c);
