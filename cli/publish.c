@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle/misp.h"
 #include "bundle/timefmt.h"
 #include "bundle/value.h"
 
@@ -39,7 +40,10 @@ static const char usage[]
       "                       name is a value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
       "                       first column is the value) and optionally a 'type' column;\n"
-      "                       quoted fields may hold commas, quotes and line breaks\n"
+      "                       quoted fields may hold commas, quotes and line breaks; a\n"
+      "                       MISP CSV export (a 'to_ids' column) takes MISP type names,\n"
+      "                       skips to_ids 0 rows, and refuses rows whose tlp: tag (in\n"
+      "                       'attribute_tag', 'event_tag' or 'tags') is stricter than --tlp\n"
       "  --skip-invalid       publish the valid values and report the invalid ones\n"
       "\n"
       "Standard input is first copied to an unnamed temporary file in the data directory\n"
@@ -88,6 +92,19 @@ typedef struct source {
     bool header_seen;
     int value_col;
     int type_col;
+    /* A MISP CSV export (its header names a to_ids column): MISP type names, to_ids and
+     * the tlp: tags of its tag columns are honoured. */
+    int to_ids_col;
+    int tag_cols[2];
+    int n_tag_cols;
+    uint64_t not_ids; /* rows with to_ids 0 */
+    uint64_t unsupported; /* rows of a MISP type kawan does not carry */
+    /* The second value of a MISP domain|ip row, given by the next call. */
+    bool pending;
+    kw_obs_type pending_type;
+    uint64_t pending_line;
+    char pending_value[KW_VALUE_MAX + 1];
+    size_t pending_len;
     char *scratch;
     char *rec; /* a CSV record whose quoted field spans lines, joined */
     const char *hosts_at, *hosts_end; /* the names of a hosts-file line not yet taken */
@@ -119,6 +136,10 @@ static int source_rewind(source *s)
     s->header_seen = false;
     s->value_col = 0;
     s->type_col = -1;
+    s->to_ids_col = -1;
+    s->n_tag_cols = 0;
+    s->not_ids = s->unsupported = 0;
+    s->pending = false;
     s->hosts_at = s->hosts_end = NULL;
     if (s->fd >= 0 && lseek(s->fd, s->start_off, SEEK_SET) != s->start_off) {
         return kw_cli_error("cannot rewind %s: %s", s->name, strerror(errno));
@@ -388,8 +409,105 @@ static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_le
     it->raw_len = raw_len;
 }
 
-/* A CSV data line: picks the value and type columns. */
-static void csv_item(source *s, const pub_opts *o, item *it, const char *line, size_t len)
+/*
+ * The TLP of a MISP CSV row: the most restrictive tlp: tag of its tag columns (a tag list
+ * "tlp:amber,osint:..."). Returns false, with it set bad, for a tlp: tag that is no level
+ * or a level stricter than --tlp (the row would be shared more widely than it is marked).
+ */
+static bool csv_row_tlp(const source *s, const pub_opts *o, item *it, const field *f, int nf)
+{
+    for (int c = 0; c < s->n_tag_cols; c++) {
+        const field *t = &f[s->tag_cols[c]];
+        if (s->tag_cols[c] >= nf) {
+            continue;
+        }
+        for (size_t i = 0; i + 4 <= t->len; i++) {
+            if (strncasecmp(t->p + i, "tlp:", 4) != 0 || (i > 0 && t->p[i - 1] != ','
+                                                             && !is_blank(t->p[i - 1]))) {
+                continue;
+            }
+            size_t e = i;
+            while (e < t->len && t->p[e] != ',' && !is_blank(t->p[e])) {
+                e++;
+            }
+            char tag[40];
+            kw_tlp level;
+            snprintf(tag, sizeof(tag), "%.*s", (int)(e - i < 39 ? e - i : 39), t->p + i);
+            if (kw_tlp_parse(tag + 4, &level) != KW_ERR_OK) {
+                if (strcasecmp(tag + 4, "unclear") == 0 || strncasecmp(tag + 4, "ex:", 3) == 0) {
+                    continue;
+                }
+                snprintf(it->why_buf, sizeof(it->why_buf),
+                    "is tagged '%s', which is not a TLP level", tag);
+                return false;
+            }
+            if (level > o->tlp) {
+                snprintf(it->why_buf, sizeof(it->why_buf),
+                    "is tagged %s, stricter than --tlp %s (import the MISP event to keep each "
+                    "attribute's TLP)",
+                    tag, kw_tlp_name(o->tlp));
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* A MISP CSV row whose type is a MISP type name: its value converted as the MISP importer
+ * would. Returns false for a type kawan does not carry (the row is skipped). */
+static bool csv_misp_value(source *s, item *it, const field *type, const field *value)
+{
+    char name[64], raw[2 * KW_VALUE_MAX + 2];
+    kw_misp_value *v = malloc(sizeof(*v));
+    const char *why = NULL;
+
+    it->kind = ITEM_BAD;
+    it->raw = value->p;
+    it->raw_len = value->len;
+    if (v == NULL) {
+        it->why = "could not be read (out of memory)";
+        return true;
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)(type->len < 63 ? type->len : 63), type->p);
+    if (value->len >= sizeof(raw)) {
+        it->why = "is too long";
+        free(v);
+        return true;
+    }
+    memcpy(raw, value->p, value->len);
+    raw[value->len] = '\0';
+    kw_err rc = kw_misp_convert(name, raw, v, &why);
+    if (rc == KW_ERR_NOTFOUND) {
+        free(v);
+        return false;
+    }
+    if (rc != KW_ERR_OK) {
+        it->why = why != NULL ? why : "is not a valid value";
+    } else {
+        it->kind = ITEM_OK;
+        it->type = v->type;
+        memcpy(it->value, v->value, v->len + 1);
+        it->len = v->len;
+        if (v->type2 != KW_OBS_NONE) {
+            s->pending = true;
+            s->pending_type = v->type2;
+            s->pending_line = it->line;
+            memcpy(s->pending_value, v->value2, v->len2 + 1);
+            s->pending_len = v->len2;
+        }
+    }
+    free(v);
+    return true;
+}
+
+static bool false_word(const field *f)
+{
+    return (f->len == 1 && f->p[0] == '0') || (f->len == 5 && strncasecmp(f->p, "false", 5) == 0);
+}
+
+/* A CSV data line: picks the value and type columns. Returns false for a row that names no
+ * value to publish (a MISP row with to_ids 0, or of a type kawan does not carry). */
+static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, size_t len)
 {
     field f[CSV_MAX_FIELDS];
     int nf = 0;
@@ -398,13 +516,21 @@ static void csv_item(source *s, const pub_opts *o, item *it, const char *line, s
 
     if (why != NULL) {
         set_bad(it, line, len, why);
-        return;
+        return true;
     }
     if (s->value_col >= nf) {
         snprintf(it->why_buf, sizeof(it->why_buf), "has no column %d (the value column)",
             s->value_col + 1);
         set_bad(it, line, len, it->why_buf);
-        return;
+        return true;
+    }
+    if (s->to_ids_col >= 0 && s->to_ids_col < nf && false_word(&f[s->to_ids_col])) {
+        s->not_ids++;
+        return false;
+    }
+    if (!csv_row_tlp(s, o, it, f, nf)) {
+        set_bad(it, f[s->value_col].p, f[s->value_col].len, it->why_buf);
+        return true;
     }
     if (s->type_col >= 0 && s->type_col < nf && f[s->type_col].len > 0) {
         char name[32];
@@ -412,14 +538,22 @@ static void csv_item(source *s, const pub_opts *o, item *it, const char *line, s
         if (tl >= sizeof(name)
             || (memcpy(name, f[s->type_col].p, tl), name[tl] = '\0',
                 kw_obs_type_parse(name, &type) != KW_ERR_OK)) {
+            if (s->to_ids_col >= 0) {
+                if (!csv_misp_value(s, it, &f[s->type_col], &f[s->value_col])) {
+                    s->unsupported++;
+                    return false;
+                }
+                return true;
+            }
             char shown[48];
             snprintf(it->why_buf, sizeof(it->why_buf), "has an unknown type '%s'",
                 kw_cli_printable(shown, sizeof(shown), f[s->type_col].p, tl, 32));
             set_bad(it, f[s->value_col].p, f[s->value_col].len, it->why_buf);
-            return;
+            return true;
         }
     }
     normalise(it, type, f[s->value_col].p, f[s->value_col].len);
+    return true;
 }
 
 /* The first CSV row is a header when it names a 'value' or a 'type' column. */
@@ -441,13 +575,20 @@ static bool csv_header(source *s, const char *line, size_t len)
             header = true;
         } else if (field_is(&f[i], "type") && s->type_col < 0) {
             s->type_col = i;
+        } else if (field_is(&f[i], "to_ids") && s->to_ids_col < 0) {
+            s->to_ids_col = i;
+        } else if ((field_is(&f[i], "attribute_tag") || field_is(&f[i], "event_tag")
+                       || field_is(&f[i], "tags") || field_is(&f[i], "tag"))
+            && s->n_tag_cols < 2) {
+            s->tag_cols[s->n_tag_cols++] = i;
         }
     }
     if (s->type_col >= 0) {
         header = true;
     }
     if (!header) {
-        s->type_col = -1;
+        s->type_col = s->to_ids_col = -1;
+        s->n_tag_cols = 0;
     }
     return header;
 }
@@ -528,6 +669,19 @@ static int next_item(source *s, const pub_opts *o, item *it)
     for (;;) {
         const char *p;
         size_t plen, bad_at;
+        if (s->pending) {
+            /* The address of a MISP domain|ip row. */
+            s->pending = false;
+            it->kind = ITEM_OK;
+            it->line = s->pending_line;
+            it->type = s->pending_type;
+            memcpy(it->value, s->pending_value, s->pending_len + 1);
+            it->len = s->pending_len;
+            it->raw = it->value;
+            it->raw_len = it->len;
+            it->refanged = false;
+            return 1;
+        }
         /* The names of a hosts-file line, each a value (the line stays in the buffer until
          * the next read). */
         if (s->hosts_at != NULL) {
@@ -587,7 +741,9 @@ static int next_item(source *s, const pub_opts *o, item *it)
             if (!s->header_seen && csv_header(s, line, len)) {
                 continue;
             }
-            csv_item(s, o, it, line, len);
+            if (!csv_item(s, o, it, line, len)) {
+                continue;
+            }
         } else {
             if (!plain_value(s, &p, &plen)) {
                 continue;
@@ -1167,22 +1323,27 @@ int publish_main(int argc, char **argv)
     if (source_rewind(&s) != 0 || publish_pass(&p, &s, it, valid) != 0) {
         goto out;
     }
-    char refanged[64] = "";
+    char refanged[64] = "", misp[160] = "";
     if (p.refanged > 0) {
         snprintf(refanged, sizeof(refanged), " (%llu given defanged, refanged)",
             (unsigned long long)p.refanged);
     }
+    if (s.to_ids_col >= 0) {
+        snprintf(misp, sizeof(misp), ", %llu not for detection (to_ids 0) skipped, %llu of MISP "
+                 "types kawan does not carry skipped",
+            (unsigned long long)s.not_ids, (unsigned long long)s.unsupported);
+    }
     if (p.total.entries > 0) {
         printf("published %llu indicators%s in %llu entries (seq %llu-%llu), %llu duplicates "
-               "skipped, %llu invalid skipped\n",
+               "skipped, %llu invalid skipped%s\n",
             (unsigned long long)p.total.indicators, refanged,
             (unsigned long long)p.total.entries, (unsigned long long)p.total.first_seq,
             (unsigned long long)p.total.last_seq, (unsigned long long)p.total.duplicates,
-            (unsigned long long)invalid);
+            (unsigned long long)invalid, misp);
     } else {
         printf("published 0 indicators in 0 entries, %llu duplicates skipped, %llu invalid "
-               "skipped\n",
-            (unsigned long long)p.total.duplicates, (unsigned long long)invalid);
+               "skipped%s\n",
+            (unsigned long long)p.total.duplicates, (unsigned long long)invalid, misp);
     }
     ret = KW_CLI_OK;
 out:

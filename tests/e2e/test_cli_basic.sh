@@ -149,6 +149,29 @@ printf 'csv-three.example,ignored\n"CSV-Four.Example",x\n' >"$KW_TMP/nohdr.csv"
 ok "publish --csv without a header (first column is the value)" "$A" publish --tlp clear \
     --csv --file "$KW_TMP/nohdr.csv"
 match "csv without header summary" "$OUT" '^published 2 indicators'
+# A MISP CSV export: MISP type names, to_ids and tlp: tags are honoured.
+cat >"$KW_TMP/misp.csv" <<'EOF'
+uuid,event_id,category,type,value,comment,to_ids,date,object_relation,attribute_tag
+5f1e1a2b-0000-4000-8000-000000000001,42,Network activity,ip-dst,192.0.2.120,"C2, primary",1,1700000000,,"tlp:clear,osint:x"
+5f1e1a2b-0000-4000-8000-000000000003,42,External analysis,link,https://blog.example.org/r,,0,1700000000,,
+5f1e1a2b-0000-4000-8000-000000000004,42,Payload delivery,filename|md5,a.exe|0cc175b9c0f1b6a831c399e269772661,,1,1700000000,,
+5f1e1a2b-0000-4000-8000-000000000005,42,Network activity,domain|ip,misp-csv.example|192.0.2.121,,True,1700000000,,
+5f1e1a2b-0000-4000-8000-000000000006,42,Artifacts dropped,yara,rule x {},,1,1700000000,,
+EOF
+ok "publish a MISP CSV export" "$A" publish --tlp clear --csv --file "$KW_TMP/misp.csv"
+match "to_ids 0 and unsupported types are skipped and counted" "$OUT" \
+    '^published 4 indicators .* 1 not for detection \(to_ids 0\) skipped, 1 of MISP types kawan does not carry skipped$'
+for v in 192.0.2.120 0cc175b9c0f1b6a831c399e269772661 misp-csv.example 192.0.2.121; do
+    ok "the MISP CSV value $v" "$A" query --value "$v" --json
+    eq "$v is there" "$(jq -r .value <<<"$OUT")" "$v"
+done
+ok "the link row was not published" "$A" query --value https://blog.example.org/r --json
+eq "no link" "$OUT" ""
+printf 'type,value,to_ids,attribute_tag\nip-dst,192.0.2.130,1,tlp:red\n' >"$KW_TMP/misp-red.csv"
+check "a MISP CSV row tagged stricter than --tlp"
+kw "$A" publish --tlp clear --csv --file "$KW_TMP/misp-red.csv"
+[ "$RC" -eq 1 ] || { show_result; fail "a tlp:red row was published as clear"; }
+match "it is refused, naming the tag" "$ERR" "is tagged tlp:red, stricter than --tlp CLEAR"
 
 check "publish --file - reads standard input"
 run "$KAWAN" --dir "$A" publish --tlp clear --file - <<<$'stdin-one.example\nstdin-two.example'
@@ -177,7 +200,7 @@ match "duplicates are skipped and counted" "$OUT" \
     '^published 1 indicators in 1 entries \(seq [0-9]+-[0-9]+\), 2 duplicates skipped, 0 invalid skipped$'
 
 COUNT=$(indicators "$A")
-eq "indicator count so far" "$COUNT" 17
+eq "indicator count so far" "$COUNT" 21
 
 # ---- revoke ----
 ok "revoke the domain" "$A" revoke "$DOMAIN_ID"
