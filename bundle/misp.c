@@ -478,7 +478,8 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
         comment = ev->info;
     }
     if (comment != NULL && strlen(comment) > KW_BUNDLE_MAX_TEXT) {
-        INVALID("%s: attribute %s: description is longer than %u bytes", r->label, uuid_text,
+        INVALID("%s: attribute %s: %s (its description) is longer than %u bytes", r->label,
+            uuid_text, comment == ev->info ? "the event's info" : "the comment",
             KW_BUNDLE_MAX_TEXT);
     }
     ind->description = comment;

@@ -578,7 +578,12 @@ static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, 
     kind = simple_comparison(pattern, len, lit, &lit_len, &too_long);
     if (too_long) {
         lit[0] = '\0';
-        *why = "holds a value longer than the limit";
+        *why = "holds a value longer than 4096 bytes";
+        return KW_ERR_INVAL;
+    }
+    if (kind != PATH_NONE && lit_len == 0) {
+        lit[0] = '\0';
+        *why = "compares with an empty value";
         return KW_ERR_INVAL;
     }
     switch (kind) {
@@ -609,7 +614,7 @@ static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, 
     }
     lit[0] = '\0';
     if (len > KW_VALUE_MAX) {
-        *why = "is longer than the limit for a pattern";
+        *why = "is longer than 4096 bytes";
         return KW_ERR_INVAL;
     }
     if (!kw__stix_pattern_valid(pattern, len, why)) {
