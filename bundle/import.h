@@ -83,6 +83,9 @@ typedef struct kw_import_report {
      * knows nor a marking-definition in the input, and the first such reference. */
     uint64_t unknown_markings;
     char unknown_marking[128];
+    /* MISP: to_ids attributes of distribution 0 ("your organisation only", the attribute's
+     * or, when it inherits, its event's): not shared, and withdrawn like non-indicators. */
+    uint64_t org_only;
 } kw_import_report;
 
 /*

@@ -77,6 +77,7 @@ typedef struct mevent {
     const char *labels[KW_BUNDLE_MAX_LIST];
     uint32_t n_labels;
     const char *bad_tlp; /* a tlp: tag that names no level, or NULL */
+    int distribution; /* 0-5 as MISP numbers them, -1 when absent */
 } mevent;
 
 /* Scratch space for one attribute. */
@@ -156,6 +157,19 @@ static bool flag(json_t *v)
             || strcasecmp(json_string_value(v), "true") == 0;
     }
     return false;
+}
+
+/* A MISP distribution (0-5, a number or a string of one digit), or -1. */
+static int distribution(json_t *v)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 5) {
+        return (int)json_integer_value(v);
+    }
+    if (json_is_string(v) && json_string_length(v) == 1 && json_string_value(v)[0] >= '0'
+        && json_string_value(v)[0] <= '5') {
+        return json_string_value(v)[0] - '0';
+    }
+    return -1;
 }
 
 static bool add_label(const char **labels, uint32_t *n, const char *s)
@@ -318,7 +332,7 @@ kw_err kw_misp_convert(const char *type, const char *value, kw_misp_value *v, co
  * (bundle/import.h), for each id the attribute would have made; one without a usable uuid
  * or timestamp names nothing to withdraw.
  */
-static kw_err withdraw(mrun *r, const mevent *ev, json_t *a)
+static kw_err withdraw(mrun *r, const mevent *ev, json_t *a, bool org_only)
 {
     kw_indicator *ind = &r->c->ind;
     json_t *v = json_object_get(a, "uuid");
@@ -330,7 +344,11 @@ static kw_err withdraw(mrun *r, const mevent *ev, json_t *a)
     kw_err rc;
 
     if (!r->emit) {
-        r->rep->non_indicators++;
+        if (org_only) {
+            r->rep->org_only++;
+        } else {
+            r->rep->non_indicators++;
+        }
         return KW_ERR_OK;
     }
     if (!json_is_string(v) || strlen(json_string_value(v)) != 36
@@ -394,7 +412,13 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
     }
     if (in_deleted_object || flag(json_object_get(a, "deleted"))
         || !flag(json_object_get(a, "to_ids"))) {
-        return withdraw(r, ev, a);
+        return withdraw(r, ev, a, false);
+    }
+    /* Distribution 0 is "your organisation only" (5: as the event says): not for sharing,
+     * whatever its TLP. */
+    int dist = distribution(json_object_get(a, "distribution"));
+    if ((dist == 5 || dist < 0 ? ev->distribution : dist) == 0) {
+        return withdraw(r, ev, a, true);
     }
     v = json_object_get(a, "uuid");
     if (!json_is_string(v) || strlen(json_string_value(v)) != 36
@@ -542,7 +566,7 @@ static kw_err attributes(mrun *r, const mevent *ev, json_t *list, bool deleted_o
 
 static kw_err event(mrun *r, json_t *e)
 {
-    mevent ev = { .tlp = KW_TLP_CLEAR };
+    mevent ev = { .tlp = KW_TLP_CLEAR, .distribution = -1 };
     json_t *v, *objects, *o;
     size_t i;
     kw_err rc;
@@ -556,6 +580,7 @@ static kw_err event(mrun *r, json_t *e)
     }
     v = json_object_get(e, "info");
     ev.info = json_is_string(v) ? json_string_value(v) : NULL;
+    ev.distribution = distribution(json_object_get(e, "distribution"));
     if (!unix_ms(json_object_get(e, "timestamp"), &ev.ts)) {
         ev.ts = 0;
         v = json_object_get(e, "date");

@@ -498,6 +498,7 @@ static void report_merge(kw_import_report *dst, const kw_import_report *src)
     dst->objects += src->objects;
     dst->indicators += src->indicators;
     dst->non_indicators += src->non_indicators;
+    dst->org_only += src->org_only;
     dst->invalid += src->invalid;
     dst->unsupported += src->unsupported;
     dst->events += src->events;
@@ -856,6 +857,9 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         if (i + 1 == rep->n_types) {
             putchar(')');
         }
+    }
+    if (rep->org_only > 0) {
+        printf(", %llu your organisation only (distribution 0)", (unsigned long long)rep->org_only);
     }
     if (c.not_held > 0) {
         printf(", %llu revoked at the source and never held here",

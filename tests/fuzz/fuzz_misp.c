@@ -7,7 +7,7 @@
  *     stix2-pattern attributes, counted as raw), a value in normalised form, lists within the
  *     bundle limits and a TLP level in range;
  *   - every withdrawal (bundle/import.h) has no type and no value, is revoked and has a time,
- *     and there are at most two per attribute that is not an indicator;
+ *     and there are at most two per attribute that is not an indicator or not to be shared;
  *   - without skip_invalid, an error means the sink was never called;
  *   - on success the sink saw exactly rep.indicators indicators; the report adds up.
  */
@@ -80,14 +80,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (const char *)data + 1, size - 1, "fuzz", def, skip, sink, &n, &rep);
     check(rep.n_issues <= KW_IMPORT_MAX_ISSUES);
     check(rep.typed + rep.raw == rep.indicators);
-    check(rep.non_indicators + rep.invalid + rep.unsupported <= rep.objects);
+    check(rep.non_indicators + rep.org_only + rep.invalid + rep.unsupported <= rep.objects);
     check(memchr(rep.first_error, '\0', sizeof(rep.first_error)) != NULL);
     if (rc != KW_ERR_OK) {
         check(n.indicators == 0 && n.withdrawals == 0); /* checks run before the sink */
         check(rep.first_error[0] != '\0');
     } else {
         check(n.indicators == rep.indicators);
-        check(n.withdrawals <= 2 * rep.non_indicators);
+        check(n.withdrawals <= 2 * (rep.non_indicators + rep.org_only));
         check(skip || rep.invalid == 0);
     }
     return 0;

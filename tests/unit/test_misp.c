@@ -434,6 +434,38 @@ static void test_withdrawals(void **state)
     collect_done(&c);
 }
 
+/* Distribution 0 ("your organisation only"), the attribute's or inherited (5) from its event,
+ * is not shared: withdrawn, never an indicator, whatever the TLP. */
+static void test_org_only(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const char *doc =
+        "{`response`:[{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000001`,`distribution`:`0`,"
+        "`timestamp`:`1700000500`,`Tag`:[{`name`:`tlp:clear`}],`Attribute`:["
+        "{`uuid`:`00000000-0000-4000-8000-000000000081`,`type`:`ip-dst`,`value`:`192.0.2.81`,"
+        "`to_ids`:true,`distribution`:`5`},"
+        "{`uuid`:`00000000-0000-4000-8000-000000000082`,`type`:`ip-dst`,`value`:`192.0.2.82`,"
+        "`to_ids`:true,`distribution`:`3`}]}},"
+        "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000002`,`distribution`:3,"
+        "`timestamp`:`1700000500`,`Attribute`:["
+        "{`uuid`:`00000000-0000-4000-8000-000000000083`,`type`:`ip-dst`,`value`:`192.0.2.83`,"
+        "`to_ids`:true,`distribution`:0},"
+        "{`uuid`:`00000000-0000-4000-8000-000000000084`,`type`:`ip-dst`,`value`:`192.0.2.84`,"
+        "`to_ids`:true}]}}]}";
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.org_only, 2);
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(c.calls, 2);
+    (void)find(&c, "192.0.2.82", NULL); /* its own distribution 3 */
+    (void)find(&c, "192.0.2.84", NULL);
+    assert_int_equal(c.withdrawals, 2);
+    collect_done(&c);
+}
+
 /* A tlp: tag that names no level must not fall back to the (laxer) default. */
 static void test_unknown_tlp_tags(void **state)
 {
@@ -881,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_event_types),
         cmocka_unit_test(test_event_envelopes),
         cmocka_unit_test(test_withdrawals),
+        cmocka_unit_test(test_org_only),
         cmocka_unit_test(test_unknown_tlp_tags),
         cmocka_unit_test(test_stix2_pattern),
         cmocka_unit_test(test_event_malformed),
