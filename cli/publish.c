@@ -951,6 +951,7 @@ static int flush_batch(publisher *p)
     }
     p->total.indicators += r.indicators;
     p->total.duplicates += r.duplicates + p->batch_dups;
+    p->total.duplicates_other_tlp += r.duplicates_other_tlp;
     for (size_t i = 0; i < BATCH_BUNDLES; i++) {
         kw_bundle_reset(p->bundles[i]);
     }
@@ -1344,6 +1345,12 @@ int publish_main(int argc, char **argv)
         printf("published 0 indicators in 0 entries, %llu duplicates skipped, %llu invalid "
                "skipped%s\n",
             (unsigned long long)p.total.duplicates, (unsigned long long)invalid, misp);
+    }
+    if (p.total.duplicates_other_tlp > 0) {
+        kw_cli_warn("%llu of the duplicates %s already published by this node under another TLP "
+                    "level (kawan remark ID --tlp LEVEL changes the level)",
+            (unsigned long long)p.total.duplicates_other_tlp,
+            p.total.duplicates_other_tlp == 1 ? "is" : "are");
     }
     ret = KW_CLI_OK;
 out:

@@ -228,9 +228,10 @@ static kw_err sort_refs(pub_ref *refs, size_t n, const uint8_t *keys)
     return rc;
 }
 
-/* True when this node already publishes a current indicator with this key (other id). */
+/* True when this node already publishes a current indicator with this key (other id); *tlp
+ * gets its level. */
 static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const uint8_t *key,
-    size_t klen, const uint8_t uuid[static 16], bool *found)
+    size_t klen, const uint8_t uuid[static 16], bool *found, kw_tlp *tlp)
 {
     MDB_val k = { klen, (void *)key }, d;
     int mrc;
@@ -248,6 +249,7 @@ static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const 
             && memcmp(ov.mv_data, s->self, 32) == 0
             && !(((const uint8_t *)ov.mv_data)[57] & KW__OBJ_REVOKED)) {
             *found = true;
+            *tlp = (kw_tlp)((const uint8_t *)ov.mv_data)[56];
             return KW_ERR_OK;
         }
     }
@@ -255,7 +257,7 @@ static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const 
 }
 
 static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundles, size_t n,
-    kw_publish_result *res)
+    kw_tlp tlp, kw_publish_result *res)
 {
     pub_ref *refs = NULL;
     uint8_t *keys = NULL;
@@ -316,11 +318,13 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
                 continue;
             }
             bool found = false;
+            kw_tlp held = tlp;
             if ((rc = has_current_own(s, txn, cur, keys + refs[x].koff, refs[x].klen, d->id,
-                     &found))
+                     &found, &held))
                 != KW_ERR_OK) {
                 goto out;
             }
+            res->duplicates_other_tlp += found && held != tlp;
             /* Later copies of a value within one publish are duplicates of the first. */
             bool earlier = false;
             for (size_t y = i; y < x; y++) {
@@ -718,6 +722,7 @@ static void add_result(kw_publish_result *res, const kw_publish_result *r)
     res->entries += r->entries;
     res->indicators += r->indicators;
     res->duplicates += r->duplicates;
+    res->duplicates_other_tlp += r->duplicates_other_tlp;
     res->foreign += r->foreign;
 }
 
@@ -756,7 +761,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         && (rc = recipients_for(s, pc.txn, opts, &pc.recips, &pc.n_recips)) != KW_ERR_OK) {
         goto out;
     }
-    if ((rc = drop_duplicates(s, pc.txn, bundles, n, &pc.r)) != KW_ERR_OK
+    if ((rc = drop_duplicates(s, pc.txn, bundles, n, opts->tlp, &pc.r)) != KW_ERR_OK
         || (rc = pub_encode(&pc)) != KW_ERR_OK) {
         goto out;
     }

@@ -86,6 +86,7 @@ typedef struct kw_publish_result {
     uint64_t last_seq;
     uint64_t indicators;  /* indicators written */
     uint64_t duplicates;  /* skipped: this node already holds a current identical indicator */
+    uint64_t duplicates_other_tlp; /* of those, held under another TLP level */
     uint64_t foreign;     /* skipped: the indicator id belongs to another origin */
 } kw_publish_result;
 

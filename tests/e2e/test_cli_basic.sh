@@ -199,6 +199,13 @@ ok "publishing a value again" "$A" publish --tlp clear example.com 192.0.2.200 1
 match "duplicates are skipped and counted" "$OUT" \
     '^published 1 indicators in 1 entries \(seq [0-9]+-[0-9]+\), 2 duplicates skipped, 0 invalid skipped$'
 
+check "publishing a value again under another TLP"
+kw "$A" publish --tlp green csv-one.example
+[ "$RC" -eq 0 ] || { show_result; fail "a duplicate under another TLP failed"; }
+match "it is a duplicate" "$OUT" '1 duplicates skipped'
+match "the warning points to kawan remark" "$ERR" \
+    '^kawan: 1 of the duplicates is already published by this node under another TLP level \(kawan remark ID --tlp LEVEL changes the level\)$'
+
 COUNT=$(indicators "$A")
 eq "indicator count so far" "$COUNT" 21
 
