@@ -221,6 +221,15 @@ typedef struct kw_cli_found {
 int kw_cli_find_indicator(kw_cli_node *n, const char *text, kw_cli_found *f);
 void kw_cli_found_free(kw_cli_found *f);
 
+/*
+ * Sets po to the audience of a version this node holds: its level tlp and, for a sealed
+ * level, its entry's recipients rc[0..n) but self (the store adds self; with none left, self
+ * alone, never "the whole roster"). *rcpt is allocated for them (free it after the publish).
+ * Returns KW_ERR_OK or KW_ERR_NOMEM.
+ */
+kw_err kw_cli_same_audience(const uint8_t self[static 32], kw_tlp tlp, const uint8_t (*rc)[32],
+    uint32_t n, kw_publish_opts *po, uint8_t (**rcpt)[32]);
+
 /* ---- Passphrases ---- */
 
 /*

@@ -672,6 +672,33 @@ int kw_cli_find_indicator(kw_cli_node *n, const char *text, kw_cli_found *f)
     return 0;
 }
 
+kw_err kw_cli_same_audience(const uint8_t self[static 32], kw_tlp tlp, const uint8_t (*rc)[32],
+    uint32_t n, kw_publish_opts *po, uint8_t (**rcpt)[32])
+{
+    size_t k = 0;
+
+    memset(po, 0, sizeof(*po));
+    *rcpt = NULL;
+    po->tlp = tlp;
+    if (!kw_tlp_sealed(tlp)) {
+        return KW_ERR_OK;
+    }
+    if ((*rcpt = calloc((size_t)n + 1, 32)) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (memcmp(rc[i], self, 32) != 0) {
+            memcpy((*rcpt)[k++], rc[i], 32);
+        }
+    }
+    if (k == 0) {
+        memcpy((*rcpt)[k++], self, 32);
+    }
+    po->recipients = (const uint8_t(*)[32]) * rcpt;
+    po->n_recipients = k;
+    return KW_ERR_OK;
+}
+
 void kw_cli_found_free(kw_cli_found *f)
 {
     kw_bundle_free(f->b);

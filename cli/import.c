@@ -359,6 +359,15 @@ typedef struct collector {
     uint64_t not_held; /* revoked or withdrawn at the source, and never held here */
     uint64_t remarked; /* held versions re-marked to the source's stricter TLP */
     kw_bundle *scratch; /* the held version of the id being collected */
+    /* Revocations of held versions, each published to the audience of the version it
+     * revokes (its level and recipients), before anything else. */
+    struct revocation {
+        kw_bundle *b;
+        kw_tlp tlp;
+        uint8_t (*rcpt)[32];
+        uint32_t n_rcpt;
+    } *revs;
+    size_t n_revs, cap_revs;
 } collector;
 
 typedef struct held_check {
@@ -367,6 +376,8 @@ typedef struct held_check {
     uint8_t origin[32];
     int64_t modified;
     kw_tlp tlp;
+    uint8_t (*rcpt)[32]; /* a sealed version's recipients (allocated) */
+    uint32_t n_rcpt;
     kw_bundle *copy;
     kw_err rc;
 } held_check;
@@ -382,6 +393,14 @@ static int held_cb(void *ctx, const kw_result *r)
     h->tlp = r->tlp;
     kw_bundle_reset(h->copy);
     h->rc = kw_bundle_copy_indicator(h->copy, r->ind, NULL);
+    if (h->rc == KW_ERR_OK && r->n_recipients > 0) {
+        if ((h->rcpt = malloc((size_t)r->n_recipients * 32)) == NULL) {
+            h->rc = KW_ERR_NOMEM;
+        } else {
+            memcpy(h->rcpt, r->recipients, (size_t)r->n_recipients * 32);
+            h->n_rcpt = r->n_recipients;
+        }
+    }
     return 1;
 }
 
@@ -414,14 +433,55 @@ static kw_err collect_add(collector *c, const kw_indicator *ind, kw_tlp tlp)
     return KW_ERR_OK;
 }
 
-/* Publishes the held version again, as a new version (revoked, or under level tlp). */
-static kw_err collect_version(collector *c, int64_t modified, bool revoke, kw_tlp tlp)
+/* Publishes the held version again under level tlp (a re-mark), as of modified. */
+static kw_err collect_version(collector *c, int64_t modified, kw_tlp tlp)
 {
     kw_indicator *held = &c->scratch->items[0];
 
     held->modified = modified;
-    held->revoked = held->revoked || revoke;
     return collect_add(c, held, tlp);
+}
+
+/* Revokes the held version (in c->scratch, its audience in h), as of modified: to the members
+ * that could read it, whatever this import's levels and --to. */
+static kw_err collect_revocation(collector *c, held_check *h, int64_t modified)
+{
+    struct revocation *r;
+    kw_err rc;
+
+    if (c->n_revs == c->cap_revs) {
+        size_t cap = c->cap_revs ? c->cap_revs * 2 : 16;
+        struct revocation *nr = realloc(c->revs, cap * sizeof(*nr));
+        if (nr == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        c->revs = nr;
+        c->cap_revs = cap;
+    }
+    r = &c->revs[c->n_revs];
+    memset(r, 0, sizeof(*r));
+    if ((rc = kw_bundle_new(&r->b)) != KW_ERR_OK) {
+        return rc;
+    }
+    kw_indicator *held = &c->scratch->items[0];
+    int64_t was = held->modified;
+    bool was_revoked = held->revoked;
+    held->modified = modified;
+    held->revoked = true;
+    rc = kw_bundle_copy_indicator(r->b, held, NULL);
+    held->modified = was;
+    held->revoked = was_revoked;
+    if (rc != KW_ERR_OK) {
+        kw_bundle_free(r->b);
+        return rc;
+    }
+    r->tlp = h->tlp;
+    r->rcpt = h->rcpt; /* taken over */
+    r->n_rcpt = h->n_rcpt;
+    h->rcpt = NULL;
+    h->n_rcpt = 0;
+    c->n_revs++;
+    return KW_ERR_OK;
 }
 
 /*
@@ -429,10 +489,16 @@ static kw_err collect_version(collector *c, int64_t modified, bool revoke, kw_tl
  * import of the same file) would only add an entry that changes nothing, and an id another
  * origin owns is not ours to version. A revocation or withdrawal revokes what is held (and
  * names nothing otherwise); a held version whose source now marks it stricter is re-marked,
- * never the other way round. Either is a new version of what is held: its modified time is
- * the source's, or one millisecond past the held version's when that is not later, so a
- * later edit at the source still wins.
+ * never the other way round. A revocation goes to the audience of the version it revokes.
+ * When the new version's audience may be smaller than the held one's (a stricter level, or a
+ * sealed one, whose recipients may differ), the held version is first revoked to its own
+ * audience, as kawan remark does, so that members who cannot read the new version stop
+ * holding the old one as current. Each new version's modified time is the source's, or past
+ * the held version's (and its revocation's) when that is not later, so a later edit at the
+ * source still wins.
  */
+static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, held_check *h);
+
 static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
 {
     collector *c = ctx;
@@ -447,36 +513,56 @@ static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
     q.all = true;
     q.limit = 1;
     q.id = ind->id;
-    if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) != KW_ERR_OK
-        || (rc = h.rc) != KW_ERR_OK) {
-        return rc;
+    if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) == KW_ERR_OK) {
+        rc = h.rc == KW_ERR_OK ? collect_one(c, ind, tlp, &h) : h.rc;
     }
-    if (h.found && memcmp(h.origin, c->n->self, 32) != 0) {
+    free(h.rcpt);
+    return rc;
+}
+
+static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, held_check *h)
+{
+    kw_err rc;
+
+    if (h->found && memcmp(h->origin, c->n->self, 32) != 0) {
         c->foreign++;
         return KW_ERR_OK;
     }
-    int64_t next = ind->modified > h.modified ? ind->modified : h.modified + 1;
-    kw_tlp stricter = tlp > h.tlp ? tlp : h.tlp;
     if (ind->revoked || ind->type == KW_OBS_NONE) {
-        if (!h.found) {
+        if (!h->found) {
             /* (A MISP withdrawal of what was never held is counted as not an indicator.) */
             c->not_held += ind->type != KW_OBS_NONE;
             return KW_ERR_OK;
         }
-        if (h.revoked || h.modified > ind->modified) {
+        if (h->revoked || h->modified > ind->modified) {
             c->held++;
             return KW_ERR_OK;
         }
         c->revoked++;
-        return collect_version(c, next, true, stricter);
+        return collect_revocation(
+            c, h, ind->modified > h->modified ? ind->modified : h->modified + 1);
     }
-    if (h.found && h.modified >= ind->modified) {
-        if (h.modified == ind->modified && tlp > h.tlp && !h.revoked) {
+    if (h->found && h->modified >= ind->modified) {
+        if (h->modified == ind->modified && tlp > h->tlp && !h->revoked) {
             c->remarked++;
-            return collect_version(c, next, false, tlp);
+            if ((rc = collect_revocation(c, h, h->modified + 1)) != KW_ERR_OK) {
+                return rc;
+            }
+            return collect_version(c, h->modified + 2, tlp);
         }
         c->held++;
         return KW_ERR_OK;
+    }
+    if (h->found && !h->revoked && (tlp > h->tlp || kw_tlp_sealed(tlp))) {
+        /* A newer version for a possibly smaller audience: revoke the held one first. */
+        if ((rc = collect_revocation(c, h, h->modified + 1)) != KW_ERR_OK) {
+            return rc;
+        }
+        if (ind->modified <= h->modified + 1) {
+            kw_indicator later = *ind;
+            later.modified = h->modified + 2;
+            return collect_add(c, &later, tlp);
+        }
     }
     return collect_add(c, ind, tlp);
 }
@@ -484,6 +570,11 @@ static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
 static void collector_free(collector *c)
 {
     kw_bundle_free(c->scratch);
+    for (size_t i = 0; i < c->n_revs; i++) {
+        kw_bundle_free(c->revs[i].b);
+        free(c->revs[i].rcpt);
+    }
+    free(c->revs);
     for (int t = 0; t <= KW_TLP_MAX; t++) {
         for (size_t i = 0; i < c->nb[t]; i++) {
             kw_bundle_free(c->b[t][i]);
@@ -707,6 +798,20 @@ out:
     return rc;
 }
 
+/* Orders revocations by audience: level, then recipients. */
+static int revocation_cmp(const void *a, const void *b)
+{
+    const struct revocation *x = a, *y = b;
+
+    if (x->tlp != y->tlp) {
+        return x->tlp < y->tlp ? -1 : 1;
+    }
+    if (x->n_rcpt != y->n_rcpt) {
+        return x->n_rcpt < y->n_rcpt ? -1 : 1;
+    }
+    return x->n_rcpt == 0 ? 0 : memcmp(x->rcpt, y->rcpt, (size_t)x->n_rcpt * 32);
+}
+
 /*
  * Publishes the collected indicators, level by level, the most restrictive first: when two
  * objects of the input carry the same value under different levels, the store keeps the
@@ -722,7 +827,41 @@ static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[3
     for (int t = 0; t <= KW_TLP_MAX; t++) {
         all += c->count[t];
     }
+    all += c->n_revs;
     kw_cli_progress_start(&prog, "publishing", all);
+    /* Revocations first, each to the audience of what it revokes (those of one audience in
+     * shared entries): should the rest fail, what was withdrawn is withdrawn (the safe side). */
+    if (c->n_revs > 1) {
+        qsort(c->revs, c->n_revs, sizeof(*c->revs), revocation_cmp);
+    }
+    for (size_t i = 0, j; i < c->n_revs && ret == 0; i = j) {
+        struct revocation *r = &c->revs[i];
+        kw_publish_opts po;
+        uint8_t(*rcpt)[32] = NULL;
+        uint64_t before = total->indicators;
+        kw_err rc = KW_ERR_OK;
+        for (j = i + 1; j < c->n_revs && revocation_cmp(r, &c->revs[j]) == 0
+             && r->b->n < KW_BUNDLE_DEFAULT_SIZE && rc == KW_ERR_OK;
+             j++) {
+            rc = kw_bundle_copy_indicator(r->b, &c->revs[j].b->items[0], NULL);
+        }
+        if (rc == KW_ERR_OK) {
+            rc = kw_cli_same_audience(
+                n->self, r->tlp, (const uint8_t(*)[32])r->rcpt, r->n_rcpt, &po, &rcpt);
+        }
+        if (rc == KW_ERR_OK) {
+            rc = kw_store_publish(n->store, n->id, &po, &r->b, 1, total);
+        }
+        free(rcpt);
+        if (rc != KW_ERR_OK) {
+            ret = kw_cli_error("publishing failed after %llu indicators were published: %s",
+                (unsigned long long)total->indicators, kw_strerror(rc));
+            break;
+        }
+        published[r->tlp] += total->indicators - before;
+        done += j - i;
+        kw_cli_progress_update(&prog, done, done);
+    }
     for (int t = KW_TLP_MAX; t >= 0 && ret == 0; t--) {
         kw_publish_opts po = { .tlp = (kw_tlp)t };
         if (t == KW_TLP_RED && n_to == 0) {
@@ -746,7 +885,7 @@ static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[3
             }
             kw_cli_progress_update(&prog, done, done);
         }
-        published[t] = total->indicators - before;
+        published[t] += total->indicators - before;
     }
     kw_cli_progress_end(&prog);
     return ret;
@@ -880,6 +1019,12 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         kw_cli_warn("held back %llu TLP:RED indicator%s: RED needs recipients (--to NODE); none "
                     "of them was published",
             (unsigned long long)red_held, kw__xfer_plural(red_held));
+    }
+    if (total.duplicates_other_tlp > 0) {
+        kw_cli_warn("%llu of the duplicate values %s already published by this node under "
+                    "another TLP level (kawan remark ID --tlp LEVEL changes the level)",
+            (unsigned long long)total.duplicates_other_tlp,
+            total.duplicates_other_tlp == 1 ? "is" : "are");
     }
     if (rep->unknown_markings > 0) {
         kw_cli_warn("%llu indicator%s reference%s a marking that is neither a TLP marking nor "

@@ -49,39 +49,14 @@ static int publish_version(kw_cli_node *n, kw_cli_found *f, const kw_publish_opt
     return KW_CLI_OK;
 }
 
-/*
- * Sets po to the level and recipients of the version found in f (for a sealed level, its
- * entry's recipients but this node, which the store adds; *rcpt is allocated for them).
- */
+/* Sets po to the level and recipients of the version found in f (kw_cli_same_audience). */
 static int same_audience(kw_cli_node *n, const kw_cli_found *f, kw_publish_opts *po,
     uint8_t (**rcpt)[32])
 {
-    char id[48];
-    size_t k = 0;
-
-    memset(po, 0, sizeof(*po));
-    po->tlp = f->r.tlp;
-    if (!kw_tlp_sealed(f->r.tlp)) {
-        return 0;
-    }
-    kw_indicator_id_format(id, f->b->items[0].id);
-    if ((*rcpt = calloc(f->r.n_recipients + 1, 32)) == NULL) {
+    if (kw_cli_same_audience(n->self, f->r.tlp, f->r.recipients, f->r.n_recipients, po, rcpt)
+        != KW_ERR_OK) {
         return kw_cli_error("out of memory");
     }
-    for (uint32_t i = 0; i < f->r.n_recipients; i++) {
-        if (memcmp(f->r.recipients[i], n->self, 32) != 0) {
-            memcpy((*rcpt)[k++], f->r.recipients[i], 32);
-        }
-    }
-    if (k == 0 && f->r.tlp == KW_TLP_RED) {
-        return kw_cli_error("%s is TLP:RED but its entry names no recipient besides this node", id);
-    }
-    if (k == 0) {
-        /* No recipients would mean "the whole roster": name this node alone instead. */
-        memcpy((*rcpt)[k++], n->self, 32);
-    }
-    po->recipients = (const uint8_t(*)[32]) * rcpt;
-    po->n_recipients = k;
     return 0;
 }
 
@@ -221,7 +196,7 @@ int remark_main(int argc, char **argv)
         goto out;
     }
     int64_t modified = d->modified;
-    if (tlp >= f.r.tlp && !d->revoked) {
+    if ((tlp >= f.r.tlp || kw_tlp_sealed(tlp)) && !d->revoked) {
         /* Withdrawn first from those who may not read the new version (see the usage). */
         kw_publish_opts old;
         uint8_t(*old_rcpt)[32] = NULL;

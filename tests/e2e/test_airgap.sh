@@ -392,16 +392,18 @@ ok "import a MISP event" "$U" import --format misp "$F/upd-v1.json" --tlp green
 match "four GREEN indicators" "$OUT" '4 indicators published in 1 entry \(4 GREEN\)'
 ok "import its update: one deleted, one no longer to_ids, one changed, the event now AMBER" \
     "$U" import --format misp "$F/upd-v2.json" --tlp green
-match "two revocations, one new version, one re-marked" "$OUT" \
-    '4 indicators published in 1 entry \(4 AMBER\), of them 2 revocations \(revoked or withdrawn at the source\) and 1 re-marked'
+# Every held version the update replaces for a smaller audience is first revoked to the
+# audience that held it (GREEN here): two withdrawn, one changed, one re-marked.
+match "four revocations at GREEN, then two AMBER versions" "$OUT" \
+    '6 indicators published in 2 entries \(4 GREEN, 2 AMBER\), of them 2 revocations \(revoked or withdrawn at the source\) and 1 re-marked'
 ok "query the current indicators" "$U" query --json
 eq "the deleted and the no-longer-to_ids ones are gone; the rest is AMBER" \
     "$(printf '%s\n' "$OUT" | jq -r '.value + " " + .tlp' | sort | tr '\n' ' ')" \
     "192.0.2.193 AMBER 192.0.2.94 AMBER "
 ok "query --all" "$U" query --all --json
-eq "the withdrawn ones are kept as revoked, at the stricter TLP" \
+eq "the withdrawn ones are kept as revoked, for the audience that held them" \
     "$(printf '%s\n' "$OUT" | jq -r 'select(.revoked) | .value + " " + .tlp' | sort | tr '\n' ' ')" \
-    "192.0.2.91 AMBER 192.0.2.92 AMBER "
+    "192.0.2.91 GREEN 192.0.2.92 GREEN "
 ok "import the update again" "$U" import --format misp "$F/upd-v2.json" --tlp green
 match "changes nothing" "$OUT" '0 indicators published in 0 entries; skipped: 4 already held'
 ok "import the first version again" "$U" import --format misp "$F/upd-v1.json" --tlp green
@@ -409,6 +411,15 @@ match "older versions change nothing either" "$OUT" '0 indicators published in 0
 V=$(new_node CERT-V)
 ok "a withdrawal of what was never held" "$V" import --format misp "$F/upd-v2.json" --tlp green
 match "publishes only what is current" "$OUT" '2 indicators published in 1 entry \(2 AMBER\)'
+# A withdrawal whose event is now RED, imported without --to: the revocation goes to the
+# audience of what it revokes (CLEAR here), never held back for want of RED recipients.
+W=$(new_node CERT-W)
+misp_event 1700000000 '{"name":"tlp:clear"}' "$(attr 95 192.0.2.95 1700000000)" >"$F/red-v1.json"
+misp_event 1700000200 '{"name":"tlp:red"}' "$(attr 95 192.0.2.95 1700000200 ',"deleted":true')" >"$F/red-v2.json"
+ok "import a CLEAR attribute" "$W" import --format misp "$F/red-v1.json" --tlp green
+ok "its withdrawal, the event now RED, without --to" "$W" import --format misp "$F/red-v2.json" --tlp green
+match "the revocation is published, at CLEAR" "$OUT" '1 indicator published in 1 entry \(1 CLEAR\), of them 1 revocation'
+eq "the indicator is revoked" "$("$KAWAN" --dir "$W" query --all --value 192.0.2.95 --json | jq -r '[.revoked, .tlp] | join(" ")')" "true CLEAR"
 verified "the store verifies after the MISP updates" "$U"
 
 echo "PASS"
