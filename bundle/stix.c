@@ -1116,16 +1116,19 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
 
 enum { ST_SKIP = 0, ST_OK = 1 };
 
-/* One accepted indicator object of the first pass, for finding versions of one id. */
+/* One indicator object of the first pass with a readable id and modified time, for finding
+ * the versions of one id. ok: it was accepted (the others are invalid or unsupported). */
 typedef struct version {
     uint8_t id[16];
     int64_t modified;
     kw_tlp tlp;
     bool raw;
+    bool ok;
     size_t index;
 } version;
 
-/* Newest first within an id; for one version, the most restrictive marking first. */
+/* Newest first within an id; for one version, one that was not accepted first (its marking is
+ * unknown: it counts as the most restrictive), then the most restrictive marking. */
 static int version_cmp(const void *a, const void *b)
 {
     const version *x = a, *y = b;
@@ -1137,17 +1140,31 @@ static int version_cmp(const void *a, const void *b)
     if (x->modified != y->modified) {
         return x->modified > y->modified ? -1 : 1;
     }
+    if (x->ok != y->ok) {
+        return x->ok ? 1 : -1;
+    }
     if (x->tlp != y->tlp) {
         return x->tlp > y->tlp ? -1 : 1;
     }
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* The id and modified time of an indicator object, when both read. */
+static bool version_of(json_t *o, version *v)
+{
+    json_t *id = json_object_get(o, "id"), *m = json_object_get(o, "modified");
+
+    return json_is_string(id) && strncmp(json_string_value(id), "indicator--", 11) == 0
+        && kw_indicator_id_parse(json_string_value(id), v->id) == KW_ERR_OK && json_is_string(m)
+        && kw_time_parse(json_string_value(m), &v->modified) == KW_ERR_OK;
+}
+
 /*
  * Keeps one object per indicator id: the newest version (STIX 2.1 section 3.6: id and
  * modified name a version) and, for two objects of the same version, the one marked most
  * restrictively. Publishing a superseded version too would send out what its producer
- * replaced, possibly under a laxer marking than the current one.
+ * replaced, possibly under a laxer marking than the current one. A newest version that was
+ * not accepted (invalid, or unsupported) still supersedes the older ones: none is imported.
  */
 static void keep_newest(version *v, size_t n, uint8_t *status, kw_import_report *rep)
 {
@@ -1156,7 +1173,7 @@ static void keep_newest(version *v, size_t n, uint8_t *status, kw_import_report 
     }
     qsort(v, n, sizeof(*v), version_cmp);
     for (size_t i = 1; i < n; i++) {
-        if (memcmp(v[i].id, v[i - 1].id, 16) != 0) {
+        if (memcmp(v[i].id, v[i - 1].id, 16) != 0 || !v[i].ok) {
             continue;
         }
         status[v[i].index] = ST_SKIP;
@@ -1270,6 +1287,14 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
             continue;
         }
         r = convert(c, &ic, objs[i], i);
+        version *ver = &versions[n_versions];
+        if (version_of(objs[i], ver)) {
+            ver->ok = r == CONV_OK;
+            ver->tlp = c->tlp;
+            ver->raw = c->ind.type == KW_OBS_STIX_PATTERN;
+            ver->index = i;
+            n_versions++;
+        }
         if (r == CONV_INVALID) {
             rep->invalid++;
             kw__import_issue(rep, true, "%s: %s: %s", ic.label, c->ref, c->msg);
@@ -1291,12 +1316,6 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
                 snprintf(rep->unknown_marking, sizeof(rep->unknown_marking), "%s",
                     kw__import_clip(tmp, sizeof(tmp), c->unknown_marking));
             }
-            version *ver = &versions[n_versions++];
-            memcpy(ver->id, c->ind.id, 16);
-            ver->modified = c->ind.modified;
-            ver->tlp = c->tlp;
-            ver->raw = c->ind.type == KW_OBS_STIX_PATTERN;
-            ver->index = i;
         }
     }
     if (rep->invalid > 0 && !skip_invalid) {

@@ -570,6 +570,29 @@ static void test_versions_in_input(void **state)
     assert_string_equal(c.b->items[1].value, "same-amber.example");
     assert_int_equal(c.tlps[1], KW_TLP_AMBER);
     collect_done(&c);
+
+    /* The newest version is not one kawan can take (a Sigma rule): the older one, CLEAR, must
+     * not stand in for it. */
+    collect_init(&c);
+    assert_int_equal(
+        import_text("[{`type`:`indicator`,`spec_version`:`2.1`,"
+                    "`id`:`indicator--00000000-0000-4000-8000-000000000023`,"
+                    "`created`:`2024-01-01T00:00:00Z`,`modified`:`2024-01-01T00:00:00Z`,"
+                    "`valid_from`:`2024-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+                    "`pattern`:`[domain-name:value = 'old-clear.example']`},"
+                    "{`type`:`indicator`,`spec_version`:`2.1`,"
+                    "`id`:`indicator--00000000-0000-4000-8000-000000000023`,"
+                    "`created`:`2024-01-01T00:00:00Z`,`modified`:`2024-06-01T00:00:00Z`,"
+                    "`valid_from`:`2024-01-01T00:00:00Z`,`pattern_type`:`sigma`,"
+                    "`pattern`:`title: x`,`object_marking_refs`:["
+                    "`marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1`]}]",
+            KW_TLP_CLEAR, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.unsupported, 1);
+    assert_int_equal(rep.superseded, 1);
+    assert_int_equal(rep.indicators, 0);
+    assert_int_equal(c.calls, 0);
+    collect_done(&c);
 }
 
 /* STIX 2.0 content is unsupported, not invalid; bundles without "type", and a UTF-8 byte
