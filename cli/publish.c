@@ -593,12 +593,34 @@ static bool csv_header(source *s, const char *line, size_t len)
     return header;
 }
 
-/* True when a CSV line leaves a quoted field open: an odd number of '"' (RFC 4180 doubles
- * a quote inside a quoted field, and allows none in an unquoted one). */
+/*
+ * True when a CSV line leaves a quoted field open, read as csv_split reads it: a quote opens
+ * a quoted field only at the start of a field (after blanks); inside one, "" is a quote and
+ * a lone '"' closes it; anywhere else a quote is an ordinary character ('5" floppy'). open:
+ * the line starts inside a quoted field (the previous line left one open).
+ */
 static bool quote_open(const char *line, size_t len, bool open)
 {
-    for (const char *q = line; (q = memchr(q, '"', len - (size_t)(q - line))) != NULL; q++) {
-        open = !open;
+    bool field_start = !open;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = line[i];
+        if (open) {
+            if (c == '"') {
+                if (i + 1 < len && line[i + 1] == '"') {
+                    i++;
+                } else {
+                    open = false;
+                }
+            }
+        } else if (c == ',') {
+            field_start = true;
+        } else if (field_start && c == '"') {
+            open = true;
+            field_start = false;
+        } else if (!is_blank(c)) {
+            field_start = false;
+        }
     }
     return open;
 }

@@ -191,6 +191,11 @@ match "two records, two values" "$OUT" "^published 2 indicators"
 ok "the resolver in the comment was not published" "$A" query --value 8.8.8.8 --json
 eq "no 8.8.8.8" "$OUT" ""
 BASE=$((BASE + 2))
+printf 'value,comment\nstray-a.example,5" floppy\nstray-b.example,x\n' >"$KW_TMP/stray.csv"
+ok "a quote inside an unquoted field is an ordinary character" "$A" publish --tlp clear --csv \
+    --file "$KW_TMP/stray.csv"
+match "both rows are published" "$OUT" "^published 2 indicators"
+BASE=$((BASE + 2))
 printf 'value\nopen-a.example\n"open-b.example\n9.9.9.9\n' >"$KW_TMP/unclosed.csv"
 check "a CSV quote never closed"
 kw "$A" publish --tlp clear --csv --skip-invalid --file "$KW_TMP/unclosed.csv"
