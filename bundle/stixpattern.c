@@ -40,8 +40,7 @@ typedef struct lexer {
     size_t n, i;
     tok_kind kind;
     size_t start, len; /* the current token */
-    bool positive; /* T_INT: no '-' */
-    bool int_pos; /* T_INT: a positive integer (not 0, no sign '-') */
+    bool positive; /* T_INT, T_FLOAT: no '-' */
     int depth;
     const char *why;
 } lexer;
@@ -56,9 +55,47 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static bool is_space(char c)
+/* The length of the white space (the grammar's WS: ASCII blanks and the Unicode spaces
+ * U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) or comment
+ * ("/" "* ... *" "/", "//" to the end of the line) at p[i], or 0. An unterminated comment
+ * is not skipped (and so not a token: the pattern is refused). */
+static size_t space_at(const char *p, size_t n, size_t i)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+    const unsigned char *u = (const unsigned char *)p + i;
+    size_t left = n - i;
+
+    if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n' || p[i] == '\f'
+        || p[i] == '\v') {
+        return 1;
+    }
+    if (left >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) {
+        return 2;
+    }
+    if (left >= 3
+        && ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80)
+            || (u[0] == 0xE2 && u[1] == 0x80
+                && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9
+                    || u[2] == 0xAF))
+            || (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F)
+            || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))) {
+        return 3;
+    }
+    if (left >= 2 && p[i] == '/' && p[i + 1] == '*') {
+        for (size_t k = i + 2; k + 1 < n; k++) {
+            if (p[k] == '*' && p[k + 1] == '/') {
+                return k + 2 - i;
+            }
+        }
+        return 0;
+    }
+    if (left >= 2 && p[i] == '/' && p[i + 1] == '/') {
+        size_t k = i + 2;
+        while (k < n && p[k] != '\n' && p[k] != '\r') {
+            k++;
+        }
+        return k - i;
+    }
+    return 0;
 }
 
 /* A quoted literal from p[i] (the quote): only \' and \\ are escapes. Returns its end, or 0. */
@@ -125,8 +162,8 @@ static bool base64_ok(const char *s, size_t n)
 {
     size_t pad = 0;
 
-    if (n % 4 != 0) {
-        return false;
+    if (n == 0 || n % 4 != 0) {
+        return false; /* the grammar's BinaryLiteral ends with a group of four */
     }
     for (size_t k = 0; k < n; k++) {
         char c = s[k];
@@ -145,8 +182,8 @@ static void next(lexer *l)
     const char *p = l->p;
     size_t i = l->i, n = l->n;
 
-    while (i < n && is_space(p[i])) {
-        i++;
+    for (size_t w; i < n && (w = space_at(p, n, i)) > 0;) {
+        i += w;
     }
     l->start = i;
     l->len = 1;
@@ -222,7 +259,6 @@ static void next(lexer *l)
             bool lead0 = !dot && int_len > 1 && p[int_start] == '0';
             l->kind = lead0 || (!dot && int_len == 0) ? T_BAD : dot ? T_FLOAT : T_INT;
             l->positive = c != '-';
-            l->int_pos = l->kind == T_INT && c != '-' && !(int_len == 1 && p[int_start] == '0');
             l->len = k - i;
         } else if (c == '.') {
             l->kind = T_DOT;
@@ -458,8 +494,8 @@ static bool observation(lexer *l)
             next(l);
         } else if (word_is(l, "WITHIN")) {
             next(l);
-            if (!((l->kind == T_INT && l->int_pos) || (l->kind == T_FLOAT && l->positive))) {
-                return fail(l, "has WITHIN without a positive number of seconds");
+            if (!((l->kind == T_INT || l->kind == T_FLOAT) && l->positive)) {
+                return fail(l, "has WITHIN without a number of seconds (0 or more)");
             }
             next(l);
             if (!word_is(l, "SECONDS")) {
@@ -468,8 +504,8 @@ static bool observation(lexer *l)
             next(l);
         } else if (word_is(l, "REPEATS")) {
             next(l);
-            if (l->kind != T_INT || !l->int_pos) {
-                return fail(l, "has REPEATS without a positive whole number");
+            if (l->kind != T_INT || !l->positive) {
+                return fail(l, "has REPEATS without a whole number (0 or more)");
             }
             next(l);
             if (!word_is(l, "TIMES")) {

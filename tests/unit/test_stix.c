@@ -287,6 +287,11 @@ static void test_pattern_grammar(void **state)
         "((([file:name = 'a']) OR [file:name = 'b']) AND [file:name = 'c'])",
         "[process:name = 'x'] START t'2026-01-01T00:00:00Z' STOP t'2026-01-02T00:00:00Z'",
         "[network-traffic:dst_port NOT IN ()]",
+        /* The grammar skips comments and Unicode white space, and takes 0 in qualifiers. */
+        "[file:name = 'a'] /* a comment */ AND // to the end of the line\n[file:name = 'b']",
+        "[file:name\xc2\xa0=\xe3\x80\x80'a']",
+        "[file:name = 'a'] WITHIN 0 SECONDS",
+        "[file:name = 'a'] REPEATS 0 TIMES",
     };
     static const char *const invalid[] = {
         "[]",
@@ -296,9 +301,11 @@ static void test_pattern_grammar(void **state)
         "[ipv4-addr:value = '1.2.3.4' OR]",
         "[ipv4-addr:value === '1.2.3.4']",
         "[ipv4-addr:value = '1.2.3.4'",
-        "[file:name = 'a'] WITHIN 0 SECONDS",
+        "[file:name = 'a'] WITHIN -1 SECONDS",
         "[file:name = 'a'] WITHIN 5",
         "[file:name = 'a'] REPEATS -2 TIMES",
+        "[file:name = 'a'] /* never closed",
+        "[artifact:payload_bin = b'']",
         "[file:name = 'a'] START t'2026-13-01T00:00:00Z' STOP t'2026-01-02T00:00:00Z'",
         "[file:created > t'2026-01-01']",
         "[artifact:payload_bin = b'ZXZpbA=']",
