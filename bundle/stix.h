@@ -63,10 +63,11 @@ kw_err kw_stix_pattern_parse(const char *pattern, size_t len, kw_obs_type *type,
 /*
  * Whether p[0..n) is a pattern by the STIX 2.1 patterning grammar (section 9): observations
  * in '[' ']' joined by AND, OR and FOLLOWEDBY, with START/STOP, WITHIN and REPEATS
- * qualifiers (numbers of 0 or more); comparisons of an object path with a literal (=, ==, !=, <>, <, <=, >, >=, IN,
- * LIKE, MATCHES, ISSUBSET, ISSUPERSET, EXISTS, NOT); string literals with only \' and \\
- * as escapes; t'...', h'...' and b'...' literals checked. Nesting deeper than 64 levels is
- * refused. When it is not, *why (may be NULL) names the first problem.
+ * qualifiers (numbers of 0 or more); comparisons of an object path with a literal (=, ==,
+ * !=, <>, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET, EXISTS, NOT); string
+ * literals with only \' and \\ as escapes; t'...', h'...' and b'...' literals checked;
+ * comments and Unicode white space skipped. Nesting deeper than 64 levels is refused. When
+ * it is not a pattern, *why (may be NULL) names the first problem.
  */
 bool kw__stix_pattern_valid(const char *p, size_t n, const char **why);
 
