@@ -21,8 +21,9 @@
 #define PC_SKEW 38u
 #define PC_DAMP 700u
 
-/* At most this many code points in one label (an A-label has at most 63 bytes anyway). */
-#define MAX_LABEL_CP 64u
+/* At most this many code points in one label (its A-label is longer still, and is checked
+ * for the 63-byte limit afterwards). */
+#define MAX_LABEL_CP 63u
 
 static uint32_t adapt(uint32_t delta, uint32_t points, int first)
 {

@@ -45,8 +45,9 @@ kw_err kw_obs_type_parse(const char *s, kw_obs_type *out);
  * in/len: the raw value (not necessarily NUL-terminated; surrounding ASCII whitespace is
  * trimmed). out/cap: receives the normalised, NUL-terminated value; cap must be at least
  * KW_VALUE_MAX + 1. *out_len gets its length. On failure returns KW_ERR_INVAL and sets *why
- * to a static phrase naming what is wrong, fit to follow the value in a message, e.g.
- * "is not an IPv4 address (octet 999 out of range)". why may be NULL.
+ * to a phrase naming what is wrong, fit to follow the value in a message, e.g.
+ * "is not an IPv4 address (octet 999 out of range)"; it stays valid until the next call on
+ * the same thread (most are static; one naming a character is per thread). why may be NULL.
  */
 kw_err kw_value_normalise(kw_obs_type type, const char *in, size_t len, char *out, size_t cap,
     size_t *out_len, const char **why);

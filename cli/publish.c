@@ -95,7 +95,7 @@ typedef struct source {
     /* A MISP CSV export (its header names a to_ids column): MISP type names, to_ids and
      * the tlp: tags of its tag columns are honoured. */
     int to_ids_col;
-    int tag_cols[2];
+    int tag_cols[4];
     int n_tag_cols;
     uint64_t not_ids; /* rows with to_ids 0 */
     uint64_t unsupported; /* rows of a MISP type kawan does not carry */
@@ -579,7 +579,7 @@ static bool csv_header(source *s, const char *line, size_t len)
             s->to_ids_col = i;
         } else if ((field_is(&f[i], "attribute_tag") || field_is(&f[i], "event_tag")
                        || field_is(&f[i], "tags") || field_is(&f[i], "tag"))
-            && s->n_tag_cols < 2) {
+            && s->n_tag_cols < 4) {
             s->tag_cols[s->n_tag_cols++] = i;
         }
     }

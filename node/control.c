@@ -286,6 +286,9 @@ kw_err kw__control_listen(kw_node *n)
      * daemon serves this directory. */
     if (kw_control_request(n->dir, "stats", NULL, NULL) == KW_ERR_OK) {
         kw_log_error("another daemon already runs for this data directory", "dir=%s", n->dir);
+        if (dirfd >= 0) {
+            close(dirfd);
+        }
         return KW_ERR_EXISTS;
     }
     unlink(path);
