@@ -357,7 +357,9 @@ typedef struct collector {
     uint64_t foreign; /* the id belongs to another origin */
     uint64_t revoked; /* revocations published: revoked or withdrawn at the source */
     uint64_t not_held; /* revoked or withdrawn at the source, and never held here */
-    uint64_t remarked; /* held versions re-marked to the source's stricter TLP */
+    uint64_t remarked[KW_TLP_MAX + 1]; /* held versions re-marked to the source's stricter TLP,
+                                         * by the new level */
+    uint64_t ahead; /* held versions revoked ahead of a version for a smaller audience */
     kw_bundle *scratch; /* the held version of the id being collected */
     /* Revocations of held versions, each published to the audience of the version it
      * revokes (its level and recipients), before anything else. */
@@ -544,7 +546,8 @@ static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, hel
     }
     if (h->found && h->modified >= ind->modified) {
         if (h->modified == ind->modified && tlp > h->tlp && !h->revoked) {
-            c->remarked++;
+            c->remarked[tlp]++;
+            c->ahead++;
             if ((rc = collect_revocation(c, h, h->modified + 1)) != KW_ERR_OK) {
                 return rc;
             }
@@ -555,6 +558,7 @@ static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, hel
     }
     if (h->found && !h->revoked && (tlp > h->tlp || kw_tlp_sealed(tlp))) {
         /* A newer version for a possibly smaller audience: revoke the held one first. */
+        c->ahead++;
         if ((rc = collect_revocation(c, h, h->modified + 1)) != KW_ERR_OK) {
             return rc;
         }
@@ -978,11 +982,16 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
             putchar(')');
         }
     }
-    if (c.revoked > 0 || c.remarked > 0) {
-        printf(", of them %llu revocation%s (revoked or withdrawn at the source) and %llu "
-               "re-marked to the source's stricter TLP",
+    uint64_t remarked = 0;
+    for (int t = 0; t <= KW_TLP_MAX; t++) {
+        remarked += t == KW_TLP_RED && red_held > 0 ? 0 : c.remarked[t];
+    }
+    if (c.revoked > 0 || remarked > 0 || c.ahead > 0) {
+        printf(", of them %llu revocation%s (revoked or withdrawn at the source), %llu re-marked "
+               "to the source's stricter TLP and %llu revoked ahead of a version for a smaller "
+               "audience",
             (unsigned long long)c.revoked, kw__xfer_plural(c.revoked),
-            (unsigned long long)c.remarked);
+            (unsigned long long)remarked, (unsigned long long)c.ahead);
     }
     printf("; skipped: %llu already held, %llu duplicate value%s, %llu owned by another "
            "origin, %llu not indicator%s, %llu unsupported",

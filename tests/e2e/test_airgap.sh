@@ -395,7 +395,7 @@ ok "import its update: one deleted, one no longer to_ids, one changed, the event
 # Every held version the update replaces for a smaller audience is first revoked to the
 # audience that held it (GREEN here): two withdrawn, one changed, one re-marked.
 match "four revocations at GREEN, then two AMBER versions" "$OUT" \
-    '6 indicators published in 2 entries \(4 GREEN, 2 AMBER\), of them 2 revocations \(revoked or withdrawn at the source\) and 1 re-marked'
+    '6 indicators published in 2 entries \(4 GREEN, 2 AMBER\), of them 2 revocations \(revoked or withdrawn at the source\), 1 re-marked to the source.s stricter TLP and 2 revoked ahead of a version for a smaller audience'
 ok "query the current indicators" "$U" query --json
 eq "the deleted and the no-longer-to_ids ones are gone; the rest is AMBER" \
     "$(printf '%s\n' "$OUT" | jq -r '.value + " " + .tlp' | sort | tr '\n' ' ')" \
