@@ -317,6 +317,9 @@ kw_err kw_misp_convert(const char *type, const char *value, kw_misp_value *v, co
             return rc;
         }
     }
+    if ((*why = kw_value_new_check(v->type, v->value, v->len)) != NULL) {
+        return KW_ERR_INVAL;
+    }
     if (kind == MK_FILE_HASH && sep > value) {
         v->name = value;
         v->name_len = (size_t)(sep - value);

@@ -1103,6 +1103,9 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     }
     ind->value = c->value;
     ind->value_len = (uint32_t)value_len;
+    if ((why = kw_value_new_check(ind->type, c->value, value_len)) != NULL) {
+        return fail(c, "pattern value '%s' %s", kw__import_clip(tmp, 120, c->value), why);
+    }
     /* kawan's own export names a nameless indicator after its value; dropping such a name
      * here makes an export/import round trip exact. */
     if (ind->name != NULL && strcmp(ind->name, ind->value) == 0) {

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * Every value that enters kawan passes through here, at up to a few hundred thousand values
@@ -859,6 +860,7 @@ static const char *domain_bad_char(char c)
 static const char *norm_domain(const char *s, size_t n, obuf *o, bool single_label)
 {
     char ascii[2 * 253];
+    bool converted = false;
     /* An internationalised name is checked and kept in its ASCII (xn--) form. */
     for (size_t i = 0; i < n; i++) {
         if (is_non_ascii(s[i])) {
@@ -869,6 +871,7 @@ static const char *norm_domain(const char *s, size_t n, obuf *o, bool single_lab
             }
             s = ascii;
             n = alen;
+            converted = true;
             break;
         }
     }
@@ -938,6 +941,13 @@ static const char *norm_domain(const char *s, size_t n, obuf *o, bool single_lab
     o->len += n;
     return NULL;
 fail:
+    /* The limits apply to the xn-- form, which may be longer than what was written. */
+    if (converted && strcmp(why, "has a label longer than 63 characters") == 0) {
+        return "has a label longer than 63 characters in its xn-- form";
+    }
+    if (converted && strcmp(why, "is longer than 253 characters") == 0) {
+        return "is longer than 253 characters in its xn-- form";
+    }
     return why;
 }
 
@@ -1565,4 +1575,56 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
     out[o] = '\0';
     *out_len = o;
     return changes;
+}
+
+/* Each xn-- label of the host name s[0..n) must be valid Punycode. */
+static const char *alabels_check(const char *s, size_t n)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            continue;
+        }
+        size_t len = i - start;
+        if (len > 4 && strncasecmp(s + start, "xn--", 4) == 0
+            && !kw__idna_alabel_ok(s + start + 4, len - 4)) {
+            return "has an xn-- label that is not valid Punycode";
+        }
+        start = i + 1;
+    }
+    return NULL;
+}
+
+const char *kw_value_new_check(kw_obs_type type, const char *v, size_t n)
+{
+    const char *host = v, *at;
+    size_t hlen = n;
+
+    if (type == KW_OBS_EMAIL && (at = memchr(v, '@', n)) != NULL) {
+        host = at + 1;
+        hlen = n - (size_t)(host - v);
+    } else if (type == KW_OBS_URL) {
+        const char *sep = find_url_sep(v, n);
+        if (sep == NULL) {
+            return NULL;
+        }
+        host = sep + 3;
+        size_t e = 0;
+        while (host + e < v + n && host[e] != '/' && host[e] != '?' && host[e] != '#') {
+            e++;
+        }
+        for (size_t k = e; k > 0; k--) {
+            if (host[k - 1] == '@') { /* the last '@' ends the userinfo */
+                host += k;
+                e -= k;
+                break;
+            }
+        }
+        const char *colon = host[0] == '[' ? NULL : memchr(host, ':', e);
+        hlen = colon != NULL ? (size_t)(colon - host) : e;
+    } else if (type != KW_OBS_DOMAIN) {
+        return NULL;
+    }
+    return alabels_check(host, hlen);
 }

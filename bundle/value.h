@@ -97,4 +97,16 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
  */
 const char *kw__idna_to_ascii(const char *s, size_t n, char *out, size_t cap, size_t *out_len);
 
+/* Whether s[0..n) (what follows "xn--" in a label) is valid, canonical Punycode (RFC 3492)
+ * of at most 63 code points. */
+bool kw__idna_alabel_ok(const char *s, size_t n);
+
+/*
+ * Checks a value new to kawan (published, imported) beyond its normal form: every xn-- label
+ * of a domain, URL host or e-mail domain must be valid Punycode. NULL, or what is wrong (fit
+ * to follow the value in a message). Stored and received values are not held to it, so that
+ * what was published before stays readable.
+ */
+const char *kw_value_new_check(kw_obs_type type, const char *v, size_t n);
+
 #endif

@@ -72,8 +72,13 @@ kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, s
                                      : kw_value_detect(raw, len, type, out, cap, out_len, why);
     /* A new pattern must be one by the STIX grammar (exports carry it as it is). The value
      * normaliser stays lenient: it also reads what older nodes published. */
-    if (rc == KW_ERR_OK && *type == KW_OBS_STIX_PATTERN
-        && !kw__stix_pattern_valid(out, *out_len, why)) {
+    const char *bad = NULL;
+    if (rc == KW_ERR_OK
+        && (*type == KW_OBS_STIX_PATTERN ? !kw__stix_pattern_valid(out, *out_len, &bad)
+                                          : (bad = kw_value_new_check(*type, out, *out_len)) != NULL)) {
+        if (why != NULL) {
+            *why = bad;
+        }
         out[0] = '\0';
         *out_len = 0;
         return KW_ERR_INVAL;

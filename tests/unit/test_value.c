@@ -491,15 +491,66 @@ static void test_domain(void **state)
     OK(DOMAIN, "\xe4\xbe\x8b\xe3\x81\x88\xe3\x80\x82\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88",
         "xn--r8jz45g.xn--zckzah"); /* 例え。テスト: the ideographic full stop */
     OK(DOMAIN, "stra\xc3\x9f" "e.example", "xn--strae-oqa.example");
-    /* RFC 3492 section 7.1 samples (A) Arabic and (B) Chinese, as labels. */
-    OK(DOMAIN,
-        "\xd9\x84\xd9\x8a\xd9\x87\xd9\x85\xd8\xa7\xd8\xa8\xd8\xaa\xd9\x83\xd9\x84"
-        "\xd9\x85\xd9\x88\xd8\xb4\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a\xd8\x9f.example",
-        "xn--egbpdaj6bu4bxfgehfvwxn.example");
+    /* IANA's IDN test names (Arabic, Chinese, Greek, Russian, Hindi, Korean, Yiddish, Tamil),
+     * whose A-labels are published. */
+    static const char *const iana[][2] = {
+        { "\u0645\u062b\u0627\u0644.\u0625\u062e\u062a\u0628\u0627\u0631",
+            "xn--mgbh0fb.xn--kgbechtv" },
+        { "\u4f8b\u5b50.\u6d4b\u8bd5", "xn--fsqu00a.xn--0zwm56d" },
+        { "\u03c0\u03b1\u03c1\u03ac\u03b4\u03b5\u03b9\u03b3\u03bc\u03b1."
+          "\u03b4\u03bf\u03ba\u03b9\u03bc\u03ae",
+            "xn--hxajbheg2az3al.xn--jxalpdlp" },
+        { "\u043f\u0440\u0438\u043c\u0435\u0440."
+          "\u0438\u0441\u043f\u044b\u0442\u0430\u043d\u0438\u0435",
+            "xn--e1afmkfd.xn--80akhbyknj4f" },
+        { "\u0909\u0926\u093e\u0939\u0930\u0923.\u092a\u0930\u0940\u0915\u094d"
+          "\u0937\u093e",
+            "xn--p1b6ci4b4b3a.xn--11b5bs3a9aj6g" },
+        { "\uc2e4\ub840.\ud14c\uc2a4\ud2b8", "xn--9n2bp8q.xn--9t4b11yi5a" },
+        { "\u05d1\u05f2\u05b7\u05e9\u05e4\u05bc\u05d9\u05dc.\u05d8\u05e2\u05e1\u05d8",
+            "xn--fdbk5d8ap9b8a8d.xn--deba0ad" },
+        { "\u0b89\u0ba4\u0bbe\u0bb0\u0ba3\u0bae\u0bcd."
+          "\u0baa\u0bb0\u0bbf\u0b9f\u0bcd\u0b9a\u0bc8",
+            "xn--zkc6cc5bi7f6e.xn--hlcj6aya9esc7a" },
+    };
+    for (size_t i = 0; i < sizeof(iana) / sizeof(iana[0]); i++) {
+        OK(DOMAIN, iana[i][0], iana[i][1]);
+    }
+    /* RFC 3492 section 7.1 sample (B), Chinese, as a label. */
     OK(DOMAIN,
         "\xe4\xbb\x96\xe4\xbb\xac\xe4\xb8\xba\xe4\xbb\x80\xe4\xb9\x88\xe4\xb8\x8d"
         "\xe8\xaf\xb4\xe4\xb8\xad\xe6\x96\x87.example",
         "xn--ihqwcrb4cv8a8dqg056pqjye.example");
+    /* A-labels must be valid, canonical Punycode of visible characters. */
+    OK(DOMAIN, "XN--BCHER-KVA.example", "xn--bcher-kva.example");
+    OK(DOMAIN, "xn--e28h.ws", "xn--e28h.ws"); /* an emoji name, as registries sell them */
+    /* ... checked for values new to kawan; stored ones are read as they are. */
+    OK_SAME(DOMAIN, "xn--zz.example");
+    assert_string_equal(kw_value_new_check(KW_OBS_DOMAIN, "xn--zz.example", 14),
+        "has an xn-- label that is not valid Punycode");
+    assert_string_equal(kw_value_new_check(KW_OBS_DOMAIN, "a.xn--a.example", 15),
+        "has an xn-- label that is not valid Punycode"); /* U+0080 */
+    assert_null(kw_value_new_check(KW_OBS_DOMAIN, "xn--bcher-kva.example", 21));
+    assert_non_null(kw_value_new_check(KW_OBS_URL, "http://u@xn--zz.example:8080/x", 30));
+    assert_null(kw_value_new_check(KW_OBS_URL, "http://xn--zz@xn--bcher-kva.example/", 36));
+    assert_non_null(kw_value_new_check(KW_OBS_EMAIL, "a@xn--zz.example", 16));
+    assert_null(kw_value_new_check(KW_OBS_IPV4, "192.0.2.1", 9));
+    /* Capital I with dot is i and a combining dot, as UTS 46 has it. */
+    OK(DOMAIN, "\u0130stanbul.tr", "xn--istanbul-o0e.tr");
+    OK(DOMAIN, "\u1e9e.example", "xn--zca.example"); /* capital sharp s */
+    /* Refused rather than turned into an A-label that is not the name's. */
+    BAD(DOMAIN, "bu\u0308cher.example",
+        "is not in Unicode NFC form (a letter and a separate combining accent); write it "
+        "composed, or in its xn-- form");
+    BAD(DOMAIN, "\u216b.example",
+        "contains U+216B, which kawan does not take in a domain name (give its xn-- form if it "
+        "is a real one)");
+    BAD(DOMAIN, "\ufb00.example",
+        "contains U+FB00, which kawan does not take in a domain name (give its xn-- form if it "
+        "is a real one)");
+    BAD(DOMAIN, "\U0001f600.example",
+        "contains U+1F600, which kawan does not take in a domain name (give its xn-- form if it "
+        "is a real one)");
     BAD(DOMAIN, "-b\xc3\xbc.example", "has a label that starts with '-'");
     BAD(DOMAIN, "a..\xff", "contains bytes that are not UTF-8");
     BAD(DOMAIN, "zero\xe2\x80\x8bwidth.example",
