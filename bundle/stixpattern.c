@@ -458,7 +458,9 @@ static bool observation(lexer *l)
             return false;
         }
         if (l->kind != T_RBRACKET) {
-            return fail(l, "has a '[' observation without its ']'");
+            return fail(l, l->kind == T_END ? "has a '[' observation without its ']'"
+                                            : "has text where an observation's ']' belongs (a "
+                                              "value without quotes, or two values?)");
         }
         next(l);
     } else if (l->kind == T_LPAREN) {
@@ -481,7 +483,7 @@ static bool observation(lexer *l)
         if (word_is(l, "START")) {
             next(l);
             if (l->kind != T_TIMESTAMP) {
-                return fail(l, "has START without a t'...' timestamp");
+                return fail(l, "has START without a valid t'YYYY-MM-DDTHH:MM:SSZ' timestamp");
             }
             next(l);
             if (!word_is(l, "STOP")) {
@@ -489,7 +491,7 @@ static bool observation(lexer *l)
             }
             next(l);
             if (l->kind != T_TIMESTAMP) {
-                return fail(l, "has STOP without a t'...' timestamp");
+                return fail(l, "has STOP without a valid t'YYYY-MM-DDTHH:MM:SSZ' timestamp");
             }
             next(l);
         } else if (word_is(l, "WITHIN")) {

@@ -101,8 +101,14 @@ const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, s
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
         size_t k = c < 0x80 ? 1 : kw_utf8_len(s + i, len - i);
-        bool esc = c < 0x20 || c == 0x7f || k == 0;
-        size_t need = esc ? 4 : k;
+        /* The bidirectional controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) would
+         * reorder the terminal line around them: shown as their bytes. */
+        const unsigned char *u = (const unsigned char *)s + i;
+        bool bidi = k == 3 && u[0] == 0xE2
+            && ((u[1] == 0x80 && (u[2] == 0x8E || u[2] == 0x8F || (u[2] >= 0xAA && u[2] <= 0xAE)))
+                || (u[1] == 0x81 && u[2] >= 0xA6 && u[2] <= 0xA9));
+        bool esc = c < 0x20 || c == 0x7f || k == 0 || bidi;
+        size_t need = esc ? 4 * (bidi ? 3 : 1) : k;
 
         if (o + need + 4 > cap || o >= max) {
             memcpy(buf + o, "...", 3);
@@ -110,11 +116,12 @@ const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, s
             break;
         }
         if (esc) {
-            buf[o++] = '\\';
-            buf[o++] = 'x';
-            buf[o++] = hex[c >> 4];
-            buf[o++] = hex[c & 15];
-            i++;
+            for (size_t b = 0; b < (bidi ? 3u : 1u); b++, i++) {
+                buf[o++] = '\\';
+                buf[o++] = 'x';
+                buf[o++] = hex[(unsigned char)s[i] >> 4];
+                buf[o++] = hex[(unsigned char)s[i] & 15];
+            }
         } else {
             memcpy(buf + o, s + i, k);
             o += k;

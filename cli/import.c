@@ -45,8 +45,10 @@ static const char usage[]
       "                   indicators are held back without --to (the summary counts them)\n"
       "  --skip-invalid   stix, misp: import the valid indicators and list the invalid ones\n"
       "\n"
-      "The exit code is 0 when everything was imported, already held, or held back as RED\n"
-      "without --to; 1 otherwise.\n"
+      "The exit code is 0 when the input was read and everything in it was imported, already\n"
+      "held, or left out as the summary says (unsupported, or with --skip-invalid invalid, or\n"
+      "RED without --to); 1 when the input could not be read or, without --skip-invalid,\n"
+      "holds an invalid item (then nothing is imported).\n"
       "A progress bar is shown when stderr is a terminal.\n";
 
 typedef enum { FMT_KWX, FMT_STIX, FMT_MISP } import_format;
@@ -681,6 +683,11 @@ static kw_err read_stdin(size_t max, char **out, size_t *out_len, kw_import_repo
             "standard input holds more than %zu bytes", max);
         free(buf);
         return KW_ERR_TOOBIG;
+    }
+    if (len == 0) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "standard input is empty");
+        free(buf);
+        return KW_ERR_DECODE;
     }
     *out = buf;
     *out_len = len;

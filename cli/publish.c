@@ -464,6 +464,7 @@ static bool csv_misp_value(source *s, item *it, const field *type, const field *
     it->kind = ITEM_BAD;
     it->raw = value->p;
     it->raw_len = value->len;
+    it->refanged = false; /* MISP values are never defanged */
     if (v == NULL) {
         it->why = "could not be read (out of memory)";
         return true;
@@ -500,9 +501,11 @@ static bool csv_misp_value(source *s, item *it, const field *type, const field *
     return true;
 }
 
-static bool false_word(const field *f)
+/* A MISP to_ids cell that is true: 1 or true (MISP writes 0 or 1; empty is not true, as a
+ * missing to_ids is not in the JSON import). */
+static bool true_word(const field *f)
 {
-    return (f->len == 1 && f->p[0] == '0') || (f->len == 5 && strncasecmp(f->p, "false", 5) == 0);
+    return (f->len == 1 && f->p[0] == '1') || (f->len == 4 && strncasecmp(f->p, "true", 4) == 0);
 }
 
 /* A CSV data line: picks the value and type columns. Returns false for a row that names no
@@ -524,7 +527,7 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
         set_bad(it, line, len, it->why_buf);
         return true;
     }
-    if (s->to_ids_col >= 0 && s->to_ids_col < nf && false_word(&f[s->to_ids_col])) {
+    if (s->to_ids_col >= 0 && (s->to_ids_col >= nf || !true_word(&f[s->to_ids_col]))) {
         s->not_ids++;
         return false;
     }
@@ -708,8 +711,9 @@ static int next_item(source *s, const pub_opts *o, item *it)
          * the next read). */
         if (s->hosts_at != NULL) {
             if (hosts_next(&s->hosts_at, s->hosts_end, &p, &plen)) {
+                /* A hosts file maps names: an address or a URL there is a broken line. */
                 it->line = s->line;
-                normalise(it, o->type, p, plen);
+                normalise(it, o->type != KW_OBS_NONE ? o->type : KW_OBS_DOMAIN, p, plen);
                 return 1;
             }
             s->hosts_at = NULL;
@@ -1327,6 +1331,10 @@ int publish_main(int argc, char **argv)
         if (invalid > 0) {
             kw_cli_error(
                 "nothing published: all %llu values are invalid", (unsigned long long)invalid);
+        } else if (s.not_ids + s.unsupported > 0) {
+            kw_cli_error("nothing published: %s holds no values to publish (%llu not for "
+                         "detection, %llu of MISP types kawan does not carry)",
+                s.name, (unsigned long long)s.not_ids, (unsigned long long)s.unsupported);
         } else {
             kw_cli_error("nothing published: %s holds no values", s.name);
         }

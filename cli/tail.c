@@ -28,9 +28,10 @@ static int print_one(void *ctx, const kw_result *r)
     } else {
         char id[48], tm[32], who[64];
         kw_indicator_id_format(id, r->ind->id);
-        printf("%s  %-12s %-8s %-12s %s  %s\n", kw_cli_time(tm, (int64_t)r->recv_ms),
+        printf("%s  %-12s %-8s %-12s %s  %s%s\n", kw_cli_time(tm, (int64_t)r->recv_ms),
             kw_tlp_name(r->tlp), kw_obs_type_name(r->ind->type),
-            kw_cli_node_label(t->n, r->origin, who), r->ind->value, id);
+            kw_cli_node_label(t->n, r->origin, who), r->ind->value, id,
+            r->ind->revoked ? "  REVOKED" : "");
     }
     fflush(stdout);
     return 0;

@@ -259,6 +259,22 @@ ok "key unprotect with the right passphrase" "$A" key unprotect --passphrase-fd 
 verified "verify at the end" "$A"
 unchanged "at the end"
 
+printf '0.0.0.0 hosts-ok.example 192.0.2.9\n' >"$KW_TMP/hosts-ip.txt"
+check "an address where a hosts file has names"
+kw "$A" publish --tlp clear --file "$KW_TMP/hosts-ip.txt"
+[ "$RC" -eq 1 ] || { show_result; fail "an address in a hosts line was published"; }
+match "it is refused as a name" "$ERR" "line 1: '192.0.2.9' has an all-numeric top-level label"
+printf 'type,value,to_ids\nip-dst,192.0.2.140,\nip-dst,192.0.2.141,0\n' >"$KW_TMP/misp-noids.csv"
+check "a MISP CSV whose rows are not for detection (to_ids empty or 0)"
+kw "$A" publish --tlp clear --csv --file "$KW_TMP/misp-noids.csv"
+[ "$RC" -eq 1 ] || { show_result; fail "rows without to_ids were published"; }
+match "it says why nothing is published" "$ERR" "holds no values to publish \(2 not for detection"
+check "import from an empty standard input"
+kw "$A" import --format stix - --tlp clear </dev/null
+[ "$RC" -eq 1 ] || { show_result; fail "an empty standard input was imported"; }
+match "it says so" "$ERR" "^kawan: standard input is empty; nothing imported$"
+unchanged "after the hosts, MISP CSV and empty-input cases"
+
 # ---- standard descriptors closed ----
 # Started by a supervisor with 0, 1 and 2 closed, kawan must not write its messages (here
 # the warnings about skipped values) into whatever file it opens next: the store.
