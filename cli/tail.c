@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bundle/value.h"
 #include "node/node.h"
@@ -10,7 +11,9 @@
 static const char usage[] = "Usage: kawan tail [--json]\n"
                             "\n"
                             "Follows new indicators as the running node receives them (and\n"
-                            "those this node publishes), like tail -f.\n"
+                            "those this node publishes), like tail -F: it goes on following\n"
+                            "when the node restarts (what arrives meanwhile is not shown;\n"
+                            "kawan query --since finds it).\n"
                             "Needs a running 'kawan run'. --json prints JSON Lines as "
                             "'kawan query --json' does.\n";
 
@@ -18,6 +21,7 @@ typedef struct tail_ctx {
     kw_cli_node *n;
     bool json;
     bool started;
+    bool announce; /* say so once following again after the node restarted */
 } tail_ctx;
 
 static int print_one(void *ctx, const kw_result *r)
@@ -43,6 +47,11 @@ static int on_line(void *ctx, const char *line)
     uint8_t uuid[16];
     if (!t->started) {
         t->started = strcmp(line, "ok") == 0;
+        if (t->started && t->announce) {
+            /* (What arrived in between is not shown: kawan query --since finds it.) */
+            kw_cli_warn("the node is back; following again");
+            t->announce = false;
+        }
         return t->started ? 0 : 1;
     }
     if (kw_indicator_id_parse(line, uuid) != KW_ERR_OK) {
@@ -85,7 +94,18 @@ int tail_main(int argc, char **argv)
     } else if (rc != KW_ERR_OK) {
         ret = kw_cli_error("control socket: %s", kw_strerror(rc));
     } else {
-        ret = kw_cli_error("the node stopped");
+        /* Like tail -F: the node restarting (an upgrade, a reboot) does not end the watch. */
+        kw_cli_warn("the node stopped; following again when it is back (Ctrl-C ends)");
+        for (;;) {
+            struct timespec pause = { 0, 200000000L };
+            nanosleep(&pause, NULL);
+            t.started = false;
+            t.announce = true;
+            rc = kw_control_request(n.dir, "tail", on_line, &t);
+            if (rc == KW_ERR_OK && t.started) {
+                kw_cli_warn("the node stopped; following again when it is back (Ctrl-C ends)");
+            }
+        }
     }
     kw_cli_node_close(&n);
     return ret;

@@ -39,12 +39,23 @@ wait_for 5 grep -q '"value":"evil-line.example.com"' "$NET/tail0.out" || fail "k
 kill "$tail0_pid"; wait "$tail0_pid" 2>/dev/null || true
 pass "kawan tail on the publishing node shows its own publishes"
 
-# C goes down; A publishes; C comes back and catches up.
+# C goes down; A publishes; C comes back and catches up. A tail on C follows across the restart.
+"$KAWAN" --dir "$NET/n2" tail --json >"$NET/tail2.out" 2>"$NET/tail2.err" &
+tail2_pid=$!
+sleep 0.3
 net_stop 2
 kn 0 publish --tlp clear 198.51.100.99 >/dev/null
 net_start 2
 wait_for 15 has_value 2 198.51.100.99 || fail "C did not catch up after a restart"
 pass "C caught up after a restart"
+wait_for 10 grep -q "the node is back; following again" "$NET/tail2.err" \
+    || fail "kawan tail on C did not reconnect: $(cat "$NET/tail2.err")"
+kn 0 publish --tlp clear after-restart.example >/dev/null
+wait_for 15 grep -q '"value":"after-restart.example"' "$NET/tail2.out" \
+    || fail "kawan tail on C stopped following when C restarted: $(cat "$NET/tail2.err")"
+grep -q "following again when it is back" "$NET/tail2.err" || fail "tail did not say the node stopped"
+kill "$tail2_pid"; wait "$tail2_pid" 2>/dev/null || true
+pass "kawan tail follows across a restart of the node"
 
 # Publishing while A's daemon is stopped goes out when it starts.
 net_stop 0
