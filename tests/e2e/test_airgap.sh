@@ -123,7 +123,11 @@ verified "the store verifies after a tampered import" "$T"
 
 # A changed checksum only: every entry verifies, the trailer does not.
 cp "$F/a.kwx" "$F/trailer.kwx"
-printf '\x00' | dd of="$F/trailer.kwx" bs=1 seek=$((SIZE - 1)) conv=notrunc status=none
+# The last byte inverted (setting it to a fixed value would leave 1 file in 256 unchanged).
+LAST=$(tail -c 1 "$F/a.kwx" | od -An -tu1 | tr -d ' ')
+printf "\\x$(printf '%02x' $((LAST ^ 255)))" | dd of="$F/trailer.kwx" bs=1 seek=$((SIZE - 1)) \
+    conv=notrunc status=none
+cmp -s "$F/a.kwx" "$F/trailer.kwx" && fail "the trailer was not changed"
 bad 1 "byte $((SIZE - 32)): the checksum in the trailer .* does not match" \
     "a trailer checksum mismatch is reported" "$T" import "$F/trailer.kwx"
 

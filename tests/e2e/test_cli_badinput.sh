@@ -218,7 +218,11 @@ bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file of garba
     "$A" publish --tlp clear 1.2.3.4
 bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file of garbage: id" "$A" id
 cp -p "$KW_TMP/identity.key.good" "$A/identity.key"
-printf '\x55' | dd of="$A/identity.key" bs=1 seek=20 conv=notrunc 2>/dev/null
+# Byte 20 inverted (a fixed value would leave 1 key in 256 unchanged).
+B20=$(head -c 21 "$KW_TMP/identity.key.good" | tail -c 1 | od -An -tu1 | tr -d ' ')
+printf "\\x$(printf '%02x' $((B20 ^ 255)))" | dd of="$A/identity.key" bs=1 seek=20 conv=notrunc \
+    2>/dev/null
+cmp -s "$KW_TMP/identity.key.good" "$A/identity.key" && fail "the key file was not changed"
 bad 1 "$A/identity.key is damaged or not a kawan key file$" "a key file with one byte changed" \
     "$A" publish --tlp clear 1.2.3.4
 head -c 40 "$KW_TMP/identity.key.good" >"$A/identity.key"
