@@ -125,9 +125,9 @@ static const char remark_usage[]
       "RED requires --to. Earlier versions stay in the feed, which is append-only.\n"
       "\n"
       "Members that cannot read the new version (not among its recipients) could not tell\n"
-      "that it replaces the one they hold. So a stricter level, or other recipients of a\n"
-      "sealed one, first revokes the indicator under its old level and recipients: they hide\n"
-      "it, while the recipients of the new version see that version, which is newer.\n";
+      "that it replaces the one they hold. So a stricter level, or any sealed one (whose\n"
+      "recipients may differ), first revokes the indicator under its old level and recipients:\n"
+      "they hide it, while the recipients of the new version see that version, which is newer.\n";
 
 int remark_main(int argc, char **argv)
 {
