@@ -362,23 +362,29 @@ static bool primitive_literal(const lexer *l)
 
 static bool comparison_or(lexer *l);
 
+/* A '(' inner ')' group, at the '(': comparisons or observations, nesting bounded. */
+static bool group(lexer *l, bool (*inner)(lexer *))
+{
+    if (++l->depth > MAX_NESTING) {
+        return fail(l, "nests deeper than 64 levels");
+    }
+    next(l);
+    if (!inner(l)) {
+        return false;
+    }
+    if (l->kind != T_RPAREN) {
+        return fail(l, "has a '(' without its ')'");
+    }
+    l->depth--;
+    next(l);
+    return true;
+}
+
 /* One property test, or a parenthesised comparison expression. */
 static bool prop_test(lexer *l)
 {
     if (l->kind == T_LPAREN) {
-        if (++l->depth > MAX_NESTING) {
-            return fail(l, "nests deeper than 64 levels");
-        }
-        next(l);
-        if (!comparison_or(l)) {
-            return false;
-        }
-        if (l->kind != T_RPAREN) {
-            return fail(l, "has a '(' without its ')'");
-        }
-        l->depth--;
-        next(l);
-        return true;
+        return group(l, comparison_or);
     }
     if (word_is(l, "EXISTS")) {
         next(l);
@@ -464,18 +470,9 @@ static bool observation(lexer *l)
         }
         next(l);
     } else if (l->kind == T_LPAREN) {
-        if (++l->depth > MAX_NESTING) {
-            return fail(l, "nests deeper than 64 levels");
-        }
-        next(l);
-        if (!observation_seq(l)) {
+        if (!group(l, observation_seq)) {
             return false;
         }
-        if (l->kind != T_RPAREN) {
-            return fail(l, "has a '(' without its ')'");
-        }
-        l->depth--;
-        next(l);
     } else {
         return fail(l, "has something other than a '[' observation where one belongs");
     }
