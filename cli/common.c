@@ -70,12 +70,18 @@ kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, s
     }
     kw_err rc = *type != KW_OBS_NONE ? kw_value_normalise(*type, raw, len, out, cap, out_len, why)
                                      : kw_value_detect(raw, len, type, out, cap, out_len, why);
-    /* A new pattern must be one by the STIX grammar (exports carry it as it is). The value
-     * normaliser stays lenient: it also reads what older nodes published. */
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    /* A new value must pass what stored ones need not (the normaliser also reads what older
+     * nodes published): a pattern the STIX grammar, xn-- labels valid Punycode. */
     const char *bad = NULL;
-    if (rc == KW_ERR_OK
-        && (*type == KW_OBS_STIX_PATTERN ? !kw__stix_pattern_valid(out, *out_len, &bad)
-                                          : (bad = kw_value_new_check(*type, out, *out_len)) != NULL)) {
+    if (*type == KW_OBS_STIX_PATTERN) {
+        (void)kw__stix_pattern_valid(out, *out_len, &bad);
+    } else {
+        bad = kw_value_new_check(*type, out, *out_len);
+    }
+    if (bad != NULL) {
         if (why != NULL) {
             *why = bad;
         }
@@ -83,7 +89,7 @@ kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, s
         *out_len = 0;
         return KW_ERR_INVAL;
     }
-    return rc;
+    return KW_ERR_OK;
 }
 
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max)

@@ -467,18 +467,12 @@ static kw_err collect_revocation(collector *c, held_check *h, int64_t modified)
     if ((rc = kw_bundle_new(&r->b)) != KW_ERR_OK) {
         return rc;
     }
-    kw_indicator *held = &c->scratch->items[0];
-    int64_t was = held->modified;
-    bool was_revoked = held->revoked;
-    held->modified = modified;
-    held->revoked = true;
-    rc = kw_bundle_copy_indicator(r->b, held, NULL);
-    held->modified = was;
-    held->revoked = was_revoked;
-    if (rc != KW_ERR_OK) {
+    if ((rc = kw_bundle_copy_indicator(r->b, &c->scratch->items[0], NULL)) != KW_ERR_OK) {
         kw_bundle_free(r->b);
         return rc;
     }
+    r->b->items[0].modified = modified;
+    r->b->items[0].revoked = true;
     r->tlp = h->tlp;
     r->rcpt = h->rcpt; /* taken over */
     r->n_rcpt = h->n_rcpt;

@@ -99,12 +99,11 @@ typedef struct source {
     int n_tag_cols;
     uint64_t not_ids; /* rows with to_ids 0 */
     uint64_t unsupported; /* rows of a MISP type kawan does not carry */
-    /* The second value of a MISP domain|ip row, given by the next call. */
+    /* The last MISP row converted (allocated with the first); a domain|ip row's second
+     * value in it is given by the next call while pending is set. */
+    kw_misp_value *misp;
     bool pending;
-    kw_obs_type pending_type;
     uint64_t pending_line;
-    char pending_value[KW_VALUE_MAX + 1];
-    size_t pending_len;
     char *scratch;
     char *rec; /* a CSV record whose quoted field spans lines, joined */
     const char *hosts_at, *hosts_end; /* the names of a hosts-file line not yet taken */
@@ -458,46 +457,38 @@ static bool csv_row_tlp(const source *s, const pub_opts *o, item *it, const fiel
 static bool csv_misp_value(source *s, item *it, const field *type, const field *value)
 {
     char name[64], raw[2 * KW_VALUE_MAX + 2];
-    kw_misp_value *v = malloc(sizeof(*v));
     const char *why = NULL;
 
     it->kind = ITEM_BAD;
     it->raw = value->p;
     it->raw_len = value->len;
     it->refanged = false; /* MISP values are never defanged */
-    if (v == NULL) {
+    if (s->misp == NULL && (s->misp = malloc(sizeof(*s->misp))) == NULL) {
         it->why = "could not be read (out of memory)";
         return true;
     }
     snprintf(name, sizeof(name), "%.*s", (int)(type->len < 63 ? type->len : 63), type->p);
     if (value->len >= sizeof(raw)) {
         it->why = "is too long";
-        free(v);
         return true;
     }
     memcpy(raw, value->p, value->len);
     raw[value->len] = '\0';
+    kw_misp_value *v = s->misp;
     kw_err rc = kw_misp_convert(name, raw, v, &why);
     if (rc == KW_ERR_NOTFOUND) {
-        free(v);
         return false;
     }
     if (rc != KW_ERR_OK) {
         it->why = why != NULL ? why : "is not a valid value";
-    } else {
-        it->kind = ITEM_OK;
-        it->type = v->type;
-        memcpy(it->value, v->value, v->len + 1);
-        it->len = v->len;
-        if (v->type2 != KW_OBS_NONE) {
-            s->pending = true;
-            s->pending_type = v->type2;
-            s->pending_line = it->line;
-            memcpy(s->pending_value, v->value2, v->len2 + 1);
-            s->pending_len = v->len2;
-        }
+        return true;
     }
-    free(v);
+    it->kind = ITEM_OK;
+    it->type = v->type;
+    memcpy(it->value, v->value, v->len + 1);
+    it->len = v->len;
+    s->pending = v->type2 != KW_OBS_NONE;
+    s->pending_line = it->line;
     return true;
 }
 
@@ -699,9 +690,9 @@ static int next_item(source *s, const pub_opts *o, item *it)
             s->pending = false;
             it->kind = ITEM_OK;
             it->line = s->pending_line;
-            it->type = s->pending_type;
-            memcpy(it->value, s->pending_value, s->pending_len + 1);
-            it->len = s->pending_len;
+            it->type = s->misp->type2;
+            memcpy(it->value, s->misp->value2, s->misp->len2 + 1);
+            it->len = s->misp->len2;
             it->raw = it->value;
             it->raw_len = it->len;
             it->refanged = false;
@@ -1393,6 +1384,7 @@ out:
     free(s.buf);
     free(s.scratch);
     free(s.rec);
+    free(s.misp);
     free(p.seen);
     free(errors);
     free(it);
