@@ -1534,8 +1534,11 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
     if (cap < len + 1) {
         return 0;
     }
-    /* A defanged scheme: only at the very start, and only before ':' or a bracket. */
-    for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
+    /* A defanged scheme: only at the very start, and only before ':' or a bracket. Each
+     * starts with an 'h', 'f' or 's'. */
+    char c0 = len > 0 ? ascii_lower(in[0]) : '\0';
+    bool may = c0 == 'h' || c0 == 'f' || c0 == 's';
+    for (size_t k = 0; may && k < sizeof(schemes) / sizeof(schemes[0]); k++) {
         size_t l = strlen(schemes[k].from);
         if (starts_nocase(in, len, schemes[k].from) && len > l
             && (in[l] == ':' || in[l] == '[')) {
@@ -1544,6 +1547,19 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
             changes++;
             break;
         }
+    }
+    /* Every stand-in opens with a bracket, brace or parenthesis: without one, the rest is
+     * copied as it is (nearly every value a feed holds). */
+    size_t j = i;
+    while (j < len && in[j] != '[' && in[j] != '{' && in[j] != '(') {
+        j++;
+    }
+    if (j == len) {
+        memcpy(out + o, in + i, len - i);
+        o += len - i;
+        out[o] = '\0';
+        *out_len = o;
+        return changes;
     }
     /* After a URL's authority, '(' and ')' are characters a path or query may hold, so only
      * the bracket and brace forms (never valid there) are stand-ins. */

@@ -323,6 +323,10 @@ static const char *hosts_names(const char *s, size_t n)
     static const char *const sinks[] = { "0.0.0.0", "127.0.0.1", "::1", "::", "fe00::0",
         "ff00::0", "ff02::1", "ff02::2" };
 
+    /* What every sink starts with: most lines are no hosts lines, and are done here. */
+    if (n == 0 || (s[0] != '0' && s[0] != '1' && s[0] != ':' && s[0] != 'f')) {
+        return NULL;
+    }
     for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
         size_t l = strlen(sinks[k]);
         if (n > l + 1 && memcmp(s, sinks[k], l) == 0 && is_blank(s[l])) {

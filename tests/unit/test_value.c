@@ -1093,6 +1093,8 @@ static void test_refang(void **state)
     expect_refang("hxxps[://]evil[.]example[/]p(.)q", "https://evil.example/p(.)q", 4);
     expect_refang("http://e(.)x?a(at)b", "http://e.x?a(at)b", 1);
     expect_refang("evil.example", "evil.example", 0);
+    expect_refang("hxxps://evil.example/a", "https://evil.example/a", 1);
+    expect_refang("fxp:files.example", "ftp:files.example", 1);
     expect_refang("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x", 0);
     expect_refang("[::1]", "[::1]", 0);
     expect_refang("hxxpfoo.example", "hxxpfoo.example", 0);
