@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crypto/log.h"
 #include "node/node.h"
@@ -74,6 +75,13 @@ int run_main(int argc, char **argv)
     if ((ret = kw_cli_node_open(&n, KW_CLI_NODE_ONLY | KW_CLI_IDENTITY)) != 0) {
         kw_cli_node_close(&n);
         return ret;
+    }
+    /* init makes the directory 0700; a wider mode set since is worth a word, not a refusal
+     * (every file in it is 0600 still). */
+    struct stat st;
+    if (stat(n.dir, &st) == 0 && (st.st_mode & 077) != 0) {
+        kw_log_warn("the data directory is open to other users; chmod 700 it",
+            "dir=%s mode=%04o", n.dir, (unsigned)(st.st_mode & 07777));
     }
     o.dir = n.dir;
     o.anti_entropy_ms = (uint32_t)(ae * 1000);

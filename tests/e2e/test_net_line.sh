@@ -9,7 +9,11 @@ net_link 0 1
 net_link 1 2
 net_member 0 2
 net_member 2 0
+chmod 755 "$NET/n2"
 for i in 0 1 2; do net_start "$i"; done
+log_has 2 "data directory is open to other users" || fail "C did not warn about its mode-0755 data directory"
+log_has 1 "open to other users" && fail "B warned about its mode-0700 data directory"
+pass "a data directory opened to other users after init is warned about"
 wait_for 15 has_connected 1 2 || fail "B did not connect to both A and C"
 pass "B is connected to A and C"
 [ "$(connected_count 0)" = 1 ] || fail "A should have exactly one session (with B)"
