@@ -385,8 +385,12 @@ static kw_err withdraw(mrun *r, const mevent *ev, json_t *a, bool org_only)
     return rc;
 }
 
-/* Handles one attribute. Returns an error only for what stops the import (the sink). */
-static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_object)
+/*
+ * Handles one attribute. object_distribution is that of the Object holding it (-1: none, or
+ * not in an Object). Returns an error only for what stops the import (the sink).
+ */
+static kw_err attribute(
+    mrun *r, const mevent *ev, json_t *a, bool in_deleted_object, int object_distribution)
 {
     kw_import_report *rep = r->rep;
     mconv *c = r->c;
@@ -417,10 +421,12 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
         || !flag(json_object_get(a, "to_ids"))) {
         return withdraw(r, ev, a, false);
     }
-    /* Distribution 0 is "your organisation only" (5: as the event says): not for sharing,
-     * whatever its TLP. */
-    int dist = distribution(json_object_get(a, "distribution"));
-    if ((dist == 5 || dist < 0 ? ev->distribution : dist) == 0) {
+    /* Distribution 0 is "your organisation only": not for sharing, whatever its TLP. MISP
+     * shares an attribute no further than the narrowest of its own distribution, its Object's
+     * and its event's (an event or Object of 0 is never synced, whatever its attributes say),
+     * so a 0 at any of the three keeps it here. */
+    if (distribution(json_object_get(a, "distribution")) == 0 || object_distribution == 0
+        || ev->distribution == 0) {
         return withdraw(r, ev, a, true);
     }
     v = json_object_get(a, "uuid");
@@ -545,7 +551,8 @@ static kw_err attribute(mrun *r, const mevent *ev, json_t *a, bool in_deleted_ob
     return KW_ERR_OK;
 }
 
-static kw_err attributes(mrun *r, const mevent *ev, json_t *list, bool deleted_object)
+static kw_err attributes(
+    mrun *r, const mevent *ev, json_t *list, bool deleted_object, int object_distribution)
 {
     size_t i;
     json_t *a;
@@ -560,7 +567,7 @@ static kw_err attributes(mrun *r, const mevent *ev, json_t *list, bool deleted_o
     }
     json_array_foreach(list, i, a)
     {
-        if ((rc = attribute(r, ev, a, deleted_object)) != KW_ERR_OK) {
+        if ((rc = attribute(r, ev, a, deleted_object, object_distribution)) != KW_ERR_OK) {
             return rc;
         }
     }
@@ -597,7 +604,7 @@ static kw_err event(mrun *r, json_t *e)
         json_object_get(e, "Tag"), &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
     read_tags(r->extra_tags, &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
     r->attr_index = 0;
-    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false)) != KW_ERR_OK) {
+    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false, -1)) != KW_ERR_OK) {
         return rc;
     }
     objects = json_object_get(e, "Object");
@@ -615,7 +622,8 @@ static kw_err event(mrun *r, json_t *e)
             return KW_ERR_DECODE;
         }
         /* A deleted object withdraws every attribute in it. */
-        rc = attributes(r, &ev, json_object_get(o, "Attribute"), flag(json_object_get(o, "deleted")));
+        rc = attributes(r, &ev, json_object_get(o, "Attribute"), flag(json_object_get(o, "deleted")),
+            distribution(json_object_get(o, "distribution")));
         if (rc != KW_ERR_OK) {
             return rc;
         }

@@ -457,13 +457,93 @@ static void test_org_only(void **state)
     (void)state;
     collect_init(&c);
     assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
-    assert_int_equal(rep.org_only, 2);
-    assert_int_equal(rep.indicators, 2);
-    assert_int_equal(c.calls, 2);
-    (void)find(&c, "192.0.2.82", NULL); /* its own distribution 3 */
+    /* 82 says 3 ("all communities"), but its event is 0: MISP never syncs that event at all. */
+    assert_int_equal(rep.org_only, 3);
+    assert_int_equal(rep.indicators, 1);
+    assert_int_equal(c.calls, 1);
     (void)find(&c, "192.0.2.84", NULL);
-    assert_int_equal(c.withdrawals, 2);
+    assert_int_equal(c.withdrawals, 3);
     collect_done(&c);
+}
+
+/* One to_ids ip-dst attribute (192.0.2.90), inside an Object when obj is not NULL. Each
+ * distribution is a JSON value as written (with ` for "), or NULL for none; tag is a tlp: tag
+ * of the event, or NULL. */
+static kw_err import_dist(const char *ev, const char *obj, const char *attr, const char *tag,
+    kw_tlp def, bool skip, collect *c, kw_import_report *rep)
+{
+    char ev_d[64] = "", obj_d[64] = "", attr_d[64] = "", tags[64] = "", list[512], doc[1024];
+
+    if (ev != NULL) {
+        snprintf(ev_d, sizeof(ev_d), "`distribution`:%s,", ev);
+    }
+    if (obj != NULL) {
+        snprintf(obj_d, sizeof(obj_d), "`distribution`:%s,", obj);
+    }
+    if (attr != NULL) {
+        snprintf(attr_d, sizeof(attr_d), ",`distribution`:%s", attr);
+    }
+    if (tag != NULL) {
+        snprintf(tags, sizeof(tags), "`Tag`:[{`name`:`%s`}],", tag);
+    }
+    snprintf(list, sizeof(list),
+        "`Attribute`:[{`uuid`:`00000000-0000-4000-8000-000000000090`,`type`:`ip-dst`,"
+        "`value`:`192.0.2.90`,`to_ids`:true,`timestamp`:`1700000090`%s}]",
+        attr_d);
+    if (obj != NULL) {
+        snprintf(doc, sizeof(doc),
+            "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000009`,`timestamp`:`1700000000`,"
+            "%s%s`Object`:[{`name`:`ip-port`,%s%s}]}}",
+            ev_d, tags, obj_d, list);
+    } else {
+        snprintf(doc, sizeof(doc),
+            "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000009`,`timestamp`:`1700000000`,"
+            "%s%s%s}}",
+            ev_d, tags, list);
+    }
+    return import_text(doc, def, skip, c, rep);
+}
+
+/* An Object of distribution 0 is never synced by MISP, nor any attribute in it, whatever the
+ * attribute says: not imported, counted and withdrawn as organisation only. */
+static void test_org_only_object(void **state)
+{
+    static const char *const attr_dists[] = { "`5`", "5", "`3`", "`1`", "`4`", NULL };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(attr_dists) / sizeof(attr_dists[0]); i++) {
+        collect c;
+        kw_import_report rep;
+
+        collect_init(&c);
+        assert_int_equal(
+            import_dist("`1`", "`0`", attr_dists[i], "tlp:amber", KW_TLP_GREEN, false, &c, &rep),
+            KW_ERR_OK);
+        if (rep.org_only != 1 || rep.indicators != 0 || c.calls != 0 || c.withdrawals != 1) {
+            fail_msg("attribute distribution %s in an object of 0: org_only %llu indicators %llu",
+                attr_dists[i] != NULL ? attr_dists[i] : "(none)",
+                (unsigned long long)rep.org_only, (unsigned long long)rep.indicators);
+        }
+        collect_done(&c);
+    }
+    /* The reported case: an object of 0, an attribute inheriting (5), an event of 1. */
+    {
+        collect c;
+        kw_import_report rep;
+        const char *doc =
+            "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000010`,`distribution`:`1`,"
+            "`timestamp`:`1700000000`,`Tag`:[{`name`:`tlp:amber`}],`Object`:[{`name`:`domain-ip`,"
+            "`distribution`:`0`,`Attribute`:[{`uuid`:`5f0c0029-0000-4000-8000-000000000041`,"
+            "`type`:`domain`,`to_ids`:true,`distribution`:`5`,`timestamp`:`1700000041`,"
+            "`value`:`orgonly.bad.example`}]}]}}";
+
+        collect_init(&c);
+        assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+        assert_int_equal(rep.org_only, 1);
+        assert_int_equal(rep.indicators, 0);
+        assert_int_equal(c.calls, 0);
+        collect_done(&c);
+    }
 }
 
 /* A tlp: tag that names no level must not fall back to the (laxer) default. */
@@ -914,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_event_envelopes),
         cmocka_unit_test(test_withdrawals),
         cmocka_unit_test(test_org_only),
+        cmocka_unit_test(test_org_only_object),
         cmocka_unit_test(test_unknown_tlp_tags),
         cmocka_unit_test(test_stix2_pattern),
         cmocka_unit_test(test_event_malformed),
