@@ -77,7 +77,8 @@ typedef struct mevent {
     const char *labels[KW_BUNDLE_MAX_LIST];
     uint32_t n_labels;
     const char *bad_tlp; /* a tlp: tag that names no level, or NULL */
-    int distribution; /* 0-5 as MISP numbers them, -1 when absent */
+    int distribution; /* distribution(): the event file's */
+    int feed_distribution; /* distribution(): the manifest's for this event (5: none) */
 } mevent;
 
 /* Scratch space for one attribute. */
@@ -96,6 +97,7 @@ typedef struct mrun {
     void *ctx;
     kw_import_report *rep;
     json_t *extra_tags; /* the event's Tag list from the manifest, or NULL */
+    json_t *extra_distribution; /* the event's distribution from the manifest, or NULL */
     mconv *c;
     uint64_t attr_index;
 } mrun;
@@ -159,9 +161,19 @@ static bool flag(json_t *v)
     return false;
 }
 
-/* A MISP distribution (0-5, a number or a string of one digit), or -1. */
+/* A distribution that is there but is none of MISP's 0-5. */
+#define DIST_BAD (-1)
+
+/*
+ * A MISP distribution: 0-5, a number or a string of one digit. An absent one counts as 5
+ * ("inherit"), which restricts nothing by itself. Anything else is DIST_BAD: the attributes it
+ * governs are invalid, as a guess could be laxer than the source meant.
+ */
 static int distribution(json_t *v)
 {
+    if (v == NULL) {
+        return 5;
+    }
     if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 5) {
         return (int)json_integer_value(v);
     }
@@ -169,7 +181,27 @@ static int distribution(json_t *v)
         && json_string_value(v)[0] <= '5') {
         return json_string_value(v)[0] - '0';
     }
-    return -1;
+    return DIST_BAD;
+}
+
+/*
+ * The least TLP of a distribution of 1-5 (0 is never shared). A distribution is a sharing
+ * restriction just as TLP is, and kawan must not share more widely than MISP would: 1 ("this
+ * community only") and 2 ("connected communities") reach a bounded set of organisations, so
+ * at least GREEN; 4 (a sharing group) a closed list of them, so at least AMBER; 3 ("all
+ * communities") sets no floor, nor does 5 ("inherit"), which leaves it to the next level.
+ */
+static kw_tlp distribution_floor(int d)
+{
+    switch (d) {
+    case 1:
+    case 2:
+        return KW_TLP_GREEN;
+    case 4:
+        return KW_TLP_AMBER;
+    default:
+        return KW_TLP_CLEAR;
+    }
 }
 
 static bool add_label(const char **labels, uint32_t *n, const char *s)
@@ -386,8 +418,8 @@ static kw_err withdraw(mrun *r, const mevent *ev, json_t *a, bool org_only)
 }
 
 /*
- * Handles one attribute. object_distribution is that of the Object holding it (-1: none, or
- * not in an Object). Returns an error only for what stops the import (the sink).
+ * Handles one attribute. object_distribution is that of the Object holding it (distribution();
+ * 5 when it is in none). Returns an error only for what stops the import (the sink).
  */
 static kw_err attribute(
     mrun *r, const mevent *ev, json_t *a, bool in_deleted_object, int object_distribution)
@@ -404,6 +436,12 @@ static kw_err attribute(
     bool has_tlp = ev->has_tlp;
     bool counting = !r->emit;
     kw_err rc;
+    /* From the narrowest to the widest, as MISP inherits them. */
+    const int dists[] = { distribution(json_object_get(a, "distribution")), object_distribution,
+        ev->distribution, ev->feed_distribution };
+    static const char *const dist_of[] = { "its distribution", "its object's distribution",
+        "its event's distribution", "the manifest's distribution for its event" };
+    kw_tlp floor = KW_TLP_CLEAR;
 
     r->attr_index++;
     if (counting) {
@@ -424,10 +462,11 @@ static kw_err attribute(
     /* Distribution 0 is "your organisation only": not for sharing, whatever its TLP. MISP
      * shares an attribute no further than the narrowest of its own distribution, its Object's
      * and its event's (an event or Object of 0 is never synced, whatever its attributes say),
-     * so a 0 at any of the three keeps it here. */
-    if (distribution(json_object_get(a, "distribution")) == 0 || object_distribution == 0
-        || ev->distribution == 0) {
-        return withdraw(r, ev, a, true);
+     * so a 0 at any level keeps it here, even where another level is malformed. */
+    for (size_t i = 0; i < sizeof(dists) / sizeof(dists[0]); i++) {
+        if (dists[i] == 0) {
+            return withdraw(r, ev, a, true);
+        }
     }
     v = json_object_get(a, "uuid");
     if (!json_is_string(v) || strlen(json_string_value(v)) != 36
@@ -448,6 +487,16 @@ static kw_err attribute(
         }                                             \
         return KW_ERR_OK;                             \
     } while (0)
+    /* The narrowest distribution has the strictest floor, so the strictest floor is the one. */
+    for (size_t i = 0; i < sizeof(dists) / sizeof(dists[0]); i++) {
+        if (dists[i] == DIST_BAD) {
+            INVALID("%s: attribute %s: %s is not a MISP distribution (0-5)", r->label, uuid_text,
+                dist_of[i]);
+        }
+        if (distribution_floor(dists[i]) > floor) {
+            floor = distribution_floor(dists[i]);
+        }
+    }
     v = json_object_get(a, "type");
     if (!json_is_string(v)) {
         INVALID("%s: attribute %s: type is missing", r->label, uuid_text);
@@ -529,6 +578,9 @@ static kw_err attribute(
     if (!has_tlp) {
         tlp = r->default_tlp;
     }
+    if (tlp < floor) {
+        tlp = floor;
+    }
 
 #undef INVALID
 
@@ -576,7 +628,7 @@ static kw_err attributes(
 
 static kw_err event(mrun *r, json_t *e)
 {
-    mevent ev = { .tlp = KW_TLP_CLEAR, .distribution = -1 };
+    mevent ev = { .tlp = KW_TLP_CLEAR };
     json_t *v, *objects, *o;
     size_t i;
     kw_err rc;
@@ -591,6 +643,7 @@ static kw_err event(mrun *r, json_t *e)
     v = json_object_get(e, "info");
     ev.info = json_is_string(v) ? json_string_value(v) : NULL;
     ev.distribution = distribution(json_object_get(e, "distribution"));
+    ev.feed_distribution = distribution(r->extra_distribution);
     if (!unix_ms(json_object_get(e, "timestamp"), &ev.ts)) {
         ev.ts = 0;
         v = json_object_get(e, "date");
@@ -604,7 +657,7 @@ static kw_err event(mrun *r, json_t *e)
         json_object_get(e, "Tag"), &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
     read_tags(r->extra_tags, &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
     r->attr_index = 0;
-    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false, -1)) != KW_ERR_OK) {
+    if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false, 5)) != KW_ERR_OK) {
         return rc;
     }
     objects = json_object_get(e, "Object");
@@ -622,8 +675,8 @@ static kw_err event(mrun *r, json_t *e)
             return KW_ERR_DECODE;
         }
         /* A deleted object withdraws every attribute in it. */
-        rc = attributes(r, &ev, json_object_get(o, "Attribute"), flag(json_object_get(o, "deleted")),
-            distribution(json_object_get(o, "distribution")));
+        rc = attributes(r, &ev, json_object_get(o, "Attribute"),
+            flag(json_object_get(o, "deleted")), distribution(json_object_get(o, "distribution")));
         if (rc != KW_ERR_OK) {
             return rc;
         }
@@ -826,6 +879,7 @@ typedef struct feed_event {
     char uuid[37];
     uint8_t hash[32];
     json_t *tags; /* borrowed from the manifest tree */
+    json_t *distribution; /* likewise */
 } feed_event;
 
 /* One event file of a feed: check (pass 1, records its hash) or import (pass 2, verifies
@@ -860,11 +914,13 @@ static kw_err feed_file(mrun *r, const char *dir, feed_event *fe, bool second)
     }
     r->label = path;
     r->extra_tags = fe->tags;
+    r->extra_distribution = fe->distribution;
     r->emit = second;
     rc = event_doc(r, root);
     /* path lives on this stack frame only. */
     r->label = NULL;
     r->extra_tags = NULL;
+    r->extra_distribution = NULL;
 out:
     json_decref(root);
     free(buf);
@@ -915,6 +971,9 @@ static kw_err import_feed(mrun *r, const char *dir, const char *manifest_path, b
         }
         memcpy(events[k].uuid, key, sizeof(events[k].uuid));
         events[k].tags = json_object_get(info, "Tag");
+        /* MISP's manifest repeats each event's distribution; it bounds the event as the
+         * event file's own does, in case the two differ. */
+        events[k].distribution = json_object_get(info, "distribution");
         k++;
     }
     for (size_t i = 0; i < k; i++) {

@@ -26,7 +26,11 @@
  * ({"Event": {...}}, {"response": [{"Event": {...}}, ...]} or a JSON array of {"Event"}).
  *
  * Every indicator goes to sink with the TLP of the event's (or attribute's) tlp: tag, the
- * most restrictive one when there are several; default_tlp when there is none.
+ * most restrictive one when there are several; default_tlp when there is none; raised, when
+ * stricter, to the floor of the MISP distribution (the narrowest of the attribute's, its
+ * Object's, its event's and the manifest's: 1 and 2 GREEN, 4 AMBER; docs/interop.md). An
+ * attribute with distribution 0 at any of those levels is not imported (rep->org_only); one
+ * with a distribution that is not 0-5 is invalid.
  *
  * Errors: KW_ERR_IO / KW_ERR_NOTFOUND for unreadable files, KW_ERR_TOOBIG for a file over
  * KW_MISP_MAX_FILE or a manifest over KW_MISP_MAX_EVENTS, KW_ERR_DECODE for malformed JSON

@@ -546,6 +546,165 @@ static void test_org_only_object(void **state)
     }
 }
 
+/* MISP's distribution is a sharing restriction like TLP: the narrowest of the attribute's, its
+ * object's and its event's sets a TLP floor, and the stricter of it and the TLP applies. */
+static void test_distribution_floor(void **state)
+{
+    static const struct {
+        const char *ev, *obj, *attr, *tag;
+        kw_tlp def, want;
+    } cases[] = {
+        /* The event's distribution alone. */
+        { "`1`", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "1", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`2`", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`3`", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_CLEAR },
+        { "`4`", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_AMBER },
+        { "4", NULL, NULL, "tlp:green", KW_TLP_CLEAR, KW_TLP_AMBER },
+        { "`5`", NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_CLEAR },
+        { NULL, NULL, NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_CLEAR },
+        /* No tlp: tag: the floor applies to the default too. */
+        { "`1`", NULL, NULL, NULL, KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`4`", NULL, NULL, NULL, KW_TLP_GREEN, KW_TLP_AMBER },
+        /* A floor never lowers a stricter TLP. */
+        { "`1`", NULL, NULL, "tlp:red", KW_TLP_CLEAR, KW_TLP_RED },
+        { "`4`", NULL, NULL, "tlp:amber+strict", KW_TLP_CLEAR, KW_TLP_AMBER_STRICT },
+        { "`1`", NULL, NULL, NULL, KW_TLP_AMBER, KW_TLP_AMBER },
+        /* The attribute's own distribution, and the narrowest of attribute and event. */
+        { "`3`", NULL, "`1`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`3`", NULL, "`4`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_AMBER },
+        { "`3`", NULL, "2", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`4`", NULL, "`3`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_AMBER },
+        { "`1`", NULL, "`3`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`1`", NULL, "`5`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`3`", NULL, "`5`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_CLEAR },
+        /* An object's: the attribute inherits it (5), the event still bounds it. */
+        { "`3`", "`1`", "`5`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`3`", "`4`", NULL, "tlp:clear", KW_TLP_CLEAR, KW_TLP_AMBER },
+        { "`3`", "`5`", "`5`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_CLEAR },
+        { "`1`", "`5`", "`5`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`1`", "`3`", "`3`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_GREEN },
+        { "`3`", "`3`", "`4`", "tlp:clear", KW_TLP_CLEAR, KW_TLP_AMBER },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        collect c;
+        kw_import_report rep;
+        kw_err rc;
+
+        collect_init(&c);
+        rc = import_dist(cases[i].ev, cases[i].obj, cases[i].attr, cases[i].tag, cases[i].def,
+            false, &c, &rep);
+        if (rc != KW_ERR_OK || c.calls != 1 || c.tlps[0] != cases[i].want
+            || rep.by_tlp[cases[i].want] != 1) {
+            fail_msg("case %zu (event %s, object %s, attribute %s, tag %s): rc %d, %u indicators, "
+                     "TLP %s, want %s (%s)",
+                i, cases[i].ev ? cases[i].ev : "-", cases[i].obj ? cases[i].obj : "-",
+                cases[i].attr ? cases[i].attr : "-", cases[i].tag ? cases[i].tag : "-", rc,
+                c.calls, c.calls > 0 ? kw_tlp_name(c.tlps[0]) : "-",
+                kw_tlp_name(cases[i].want), rep.first_error);
+        }
+        collect_done(&c);
+    }
+}
+
+/* A distribution that is not one of MISP's 0-5 makes the attribute invalid: guessing could
+ * only make it laxer than the source meant. */
+static void test_distribution_malformed(void **state)
+{
+    static const struct {
+        const char *ev, *obj, *attr;
+        const char *says;
+    } cases[] = {
+        { "`3`", NULL, "`7`", "its distribution is not" },
+        { "`3`", NULL, "6", "its distribution is not" },
+        { "`3`", NULL, "-1", "its distribution is not" },
+        { "`3`", NULL, "``", "its distribution is not" },
+        { "`3`", NULL, "` 1`", "its distribution is not" },
+        { "`3`", NULL, "`01`", "its distribution is not" },
+        { "`3`", NULL, "1.0", "its distribution is not" },
+        { "`3`", NULL, "null", "its distribution is not" },
+        { "`3`", NULL, "true", "its distribution is not" },
+        { "`3`", "`x`", "`5`", "its object's distribution is not" },
+        { "`3`", "9", "`3`", "its object's distribution is not" },
+        { "`all`", NULL, "`3`", "its event's distribution is not" },
+        { "null", "`5`", "`5`", "its event's distribution is not" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        collect c;
+        kw_import_report rep;
+        kw_err rc;
+
+        collect_init(&c);
+        rc = import_dist(cases[i].ev, cases[i].obj, cases[i].attr, "tlp:clear", KW_TLP_CLEAR,
+            false, &c, &rep);
+        if (rc != KW_ERR_INVAL || rep.invalid != 1 || c.calls != 0
+            || strstr(rep.first_error, cases[i].says) == NULL
+            || strstr(rep.first_error, "00000000-0000-4000-8000-000000000090") == NULL) {
+            fail_msg("case %zu (event %s, object %s, attribute %s): rc %d, invalid %llu, '%s'", i,
+                cases[i].ev, cases[i].obj ? cases[i].obj : "-", cases[i].attr, rc,
+                (unsigned long long)rep.invalid, rep.first_error);
+        }
+        /* Skipped, not imported, with --skip-invalid. */
+        rc = import_dist(cases[i].ev, cases[i].obj, cases[i].attr, "tlp:clear", KW_TLP_CLEAR,
+            true, &c, &rep);
+        assert_int_equal(rc, KW_ERR_OK);
+        assert_int_equal(rep.invalid, 1);
+        assert_int_equal(c.calls, 0);
+        collect_done(&c);
+    }
+    /* Distribution 0 anywhere wins over a malformed one elsewhere: never shared either way. */
+    {
+        collect c;
+        kw_import_report rep;
+
+        collect_init(&c);
+        assert_int_equal(
+            import_dist("`0`", NULL, "`7`", NULL, KW_TLP_CLEAR, false, &c, &rep), KW_ERR_OK);
+        assert_int_equal(rep.org_only, 1);
+        assert_int_equal(c.calls, 0);
+        collect_done(&c);
+    }
+}
+
+/* The bare event forms (PyMISP's to_json(), alone or in a list) and the REST envelope go
+ * through the same rule. */
+static void test_distribution_envelopes(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    /* clang-format off */
+    const char *one = "{`uuid`:`5b8b0c6e-0000-4000-8000-000000000011`,`distribution`:`4`,"
+        "`timestamp`:`1700000000`,`Attribute`:[" ATTR("00000000-0000-4000-8000-000000000091",
+            "ip-dst", "192.0.2.91", "true") "],"
+        "`Object`:[{`name`:`x`,`distribution`:0,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000092", "ip-dst", "192.0.2.92", "true") "]}]}";
+    /* clang-format on */
+    char doc[2048];
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(one, KW_TLP_CLEAR, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.tlps[0], KW_TLP_AMBER);
+    assert_int_equal(rep.org_only, 1);
+    snprintf(doc, sizeof(doc), "[%s,{`Event`:%s}]", one, one);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.tlps[1], KW_TLP_AMBER);
+    assert_int_equal(c.tlps[2], KW_TLP_AMBER);
+    assert_int_equal(rep.org_only, 2);
+    snprintf(doc, sizeof(doc), "{`response`:[{`Event`:%s}]}", one);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(c.calls, 4);
+    assert_int_equal(c.tlps[3], KW_TLP_AMBER);
+    assert_int_equal(rep.org_only, 1);
+    collect_done(&c);
+}
+
 /* A tlp: tag that names no level must not fall back to the (laxer) default. */
 static void test_unknown_tlp_tags(void **state)
 {
@@ -845,6 +1004,64 @@ static void test_feed_all_or_nothing(void **state)
 
 /* The inline JSON below is laid out by hand. */
 /* clang-format off */
+/* A feed's events go through the same distribution rule, and the manifest's distribution for
+ * an event (MISP writes one) bounds it as the event file's own does. */
+static void test_feed_distribution(void **state)
+{
+    char dir[64];
+    collect c;
+    kw_import_report rep;
+    kw_tlp tlp;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/kw-test-misp-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "manifest.json",
+        "{`11111111-1111-4111-8111-111111111111`:{`info`:`one`,`distribution`:`3`},"
+        "`22222222-2222-4222-8222-222222222222`:{`info`:`two`,`distribution`:`1`},"
+        "`33333333-3333-4333-8333-333333333333`:{`info`:`three`,`distribution`:`0`}}");
+    write_file(dir, "11111111-1111-4111-8111-111111111111.json",
+        "{`Event`:{`uuid`:`11111111-1111-4111-8111-111111111111`,`distribution`:`3`,"
+        "`Tag`:[{`name`:`tlp:clear`}],`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000001", "domain", "one.example", "true") "],"
+        "`Object`:[{`name`:`domain-ip`,`distribution`:`0`,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000011", "domain", "one-org.example", "true") "]},"
+        "{`name`:`domain-ip`,`distribution`:`4`,`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000012", "domain", "one-group.example", "true")
+        "]}]}}");
+    write_file(dir, "22222222-2222-4222-8222-222222222222.json",
+        "{`Event`:{`uuid`:`22222222-2222-4222-8222-222222222222`,`distribution`:`3`,"
+        "`Tag`:[{`name`:`tlp:clear`}],`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000002", "domain", "two.example", "true") "]}}");
+    write_file(dir, "33333333-3333-4333-8333-333333333333.json",
+        "{`Event`:{`uuid`:`33333333-3333-4333-8333-333333333333`,`distribution`:`3`,"
+        "`Tag`:[{`name`:`tlp:clear`}],`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000003", "domain", "three.example", "true") "]}}");
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(dir, KW_TLP_CLEAR, false, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.org_only, 2);
+    assert_int_equal(rep.indicators, 3);
+    (void)find(&c, "one.example", &tlp);
+    assert_int_equal(tlp, KW_TLP_CLEAR);
+    (void)find(&c, "one-group.example", &tlp);
+    assert_int_equal(tlp, KW_TLP_AMBER);
+    (void)find(&c, "two.example", &tlp);
+    assert_int_equal(tlp, KW_TLP_GREEN);
+    collect_done(&c);
+    /* A manifest distribution that is not 0-5 makes its event's attributes invalid. */
+    write_file(dir, "manifest.json",
+        "{`22222222-2222-4222-8222-222222222222`:{`info`:`two`,`distribution`:`7`}}");
+    collect_init(&c);
+    assert_int_equal(
+        kw_misp_import(dir, KW_TLP_CLEAR, false, collect_sink, &c, &rep), KW_ERR_INVAL);
+    assert_non_null(strstr(rep.first_error, "the manifest's distribution"));
+    assert_int_equal(c.calls, 0);
+    collect_done(&c);
+    remove_feed(dir);
+}
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
 /* A sink that rewrites the second event file while the first one is being imported. */
 typedef struct tamper {
     collect c;
@@ -995,6 +1212,9 @@ int main(void)
         cmocka_unit_test(test_withdrawals),
         cmocka_unit_test(test_org_only),
         cmocka_unit_test(test_org_only_object),
+        cmocka_unit_test(test_distribution_floor),
+        cmocka_unit_test(test_distribution_malformed),
+        cmocka_unit_test(test_distribution_envelopes),
         cmocka_unit_test(test_unknown_tlp_tags),
         cmocka_unit_test(test_stix2_pattern),
         cmocka_unit_test(test_event_malformed),
@@ -1003,6 +1223,7 @@ int main(void)
         cmocka_unit_test(test_feed_dir),
         cmocka_unit_test(test_feed_all_or_nothing),
         cmocka_unit_test(test_feed_changed),
+        cmocka_unit_test(test_feed_distribution),
         cmocka_unit_test(test_feed_hostile),
         cmocka_unit_test(test_corpus_feed),
         cmocka_unit_test(test_corpus_eset),
