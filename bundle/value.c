@@ -1376,6 +1376,42 @@ static const char *unrecognised(const char *s, size_t n, obuf *o)
  * the value is then rejected, and KW_OBS_NONE when nothing fits. One pass over the bytes
  * gives the classes present in all and in any of them, which settles most values at once.
  */
+/*
+ * Whether a dotted name ends in a file extension that is no top-level domain ("invoice.exe",
+ * "Payment_Advice.pdf"): IOC lists mix file names in with domains, and such a name can
+ * never resolve. Extensions that are also TLDs (.zip, .mov, .sh, .py, .pl, .rs, .md, .com,
+ * .one, .so, .dot, .cab) stay domains.
+ */
+static bool file_extension_name(const char *s, size_t n)
+{
+    static const char *const exts[] = { "exe", "dll", "scr", "bat", "cmd", "vbs", "vbe", "js",
+        "jse", "wsf", "hta", "ps1", "psm1", "lnk", "msi", "msp", "jar", "apk", "dmg", "iso",
+        "img", "vhd", "vhdx", "doc", "docx", "docm", "dotm", "xls", "xlsx", "xlsm",
+        "xlsb", "ppt", "pptx", "pptm", "pdf", "rtf", "txt", "csv", "htm", "html", "php", "asp",
+        "aspx", "jsp", "rar", "7z", "gz", "tgz", "tar", "bz2", "xz", "chm", "cpl",
+        "sys", "drv", "ocx", "elf", "bin", "dat", "tmp", "ini", "cfg", "json", "xml", "pif",
+        "reg", "inf", "eml", "msg", "jpg", "jpeg", "png", "gif", "bmp", "svg", "ico", "mp3",
+        "mp4", "wav", "avi", "dylib" };
+    const char *dot = NULL;
+
+    for (size_t i = n; i > 0; i--) {
+        if (s[i - 1] == '.') {
+            dot = s + i;
+            break;
+        }
+    }
+    if (dot == NULL || dot == s + 1) {
+        return false;
+    }
+    size_t el = (size_t)(s + n - dot);
+    for (size_t k = 0; k < sizeof(exts) / sizeof(exts[0]); k++) {
+        if (strlen(exts[k]) == el && strncasecmp(dot, exts[k], el) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *type)
 {
     uint32_t any, all;
@@ -1406,7 +1442,7 @@ static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *t
     } else if (url_sep) {
         *type = KW_OBS_URL;
     } else if ((any & (C_DOT | C_HIGH)) && !(any & (C_SPACE | C_CTL | C_SLASH | C_COLON | C_AT))) {
-        *type = KW_OBS_DOMAIN;
+        *type = file_extension_name(s, n) ? KW_OBS_FILENAME : KW_OBS_DOMAIN;
     } else {
         *type = KW_OBS_NONE;
         return unrecognised(s, n, o);
@@ -1540,8 +1576,9 @@ size_t kw_value_refang(const char *in, size_t len, char *out, size_t cap, size_t
     bool may = c0 == 'h' || c0 == 'f' || c0 == 's';
     for (size_t k = 0; may && k < sizeof(schemes) / sizeof(schemes[0]); k++) {
         size_t l = strlen(schemes[k].from);
+        /* "hxxp:", "hxxp[:]", "hxxps[://]"; not "fxp[.]example", a host name. */
         if (starts_nocase(in, len, schemes[k].from) && len > l
-            && (in[l] == ':' || in[l] == '[')) {
+            && (in[l] == ':' || (in[l] == '[' && len > l + 1 && in[l + 1] == ':'))) {
             memcpy(out, schemes[k].to, l);
             i = o = l;
             changes++;

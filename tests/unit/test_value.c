@@ -856,6 +856,15 @@ static void test_detect(void **state)
     DET("1.2.3.4.example", DOMAIN, "1.2.3.4.example");
     DET("deadbeef.com", DOMAIN, "deadbeef.com");
     DET("xn--bcher-kva.de", DOMAIN, "xn--bcher-kva.de");
+    /* A file extension that is no TLD names a file, kept as written; one that is a TLD
+     * (.zip, .mov, .py) leaves a domain. */
+    DET("invoice.exe", FILENAME, "invoice.exe");
+    DET("Payment_Advice.PDF", FILENAME, "Payment_Advice.PDF");
+    DET("update.dll", FILENAME, "update.dll");
+    DET("readme.txt", FILENAME, "readme.txt");
+    DET("archive.zip", DOMAIN, "archive.zip");
+    DET("clip.mov", DOMAIN, "clip.mov");
+    DET("exe.example", DOMAIN, "exe.example");
 
     /* Broken values get the reason for the type they were meant to be. */
     DET_BAD("1.2.3.999", IPV4, "is not an IPv4 address (octet 999 out of range)");
@@ -1095,6 +1104,11 @@ static void test_refang(void **state)
     expect_refang("evil.example", "evil.example", 0);
     expect_refang("hxxps://evil.example/a", "https://evil.example/a", 1);
     expect_refang("fxp:files.example", "ftp:files.example", 1);
+    /* A scheme stand-in needs a colon after it: these are host names, defanged. */
+    expect_refang("fxp[.]example[.]net", "fxp.example.net", 2);
+    expect_refang("hxxps[.]example[.]org", "hxxps.example.org", 2);
+    expect_refang("sfxp[at]example.org", "sfxp@example.org", 1);
+    expect_refang("hxtp[.]evil[.]example", "hxtp.evil.example", 2);
     expect_refang("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x", 0);
     expect_refang("[::1]", "[::1]", 0);
     expect_refang("hxxpfoo.example", "hxxpfoo.example", 0);
