@@ -34,8 +34,9 @@ static const char usage[]
       "  --label L            a label (repeatable)\n"
       "  --description TEXT   a description for every indicator\n"
       "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
-      "                       blank lines and lines starting with '#' are ignored, as is\n"
-      "                       a '#' comment after a value; in hosts-file lines\n"
+      "                       blank lines and lines starting with '#' or ';' are ignored,\n"
+      "                       as is a '#' or ';' comment after white space (not with\n"
+      "                       --type filename or stix-pattern); in hosts-file lines\n"
       "                       ('0.0.0.0 NAME...', '127.0.0.1 NAME...', '::1 NAME...') each\n"
       "                       name is a value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
@@ -44,11 +45,16 @@ static const char usage[]
       "                       MISP CSV export (a 'to_ids' column) takes MISP type names,\n"
       "                       skips to_ids 0 rows, and refuses rows whose tlp: tag (in\n"
       "                       'attribute_tag', 'event_tag' or 'tags') is stricter than --tlp\n"
+      "  --column N|NAME      with --csv (implied): the value is column N (from 1), or the\n"
+      "                       column the header row names NAME; a '#' comment line naming\n"
+      "                       NAME counts as the header (abuse.ch exports: --column url)\n"
       "  --skip-invalid       publish the valid values and report the invalid ones\n"
       "\n"
-      "Standard input is first copied to an unnamed temporary file in the data directory\n"
-      "(it is read twice: once to check every value, once to publish), so memory stays\n"
-      "small for any input size. A progress bar is shown when stderr is a terminal.\n";
+      "The input is read twice: once to check every value, once to publish. The first\n"
+      "reading copies it to an unnamed temporary file in the data directory, and the second\n"
+      "reads that copy, so a file rewritten meanwhile (a feed downloaded again) cannot\n"
+      "change what was checked, and memory stays small for any input size. Lines may end\n"
+      "in LF, CRLF or CR. A progress bar is shown when stderr is a terminal.\n";
 
 #define MAX_REPORTED 20
 /* Indicators handed to the store per write transaction. */
@@ -71,6 +77,8 @@ typedef struct pub_opts {
     size_t n_to;
     const char *file;
     bool csv;
+    const char *column; /* --column: a number (column_no > 0) or a header's name */
+    int column_no;
     bool skip_invalid;
 } pub_opts;
 
@@ -79,6 +87,7 @@ typedef struct source {
     char **values; /* command-line values, when fd < 0 */
     int n_values;
     int fd;
+    int copy_fd; /* the private copy the first reading writes, and the second reads */
     const char *name;
     off_t start_off; /* where the input starts in fd */
     uint64_t size;
@@ -90,6 +99,7 @@ typedef struct source {
     uint64_t line;
     /* CSV state */
     bool header_seen;
+    bool column_found; /* a header named --column */
     int value_col;
     int type_col;
     /* A MISP CSV export (its header names a to_ids column): MISP type names, to_ids and
@@ -128,11 +138,20 @@ typedef struct item {
 
 static int source_rewind(source *s)
 {
+    bool started = s->bytes > 0 || s->eof;
+    if (s->copy_fd >= 0 && s->eof) {
+        /* Read to its end once: from now on the copy is the input. */
+        close(s->fd);
+        s->fd = s->copy_fd;
+        s->copy_fd = -1;
+        s->start_off = 0;
+        s->size = s->bytes;
+    }
     s->start = s->end = 0;
     s->eof = s->skipping = false;
     s->line = 0;
     s->bytes = 0;
-    s->header_seen = false;
+    s->header_seen = s->column_found = false;
     s->value_col = 0;
     s->type_col = -1;
     s->to_ids_col = -1;
@@ -140,8 +159,24 @@ static int source_rewind(source *s)
     s->not_ids = s->unsupported = 0;
     s->pending = false;
     s->hosts_at = s->hosts_end = NULL;
-    if (s->fd >= 0 && lseek(s->fd, s->start_off, SEEK_SET) != s->start_off) {
+    if (started && s->fd >= 0 && lseek(s->fd, s->start_off, SEEK_SET) != s->start_off) {
         return kw_cli_error("cannot rewind %s: %s", s->name, strerror(errno));
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
     }
     return 0;
 }
@@ -155,17 +190,29 @@ static int read_line(source *s, char **line, size_t *len, bool *toolong)
 {
     *toolong = false;
     for (;;) {
-        char *nl = memchr(s->buf + s->start, '\n', s->end - s->start);
-        if (nl != NULL) {
-            size_t at = (size_t)(nl - s->buf);
+        /* A line ends at LF, CRLF or a lone CR (old Mac files). A CR last in the buffer
+         * waits for the next read, which says whether an LF follows. */
+        char *b = s->buf + s->start, *e = s->buf + s->end;
+        char *nl = memchr(b, '\n', (size_t)(e - b));
+        char *cr = memchr(b, '\r', (size_t)((nl != NULL ? nl : e) - b));
+        char *eol = NULL;
+        size_t eol_len = 1;
+        if (cr != NULL && (cr + 1 < e || s->eof)) {
+            eol = cr;
+            eol_len = cr + 1 < e && cr[1] == '\n' ? 2 : 1;
+        } else if (cr == NULL) {
+            eol = nl;
+        }
+        if (eol != NULL) {
+            size_t at = (size_t)(eol - s->buf);
             if (s->skipping) {
                 s->skipping = false;
-                s->start = at + 1;
+                s->start = at + eol_len;
                 continue;
             }
-            *line = s->buf + s->start;
+            *line = b;
             *len = at - s->start;
-            s->start = at + 1;
+            s->start = at + eol_len;
             s->line++;
             return 1;
         }
@@ -206,6 +253,10 @@ static int read_line(source *s, char **line, size_t *len, bool *toolong)
         }
         if (n == 0) {
             s->eof = true;
+        }
+        if (s->copy_fd >= 0 && write_all(s->copy_fd, s->buf + s->end, (size_t)n) != 0) {
+            kw_cli_error("cannot copy %s into the data directory: %s", s->name, strerror(errno));
+            return -1;
         }
         s->end += (size_t)n;
         s->bytes += (uint64_t)n;
@@ -306,7 +357,7 @@ static bool is_local_name(const char *w, size_t len)
 {
     static const char *const names[] = { "localhost", "localhost.localdomain", "local",
         "broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix",
-        "ip6-allnodes", "ip6-allrouters", "0.0.0.0" };
+        "ip6-allnodes", "ip6-allrouters", "ip6-allhosts", "0.0.0.0" };
 
     for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
         if (strlen(names[j]) == len && strncasecmp(w, names[j], len) == 0) {
@@ -320,11 +371,12 @@ static bool is_local_name(const char *w, size_t len)
  * start. NULL when the line is not a hosts-file line. */
 static const char *hosts_names(const char *s, size_t n)
 {
+    /* The addresses of the usual hosts files, StevenBlack's header included. */
     static const char *const sinks[] = { "0.0.0.0", "127.0.0.1", "::1", "::", "fe00::0",
-        "ff00::0", "ff02::1", "ff02::2" };
+        "ff00::0", "ff02::1", "ff02::2", "ff02::3", "fe80::1%lo0", "255.255.255.255" };
 
     /* What every sink starts with: most lines are no hosts lines, and are done here. */
-    if (n == 0 || (s[0] != '0' && s[0] != '1' && s[0] != ':' && s[0] != 'f')) {
+    if (n == 0 || (s[0] != '0' && s[0] != '1' && s[0] != '2' && s[0] != ':' && s[0] != 'f')) {
         return NULL;
     }
     for (size_t k = 0; k < sizeof(sinks) / sizeof(sinks[0]); k++) {
@@ -363,13 +415,16 @@ static bool hosts_next(const char **q, const char *end, const char **name, size_
  * the source's pending ones (next_item takes them one by one; the local ones, such as
  * "127.0.0.1 localhost", name nothing). Returns false when the line holds no value of its own.
  */
-static bool plain_value(source *src, const char **p, size_t *len)
+static bool plain_value(source *src, kw_obs_type type, const char **p, size_t *len)
 {
     const char *s = *p, *names;
     size_t n = *len;
 
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] == '#' && is_blank(s[i - 1])) {
+    /* A file name ("Order #4471.pdf.exe") or a STIX pattern ("[file:name = 'a #1']") may
+     * hold " #" or " ;" itself. */
+    bool comments = type != KW_OBS_FILENAME && type != KW_OBS_STIX_PATTERN && s[0] != '[';
+    for (size_t i = 1; comments && i < n; i++) {
+        if ((s[i] == '#' || s[i] == ';') && is_blank(s[i - 1])) {
             n = i;
             break;
         }
@@ -554,21 +609,37 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
     return true;
 }
 
-/* The first CSV row is a header when it names a 'value' or a 'type' column. */
-static bool csv_header(source *s, const char *line, size_t len)
+/*
+ * The first CSV row is a header when it names a 'value' or a 'type' column, or the column
+ * --column names. commented: the row is a '#' comment, which is a header only when it names
+ * --column's name (and is otherwise ignored).
+ */
+static bool csv_header(source *s, const pub_opts *o, const char *line, size_t len, bool commented)
 {
     field f[CSV_MAX_FIELDS];
-    int nf = 0;
+    int nf = 0, named = -1;
     bool header = false;
 
-    s->header_seen = true;
-    s->value_col = 0;
-    s->type_col = -1;
     if (csv_split(line, len, s->scratch, f, &nf) != NULL) {
+        nf = 0;
+    }
+    for (int i = 0; o->column != NULL && o->column_no == 0 && i < nf; i++) {
+        if (field_is(&f[i], o->column)) {
+            named = i;
+            break;
+        }
+    }
+    if (commented && named < 0) {
         return false;
     }
+    s->header_seen = true;
+    s->value_col = o->column_no > 0 ? o->column_no - 1 : 0;
+    s->type_col = -1;
     for (int i = 0; i < nf; i++) {
-        if (field_is(&f[i], "value") && !header) {
+        if (i == named) {
+            s->value_col = i;
+            s->column_found = header = true;
+        } else if (field_is(&f[i], "value") && !header && named < 0 && o->column_no == 0) {
             s->value_col = i;
             header = true;
         } else if (field_is(&f[i], "type") && s->type_col < 0) {
@@ -734,6 +805,18 @@ static int next_item(source *s, const pub_opts *o, item *it)
             set_bad(it, line, 64, "is on a line longer than 256 KiB");
             return 1;
         }
+        /* Comments first: a comment may be in another encoding, or quote anything. */
+        p = line;
+        plen = len;
+        trim(&p, &plen);
+        if (plen == 0 || p[0] == '#' || p[0] == ';') {
+            if (o->csv && !s->header_seen && plen > 0 && p[0] == '#' && o->column != NULL) {
+                /* A commented header ("# id,dateadded,url,..." in abuse.ch exports) counts
+                 * when it names --column. */
+                (void)csv_header(s, o, p + 1, plen - 1, true);
+            }
+            continue;
+        }
         const char *why = NULL;
         if (o->csv && quote_open(line, len, false)) {
             if (join_record(s, &line, &len, &why) != 0) {
@@ -755,18 +838,26 @@ static int next_item(source *s, const pub_opts *o, item *it)
         p = line;
         plen = len;
         trim(&p, &plen);
-        if (plen == 0 || p[0] == '#') {
-            continue;
-        }
         if (o->csv) {
-            if (!s->header_seen && csv_header(s, line, len)) {
-                continue;
+            if (!s->header_seen) {
+                bool header = csv_header(s, o, line, len, false);
+                if (o->column != NULL && o->column_no == 0 && !s->column_found) {
+                    char shown[80];
+                    kw_cli_error("%s line %llu: the header row names no column '%s' "
+                                 "(--column); nothing published",
+                        s->name, (unsigned long long)s->line,
+                        kw_cli_printable(shown, sizeof(shown), o->column, strlen(o->column), 64));
+                    return -1;
+                }
+                if (header) {
+                    continue;
+                }
             }
             if (!csv_item(s, o, it, line, len)) {
                 continue;
             }
         } else {
-            if (!plain_value(s, &p, &plen)) {
+            if (!plain_value(s, o->type, &p, &plen)) {
                 continue;
             }
             normalise(it, o->type, p, plen);
@@ -776,68 +867,13 @@ static int next_item(source *s, const pub_opts *o, item *it)
 }
 
 /*
- * Input that cannot be read twice (standard input from a pipe, a FIFO) is copied to an
- * unnamed file in the data directory first: private like the store, gone when we exit.
+ * Opens --file, and an unnamed file in the data directory (private like the store, gone
+ * when we exit) that the first reading copies it into: the second reading takes the copy,
+ * so what is published is what was checked, even from a pipe or a file rewritten meanwhile.
  */
-static int spool(source *s, const char *dir, int in)
-{
-    char path[PATH_MAX];
-    char *buf = NULL;
-    int fd;
-    int ret = KW_CLI_FAIL;
-
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if ((size_t)snprintf(path, sizeof(path), "%s/.publish-stdin.XXXXXX", dir) >= sizeof(path)
-            || (fd = mkstemp(path)) < 0) {
-            return kw_cli_error("cannot create a temporary file in %s: %s", dir, strerror(errno));
-        }
-        unlink(path);
-    }
-    if ((buf = malloc(65536)) == NULL) {
-        kw_cli_error("out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(in, buf, 65536);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            kw_cli_error("cannot read %s: %s", s->name, strerror(errno));
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(fd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w < 0) {
-                kw_cli_error("cannot buffer %s in %s: %s", s->name, dir, strerror(errno));
-                goto out;
-            }
-            off += w;
-        }
-        s->size += (uint64_t)n;
-    }
-    s->fd = fd;
-    s->start_off = 0;
-    fd = -1;
-    ret = 0;
-out:
-    free(buf);
-    if (fd >= 0) {
-        close(fd);
-    }
-    return ret;
-}
-
-/* Opens --file: a regular file is read in place, anything else through spool(). */
 static int open_input(source *s, const pub_opts *o, const char *dir)
 {
+    char path[PATH_MAX];
     struct stat st;
     int fd;
     int ret;
@@ -858,14 +894,24 @@ static int open_input(source *s, const pub_opts *o, const char *dir)
         close(fd);
         return ret;
     }
-    if (S_ISREG(st.st_mode) && (s->start_off = lseek(fd, 0, SEEK_CUR)) >= 0) {
-        s->fd = fd;
+    s->start_off = 0;
+    if (S_ISREG(st.st_mode) && (s->start_off = lseek(fd, 0, SEEK_CUR)) >= 0
+        && st.st_size > s->start_off) {
         s->size = (uint64_t)(st.st_size - s->start_off);
-        return 0;
     }
-    ret = spool(s, dir, fd);
-    close(fd);
-    return ret;
+    s->copy_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (s->copy_fd < 0) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/.publish-input.XXXXXX", dir) < sizeof(path)
+            && (s->copy_fd = mkstemp(path)) >= 0) {
+            unlink(path);
+        } else {
+            ret = kw_cli_error("cannot create a temporary file in %s: %s", dir, strerror(errno));
+            close(fd);
+            return ret;
+        }
+    }
+    s->fd = fd;
+    return 0;
 }
 
 /* ---- Messages about invalid values ---- */
@@ -1039,7 +1085,8 @@ static int parse_options(int argc, char **argv, pub_opts *o)
         O_SKIP,
         O_TO,
         O_FILE,
-        O_CSV
+        O_CSV,
+        O_COLUMN
     };
     static const struct option opts[] = {
         { "tlp", required_argument, NULL, O_TLP },
@@ -1052,6 +1099,7 @@ static int parse_options(int argc, char **argv, pub_opts *o)
         { "to", required_argument, NULL, O_TO },
         { "file", required_argument, NULL, O_FILE },
         { "csv", no_argument, NULL, O_CSV },
+        { "column", required_argument, NULL, O_COLUMN },
         KW_CLI_COMMON_OPTS,
     };
     uint64_t v;
@@ -1120,6 +1168,21 @@ static int parse_options(int argc, char **argv, pub_opts *o)
         case O_CSV:
             o->csv = true;
             break;
+        case O_COLUMN:
+            /* A number counts from 1; anything else names a header's column. */
+            if (optarg[0] >= '0' && optarg[0] <= '9') {
+                if ((ret = kw_cli_parse_u64("--column", optarg, 1, CSV_MAX_FIELDS, &v)) != 0) {
+                    return ret;
+                }
+                o->column_no = (int)v;
+            } else if (optarg[0] == '\0' || strlen(optarg) > 64) {
+                return kw_cli_usage_error("--column: a column number (1-%d) or a header's "
+                                          "name (at most 64 bytes)",
+                    CSV_MAX_FIELDS);
+            }
+            o->column = optarg;
+            o->csv = true;
+            break;
         case KW_CLI_OPT_HELP:
             return -1;
         default:
@@ -1137,7 +1200,7 @@ static int parse_options(int argc, char **argv, pub_opts *o)
         return kw_cli_usage_error("publish: nothing to publish (give VALUE... or --file FILE)");
     }
     if (o->csv && o->file == NULL) {
-        return kw_cli_usage_error("publish: --csv needs --file");
+        return kw_cli_usage_error("publish: %s needs --file", o->column ? "--column" : "--csv");
     }
     if (o->tlp == KW_TLP_RED && o->n_to == 0) {
         return kw_cli_usage_error("publish: TLP:RED needs at least one recipient (--to "
@@ -1260,7 +1323,7 @@ int publish_main(int argc, char **argv)
     memset(&s, 0, sizeof(s));
     memset(&p, 0, sizeof(p));
     memset(&n, 0, sizeof(n));
-    s.fd = -1;
+    s.fd = s.copy_fd = -1;
     o.confidence = -1;
     o.now = kw_time_now_ms();
     if ((ret = parse_options(argc, argv, &o)) != 0) {
@@ -1384,6 +1447,9 @@ out:
     }
     if (s.fd >= 0) {
         close(s.fd);
+    }
+    if (s.copy_fd >= 0) {
+        close(s.copy_fd);
     }
     free(s.buf);
     free(s.scratch);

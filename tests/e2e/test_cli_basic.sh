@@ -302,4 +302,58 @@ ok "query it" "$D" query --type stix-pattern --contains "a(.)b[at]c" --json
 eq "stored as written" "$(jq -r .value <<<"$OUT")" "[file:name = 'a(.)b[at]c']"
 verified "verify after the defanged list" "$D"
 
+# ---- feeds as CERTs download them ----
+F=$(new_node CERT-F)
+# An old Mac file: lines end in a lone CR.
+printf '192.0.2.1\r# second block\r198.51.100.2\r203.0.113.3\r' >"$KW_TMP/cr.txt"
+ok "publish a file whose lines end in CR" "$F" publish --tlp green --file "$KW_TMP/cr.txt"
+match "three values from the CR file" "$OUT" '^published 3 indicators'
+# Spamhaus DROP: ';' comments, before and after the value; a Latin-1 comment line; a CSV-ish
+# comment holding a quote.
+printf '; Spamhaus DROP List 2026/11/28\n; Last-Modified: Sat, 28 Nov 2026\n192.0.2.0/24 ; SBL256894\n# Liste f\xfcr Kunden\n198.51.100.0/24 ; SBL666\n' \
+    >"$KW_TMP/drop.txt"
+ok "publish a Spamhaus DROP list" "$F" publish --tlp green --file "$KW_TMP/drop.txt"
+match "two blocks published" "$OUT" '^published 2 indicators'
+ok "query a DROP block" "$F" query --value 198.51.100.0/24 --json
+eq "the block is a cidr" "$(jq -r .type <<<"$OUT")" cidr
+# A file name keeps its ' #'; an extension that is no TLD makes a file name, not a domain.
+printf 'Order #88213.pdf.exe\n' >"$KW_TMP/fn.txt"
+ok "publish a file name holding ' #'" "$F" publish --tlp green --type filename --file "$KW_TMP/fn.txt"
+ok "query it" "$F" query --type filename --value 'Order #88213.pdf.exe' --json
+eq "the whole file name is stored" "$(jq -r .value <<<"$OUT")" 'Order #88213.pdf.exe'
+ok "publish invoice.exe without a type" "$F" publish --tlp green Invoice.exe
+ok "query it" "$F" query --value Invoice.exe --json
+eq "it is a file name" "$(jq -r .type <<<"$OUT")" filename
+# StevenBlack's hosts header.
+printf '127.0.0.1 localhost\n127.0.0.1 localhost.localdomain\n127.0.0.1 local\n255.255.255.255 broadcasthost\n::1 localhost\n::1 ip6-localhost\nfe80::1%%lo0 localhost\nff00::0 ip6-localnet\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\nff02::3 ip6-allhosts\n0.0.0.0 0.0.0.0\n0.0.0.0 sb-hosts.example\n' \
+    >"$KW_TMP/sbhosts.txt"
+ok "publish a hosts file with StevenBlack's header" "$F" publish --tlp green --file "$KW_TMP/sbhosts.txt"
+match "only the listed name" "$OUT" '^published 1 indicators'
+# CSV: a comment line with a quote in it swallows nothing.
+printf 'value,type\n# exported by ioc-tool, "beta\n192.0.2.10,ipv4\nevil-csv.example.com,domain\n# end of section, see "notes" later"\n198.51.100.10,ipv4\n' \
+    >"$KW_TMP/cq.csv"
+ok "publish a CSV with quotes in comment lines" "$F" publish --tlp green --csv --file "$KW_TMP/cq.csv"
+match "three rows published" "$OUT" '^published 3 indicators'
+# abuse.ch exports: a commented header, every field quoted; --column picks the value.
+cat >"$KW_TMP/urlhaus.csv" <<'EOF2'
+################################################################
+# abuse.ch URLhaus Database Dump (CSV)                         #
+################################################################
+#
+# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter
+"3321123","2026-11-28 10:00:05","http://192.0.2.77/bins/mips","online","2026-11-28 10:00:05","malware_download","elf,mirai","https://urlhaus.abuse.ch/url/3321123/","r1"
+"3321122","2026-11-28 09:59:01","https://evil-uh.example/x.apk","online","2026-11-28 09:59:01","malware_download","apk","https://urlhaus.abuse.ch/url/3321122/","r2"
+EOF2
+ok "publish URLhaus CSV with --column url" "$F" publish --tlp green --column url --file "$KW_TMP/urlhaus.csv"
+match "two URLs published" "$OUT" '^published 2 indicators'
+ok "query a URLhaus URL" "$F" query --value http://192.0.2.77/bins/mips --json
+eq "it is a URL" "$(jq -r .type <<<"$OUT")" url
+ok "the same with --column 3" "$F" publish --tlp green --csv --column 3 --file "$KW_TMP/urlhaus.csv"
+match "held already" "$OUT" '2 duplicates'
+before=$(status_field "$F" indicators)
+bad 1 "names no column 'dst_ip'" "a --column no header names" "$F" publish --tlp green \
+    --column dst_ip --file "$KW_TMP/urlhaus.csv"
+eq "nothing published" "$(status_field "$F" indicators)" "$before"
+verified "verify after the feeds" "$F"
+
 echo "PASS: test_cli_basic"
