@@ -28,7 +28,7 @@ typedef enum misp_kind {
     MK_URL, /* url */
     MK_EMAIL, /* email, email-src, email-dst */
     MK_HASH, /* md5, sha1, sha256, sha512 */
-    MK_FILE_HASH, /* filename|md5 ...: the hash, the file name as the indicator's name */
+    MK_FILE_HASH, /* filename|md5 ..., malware-sample: the hash, the file name as the name */
     MK_FILENAME, /* filename */
     MK_PATTERN, /* stix2-pattern: typed when it is one comparison kawan knows, else kept whole */
 } misp_kind;
@@ -58,6 +58,8 @@ static const struct {
     { "filename|sha1", MK_FILE_HASH, KW_OBS_SHA1 },
     { "filename|sha256", MK_FILE_HASH, KW_OBS_SHA256 },
     { "filename|sha512", MK_FILE_HASH, KW_OBS_SHA512 },
+    /* The value of a malware-sample is filename|md5; the sample itself travels apart. */
+    { "malware-sample", MK_FILE_HASH, KW_OBS_MD5 },
     { "filename", MK_FILENAME, KW_OBS_FILENAME },
     { "stix2-pattern", MK_PATTERN, KW_OBS_STIX_PATTERN },
 };

@@ -63,7 +63,7 @@ typedef struct kw_misp_value {
     kw_obs_type type2; /* domain|ip: the address, a second indicator; else KW_OBS_NONE */
     char value2[KW_VALUE_MAX + 1];
     size_t len2;
-    const char *name; /* filename|<hash>: the file name (in the input), else NULL */
+    const char *name; /* filename|<hash>, malware-sample: the file name (in the input), else NULL */
     size_t name_len;
     const char *part; /* on KW_ERR_INVAL: the part of the input that is wrong */
     size_t part_len;

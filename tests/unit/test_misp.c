@@ -769,6 +769,45 @@ static void test_stix2_pattern(void **state)
     collect_done(&c);
 }
 
+/* malware-sample is filename|md5 (the sample itself is not in the value): the md5, named after
+ * the file, as for filename|md5. */
+static void test_malware_sample(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    kw_misp_value v;
+    const char *why = NULL;
+    const kw_indicator *ind;
+    /* clang-format off */
+    const char *doc =
+        "{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-000000000000`,`timestamp`:`1700000000`,"
+        "`Attribute`:["
+        ATTR("00000000-0000-4000-8000-000000000071", "malware-sample",
+            "dropper.exe|0CC175B9C0F1B6A831C399E269772661", "true") ","
+        ATTR("00000000-0000-4000-8000-000000000072", "malware-sample", "dropper.exe", "true")
+        "]}}";
+    /* clang-format on */
+
+    (void)state;
+    assert_int_equal(kw_misp_convert("malware-sample", "a|b.zip|0cc175b9c0f1b6a831c399e269772661",
+                         &v, &why),
+        KW_ERR_OK);
+    assert_int_equal(v.type, KW_OBS_MD5);
+    assert_string_equal(v.value, "0cc175b9c0f1b6a831c399e269772661");
+    assert_int_equal(v.name_len, 7);
+    assert_memory_equal(v.name, "a|b.zip", 7);
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, true, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.unsupported, 0);
+    assert_int_equal(rep.invalid, 1); /* no '|' */
+    assert_int_equal(rep.indicators, 1);
+    ind = find(&c, "0cc175b9c0f1b6a831c399e269772661", NULL);
+    assert_int_equal(ind->type, KW_OBS_MD5);
+    assert_string_equal(ind->name, "dropper.exe");
+    assert_non_null(strstr(rep.issues[0].text, "has no '|' between its two parts"));
+    collect_done(&c);
+}
+
 static void test_event_malformed(void **state)
 {
     collect c;
@@ -1217,6 +1256,7 @@ int main(void)
         cmocka_unit_test(test_distribution_envelopes),
         cmocka_unit_test(test_unknown_tlp_tags),
         cmocka_unit_test(test_stix2_pattern),
+        cmocka_unit_test(test_malware_sample),
         cmocka_unit_test(test_event_malformed),
         cmocka_unit_test(test_event_invalid),
         cmocka_unit_test(test_tlp_tags),
