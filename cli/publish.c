@@ -795,9 +795,28 @@ static int next_item(source *s, const pub_opts *o, item *it)
             line += 3; /* a UTF-8 byte order mark */
             len -= 3;
         }
+        if (s->line == 1 && len >= 2 && (unsigned char)line[0] == 0x1f
+            && (unsigned char)line[1] == 0x8b) {
+            kw_cli_error("%s is gzip-compressed; decompress it first (zcat FILE | kawan "
+                         "publish ... --file -); nothing published",
+                s->name);
+            return -1;
+        }
         if (memchr(line, '\0', len) != NULL) {
-            kw_cli_error("%s line %llu: binary data (a NUL byte), not text; nothing published",
-                s->name, (unsigned long long)s->line);
+            /* UTF-16 (Windows PowerShell's default output) puts a NUL beside every ASCII
+             * character, with or without a byte order mark. */
+            bool utf16 = s->line == 1 && len >= 2
+                && ((unsigned char)line[0] == 0xff || (unsigned char)line[0] == 0xfe
+                    || line[0] == '\0' || line[1] == '\0');
+            if (utf16) {
+                kw_cli_error("%s is UTF-16 text, not UTF-8; convert it first (iconv -f UTF-16 "
+                             "-t UTF-8); nothing published",
+                    s->name);
+            } else {
+                kw_cli_error("%s line %llu: binary data (a NUL byte), not text; nothing "
+                             "published",
+                    s->name, (unsigned long long)s->line);
+            }
             return -1;
         }
         if (toolong) {

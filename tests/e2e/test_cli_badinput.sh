@@ -207,6 +207,12 @@ BASE=$((BASE + 1))
 head -c 4096 /bin/sh >"$KW_TMP/binary"
 bad 1 "$KW_TMP/binary line [0-9]+: (binary data|not UTF-8)" "a binary file" "$A" publish \
     --tlp clear --file "$KW_TMP/binary"
+printf '192.0.2.1\n' | gzip >"$KW_TMP/list.gz"
+bad 1 "list.gz is gzip-compressed; decompress it first" "a gzip file" "$A" publish \
+    --tlp clear --file "$KW_TMP/list.gz"
+printf '\xff\xfe1\x009\x002\x00.\x000\x00.\x002\x00.\x001\x00\n\x00' >"$KW_TMP/utf16.txt"
+bad 1 "utf16.txt is UTF-16 text, not UTF-8" "a UTF-16 file" "$A" publish --tlp clear \
+    --file "$KW_TMP/utf16.txt"
 unchanged "after the binary files"
 verified "verify after the bad files" "$A"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Disk full and permission errors during writes: one clear line, a non-zero exit, and a
-# store that still opens and verifies. The disk is a 4 MiB tmpfs (needs root to mount; the
+# store that still opens and verifies. The disk is an 8 MiB tmpfs (needs root to mount; the
 # test reports itself skipped, exit 77, elsewhere).
 set -euo pipefail
 KAWAN=${KAWAN:?}
@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$W/disk"
-mount -t tmpfs -o size=4m tmpfs "$W/disk" || { echo "skipped: cannot mount tmpfs here"; exit 77; }
+mount -t tmpfs -o size=8m tmpfs "$W/disk" || { echo "skipped: cannot mount tmpfs here"; exit 77; }
 D=$W/disk/node
 "$KAWAN" --dir "$D" init --name FULL >/dev/null
 # A receiving node on the same disk, and its sender elsewhere, made before the disk fills.
@@ -47,7 +47,10 @@ pass "the store opens and verifies; the $n indicators committed before the disk 
 if "$KAWAN" --dir "$D" publish --tlp green one-more.full.example 2>"$W/err"; then :; fi
 "$KAWAN" --dir "$D" verify >/dev/null || fail "verify after a second attempt"
 
-# A daemon whose disk is full stops storing what it receives: its status says so.
+# A daemon whose disk is full stops storing what it receives: its status says so. (The
+# failed publish freed its copy of the input: fill the disk again, but for 128 KiB.)
+avail=$(df --output=avail -B 65536 "$W/disk" | tail -n 1)
+[ "$avail" -gt 2 ] && dd if=/dev/zero of="$W/disk/filler" bs=65536 count=$((avail - 2)) 2>/dev/null || true
 head -n 20000 "$W/values.txt" | sed 's/full/sent/' >"$W/sent.txt"
 "$KAWAN" --dir "$S" publish --tlp green --file "$W/sent.txt" >/dev/null
 "$KAWAN" --dir "$S" run --listen "127.0.0.1:$KW_PORT_BASE" 2>"$W/s.log" &
