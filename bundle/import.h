@@ -55,7 +55,8 @@ typedef struct kw_import_type_count {
  *         non_indicators = attributes without to_ids, deleted, or in a deleted object (each
  *         also given to the sink as a withdrawal when the import runs); indicators = indicators
  *         made (a domain|ip attribute makes two); invalid = to_ids attributes whose value
- *         does not normalise or that lack a uuid; unsupported = to_ids attributes of a type
+ *         does not normalise, that lack a uuid, or whose distribution (or their Object's,
+ *         event's or manifest entry's) is not 0-5; unsupported = to_ids attributes of a type
  *         kawan does not carry (counted per type in types[]).
  * typed + raw == indicators: raw ones are kept as a whole STIX pattern (type stix-pattern).
  */
@@ -83,8 +84,9 @@ typedef struct kw_import_report {
      * knows nor a marking-definition in the input, and the first such reference. */
     uint64_t unknown_markings;
     char unknown_marking[128];
-    /* MISP: to_ids attributes of distribution 0 ("your organisation only", the attribute's
-     * or, when it inherits, its event's): not shared, and withdrawn like non-indicators. */
+    /* MISP: to_ids attributes of distribution 0 ("your organisation only") in the
+     * attribute, its Object, its event or the feed manifest: not shared, and withdrawn like
+     * non-indicators (docs/interop.md, "MISP distribution"). */
     uint64_t org_only;
 } kw_import_report;
 
