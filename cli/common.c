@@ -56,11 +56,46 @@ void kw_cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The length of the Unicode space (no-break, zero-width, narrow, ideographic; a byte order
+ * mark) that s[0..n) starts with (at_end: ends with), or 0. Text copied from web pages and
+ * office documents brings them along around a value. */
+static size_t unicode_space(const char *s, size_t n, bool at_end)
+{
+    static const char *const spaces[] = { "\xc2\xa0", "\xe2\x80\x8b", "\xe2\x80\xaf",
+        "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf" };
+
+    for (size_t k = 0; k < sizeof(spaces) / sizeof(spaces[0]); k++) {
+        size_t l = strlen(spaces[k]);
+        if (n >= l && memcmp(at_end ? s + n - l : s, spaces[k], l) == 0) {
+            return l;
+        }
+    }
+    return 0;
+}
+
 kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, size_t cap,
     size_t *out_len, const char **why, bool *refanged)
 {
     char fang[KW_VALUE_MAX + 64];
-    size_t flen = 0;
+    size_t flen = 0, l;
+
+    for (;;) {
+        while (len > 0 && (raw[0] == ' ' || raw[0] == '\t')) {
+            raw++;
+            len--;
+        }
+        while (len > 0 && (raw[len - 1] == ' ' || raw[len - 1] == '\t')) {
+            len--;
+        }
+        if ((l = unicode_space(raw, len, false)) > 0) {
+            raw += l;
+            len -= l;
+        } else if ((l = unicode_space(raw, len, true)) > 0) {
+            len -= l;
+        } else {
+            break;
+        }
+    }
 
     *refanged = *type != KW_OBS_STIX_PATTERN && *type != KW_OBS_FILENAME && len < sizeof(fang)
         && kw_value_refang(raw, len, fang, sizeof(fang), &flen) > 0;

@@ -354,6 +354,11 @@ before=$(status_field "$F" indicators)
 bad 1 "names no column 'dst_ip'" "a --column no header names" "$F" publish --tlp green \
     --column dst_ip --file "$KW_TMP/urlhaus.csv"
 eq "nothing published" "$(status_field "$F" indicators)" "$before"
+# Copied from a web page: no-break and zero-width spaces around a value.
+printf '\xc2\xa0nbsp-wrapped.example\xe2\x80\x8b\n' >"$KW_TMP/nbsp.txt"
+ok "publish a value wrapped in Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbsp.txt"
+ok "query it" "$F" query --value nbsp-wrapped.example --json
+eq "stored without the spaces" "$(jq -r .value <<<"$OUT")" nbsp-wrapped.example
 verified "verify after the feeds" "$F"
 
 echo "PASS: test_cli_basic"
