@@ -101,6 +101,58 @@ static void trim(const char **s, size_t *len)
     }
 }
 
+/*
+ * The length of the Unicode white space at s[0..n) (the STIX pattern grammar's WS: ASCII
+ * blanks and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000,
+ * in UTF-8), or 0. The same set bundle/stixpattern.c skips between tokens.
+ */
+static size_t uws_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (n >= 1 && is_ws(s[0])) {
+        return 1;
+    }
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) {
+        return 2;
+    }
+    if (n >= 3
+        && ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80)
+            || (u[0] == 0xE2 && u[1] == 0x80
+                && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9
+                    || u[2] == 0xAF))
+            || (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F)
+            || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))) {
+        return 3;
+    }
+    return 0;
+}
+
+/* The length of the Unicode white space that ends s[0..n), or 0. */
+static size_t uws_len_back(const char *s, size_t n)
+{
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        if (uws_len(s + n - k, k) == k) {
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* trim for pattern text: Unicode white space, as the pattern grammar skips it. */
+static void trim_unicode(const char **s, size_t *len)
+{
+    size_t k;
+
+    while ((k = uws_len(*s, *len)) > 0) {
+        *s += k;
+        *len -= k;
+    }
+    while ((k = uws_len_back(*s, *len)) > 0) {
+        *len -= k;
+    }
+}
+
 kw_err kw__import_addr(const char *in, size_t len, int want_family, kw_obs_type *type, char *out,
     size_t *out_len, const char **why)
 {
@@ -483,6 +535,16 @@ static path_kind path_classify(const char *s, size_t n)
  * PATH_NONE for anything else, which is then kept as a whole pattern. *too_long is set when
  * the comparison is supported but its literal does not fit.
  */
+static size_t skip_uws(const char *p, size_t n, size_t i)
+{
+    size_t k;
+
+    while (i < n && (k = uws_len(p + i, n - i)) > 0) {
+        i += k;
+    }
+    return i;
+}
+
 static path_kind simple_comparison(
     const char *p, size_t n, char *lit, size_t *lit_len, bool *too_long)
 {
@@ -494,27 +556,21 @@ static path_kind simple_comparison(
         return PATH_NONE;
     }
     i = 1;
-    while (i < n && is_ws(p[i])) {
-        i++;
-    }
+    i = skip_uws(p, n, i);
     start = i;
     /* A path ends at whitespace or '='; quoted hash names hold no such characters. */
-    while (i < n && !is_ws(p[i]) && p[i] != '=' && p[i] != ']') {
+    while (i < n && uws_len(p + i, n - i) == 0 && p[i] != '=' && p[i] != ']') {
         i++;
     }
     if ((kind = path_classify(p + start, i - start)) == PATH_NONE) {
         return PATH_NONE;
     }
-    while (i < n && is_ws(p[i])) {
-        i++;
-    }
+    i = skip_uws(p, n, i);
     if (i >= n || p[i] != '=') {
         return PATH_NONE;
     }
     i++;
-    while (i < n && is_ws(p[i])) {
-        i++;
-    }
+    i = skip_uws(p, n, i);
     if (i >= n || p[i] != '\'') {
         return PATH_NONE;
     }
@@ -543,16 +599,12 @@ static path_kind simple_comparison(
     }
     lit[out] = '\0';
     *lit_len = out;
-    while (i < n && is_ws(p[i])) {
-        i++;
-    }
+    i = skip_uws(p, n, i);
     if (i >= n || p[i] != ']') {
         return PATH_NONE;
     }
     i++;
-    while (i < n && is_ws(p[i])) {
-        i++;
-    }
+    i = skip_uws(p, n, i);
     return i == n ? kind : PATH_NONE;
 }
 
@@ -570,7 +622,7 @@ static kw_err pattern_parse(const char *pattern, size_t len, kw_obs_type *type, 
     path_kind kind;
 
     lit[0] = '\0';
-    trim(&pattern, &len);
+    trim_unicode(&pattern, &len);
     if (len == 0) {
         *why = "is empty";
         return KW_ERR_INVAL;
@@ -658,12 +710,32 @@ typedef struct marking {
     bool is_tlp; /* false: a marking of another kind (a statement, ...) */
 } marking;
 
+/* An object with object_refs (a report, grouping, note, opinion, observed-data, ...) and the
+ * markings it carries, its own and those of the containers that reference it. */
+typedef struct container {
+    const char *id; /* NULL: the object has no id (nothing can reference it) */
+    json_t *refs; /* its object_refs list */
+    kw_tlp tlp;
+    bool marked; /* tlp holds a TLP level */
+    const char *unknown; /* a marking ref neither TLP nor defined in the input, or NULL */
+} container;
+
+/* One entry of a container's object_refs: the id it names and the container. */
+typedef struct container_ref {
+    const char *ref;
+    size_t container;
+} container_ref;
+
 typedef struct import_ctx {
     const char *label;
     kw_tlp default_tlp;
-    bool v20_bundle; /* the bundle says spec_version "2.0" */
+    bool v20_bundle; /* the bundle of the object being read says spec_version "2.0" */
     marking *markings; /* sorted by id, unique */
     size_t n_markings;
+    container *containers;
+    size_t n_containers;
+    container_ref *refs; /* sorted by ref */
+    size_t n_refs;
 } import_ctx;
 
 /* Scratch space for converting one indicator object; the strings point into the JSON tree. */
@@ -678,7 +750,9 @@ typedef struct conv {
     char ref[192]; /* how messages name the object */
     char msg[400]; /* what is wrong */
     const char *unsupported; /* the source type, for an unsupported indicator */
+    char unsupported_buf[64];
     const char *unknown_marking; /* a marking ref neither TLP nor defined in the input */
+    bool by_container; /* a container's marking made the level stricter */
 } conv;
 
 typedef enum conv_result {
@@ -925,33 +999,33 @@ static conv_result get_phases(conv *c, json_t *o)
     return CONV_OK;
 }
 
-/* Takes the level of one marking ref into c->tlp (the most restrictive one wins). */
-static void mark(conv *c, const import_ctx *ic, const char *ref, bool *marked)
+/* Takes the level of one marking ref into *tlp (the most restrictive one wins). */
+static void mark(const import_ctx *ic, const char *ref, bool *marked, kw_tlp *tlp,
+    const char **unknown)
 {
     kw_tlp t;
     marking_kind k = lookup_tlp(ic, ref, &t);
 
     if (k == MARK_TLP) {
-        stricter(marked, &c->tlp, t);
-    } else if (k == MARK_UNKNOWN && c->unknown_marking == NULL) {
-        c->unknown_marking = ref;
+        stricter(marked, tlp, t);
+    } else if (k == MARK_UNKNOWN && *unknown == NULL) {
+        *unknown = ref;
     }
 }
 
 /*
- * The TLP level: the most restrictive TLP marking among object_marking_refs and the
- * marking_ref of every granular marking (whatever its selectors: kawan keeps the pattern,
- * name, description and the rest together, so a part marked RED makes the whole RED). No
- * TLP marking: the caller's default.
+ * The most restrictive TLP marking among the object_marking_refs of o and the marking_ref of
+ * every granular marking (whatever its selectors: kawan keeps the pattern, name, description
+ * and the rest together, so a part marked RED makes the whole RED) into *tlp, *marked and
+ * *unknown. CONV_INVALID, with what is wrong in c->msg, for malformed markings.
  */
-static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
+static conv_result object_marks(conv *c, const import_ctx *ic, json_t *o, bool *marked,
+    kw_tlp *tlp, const char **unknown)
 {
     json_t *v = json_object_get(o, "object_marking_refs");
-    bool marked = false;
     size_t i;
     json_t *e;
 
-    c->unknown_marking = NULL;
     if (v != NULL && !json_is_array(v)) {
         return fail(c, "object_marking_refs is not a list");
     }
@@ -960,7 +1034,7 @@ static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
         if (!json_is_string(e)) {
             return fail(c, "object_marking_refs[%zu] is not a string", i);
         }
-        mark(c, ic, json_string_value(e), &marked);
+        mark(ic, json_string_value(e), marked, tlp, unknown);
     }
     v = json_object_get(o, "granular_markings");
     if (v != NULL && !json_is_array(v)) {
@@ -976,11 +1050,159 @@ static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
             return fail(c, "granular_markings[%zu].marking_ref is not a string", i);
         }
         if (ref != NULL) {
-            mark(c, ic, json_string_value(ref), &marked);
+            mark(ic, json_string_value(ref), marked, tlp, unknown);
         }
+    }
+    return CONV_OK;
+}
+
+static int container_ref_cmp(const void *a, const void *b)
+{
+    return strcasecmp(((const container_ref *)a)->ref, ((const container_ref *)b)->ref);
+}
+
+/* The entries of ic->refs that name id: [*lo, *hi). */
+static void refs_to(const import_ctx *ic, const char *id, size_t *lo, size_t *hi)
+{
+    container_ref key = { .ref = id };
+    const container_ref *m;
+
+    *lo = *hi = 0;
+    if (ic->n_refs == 0 || id == NULL) {
+        return;
+    }
+    m = bsearch(&key, ic->refs, ic->n_refs, sizeof(*ic->refs), container_ref_cmp);
+    if (m == NULL) {
+        return;
+    }
+    *lo = *hi = (size_t)(m - ic->refs);
+    while (*lo > 0 && strcasecmp(ic->refs[*lo - 1].ref, id) == 0) {
+        (*lo)--;
+    }
+    while (*hi < ic->n_refs && strcasecmp(ic->refs[*hi].ref, id) == 0) {
+        (*hi)++;
+    }
+}
+
+/* Adds the markings of every container that references id to *marked, *tlp and *unknown;
+ * true when that changed anything. */
+static bool container_marks(
+    const import_ctx *ic, const char *id, bool *marked, kw_tlp *tlp, const char **unknown)
+{
+    size_t lo, hi;
+    bool changed = false;
+
+    refs_to(ic, id, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
+        const container *k = &ic->containers[ic->refs[i].container];
+        if (k->marked && (!*marked || k->tlp > *tlp)) {
+            stricter(marked, tlp, k->tlp);
+            changed = true;
+        }
+        if (k->unknown != NULL && *unknown == NULL) {
+            *unknown = k->unknown;
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+/*
+ * Finds the containers of the input (every object with an object_refs list, whatever its
+ * type: report, grouping, note, opinion, observed-data, ...) and their markings. Producers
+ * such as misp-stix mark only the report that lists the indicators; without this, those
+ * indicators would take the caller's default. A container referenced by another takes that
+ * one's markings too, so a report that lists a grouping marks what the grouping lists.
+ * Malformed markings on a container (it is not checked otherwise) count as an unknown
+ * marking, which fails closed where that matters.
+ */
+static kw_err collect_containers(import_ctx *ic, conv *c, json_t *const *objs, size_t n)
+{
+    size_t k = 0, r = 0;
+    bool changed = true;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *refs = json_object_get(objs[i], "object_refs");
+        if (json_is_array(refs) && json_array_size(refs) > 0) {
+            k++;
+            r += json_array_size(refs);
+        }
+    }
+    if (k == 0) {
+        return KW_ERR_OK;
+    }
+    if ((ic->containers = calloc(k, sizeof(*ic->containers))) == NULL
+        || (ic->refs = calloc(r, sizeof(*ic->refs))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *refs = json_object_get(objs[i], "object_refs");
+        json_t *id = json_object_get(objs[i], "id");
+        container *ct;
+        size_t j;
+        json_t *e;
+
+        if (!json_is_array(refs) || json_array_size(refs) == 0) {
+            continue;
+        }
+        ct = &ic->containers[ic->n_containers];
+        ct->id = json_is_string(id) ? json_string_value(id) : NULL;
+        ct->refs = refs;
+        if (object_marks(c, ic, objs[i], &ct->marked, &ct->tlp, &ct->unknown) != CONV_OK
+            && ct->unknown == NULL) {
+            ct->unknown = "(a malformed marking list)";
+        }
+        json_array_foreach(refs, j, e)
+        {
+            if (json_is_string(e)) {
+                ic->refs[ic->n_refs].ref = json_string_value(e);
+                ic->refs[ic->n_refs].container = ic->n_containers;
+                ic->n_refs++;
+            }
+        }
+        ic->n_containers++;
+    }
+    qsort(ic->refs, ic->n_refs, sizeof(*ic->refs), container_ref_cmp);
+    /* Levels only rise and an unknown marking is only ever set, so this ends, after at most
+     * one round per level of nesting. */
+    for (size_t round = 0; changed && round <= ic->n_containers; round++) {
+        changed = false;
+        for (size_t i = 0; i < ic->n_containers; i++) {
+            container *ct = &ic->containers[i];
+            if (container_marks(ic, ct->id, &ct->marked, &ct->tlp, &ct->unknown)) {
+                changed = true;
+            }
+        }
+    }
+    return KW_ERR_OK;
+}
+
+/*
+ * The TLP level: the most restrictive TLP marking of the object (object_marks); no TLP
+ * marking: the caller's default. Then the level of every container that references the
+ * indicator, when stricter: a container's marking can only raise the level, never lower it
+ * below the indicator's own or the default.
+ */
+static conv_result get_tlp(conv *c, const import_ctx *ic, json_t *o)
+{
+    bool marked = false, in_marked = false;
+    kw_tlp in_tlp = KW_TLP_CLEAR;
+    json_t *id = json_object_get(o, "id");
+
+    c->unknown_marking = NULL;
+    c->by_container = false;
+    if (object_marks(c, ic, o, &marked, &c->tlp, &c->unknown_marking) != CONV_OK) {
+        return CONV_INVALID;
     }
     if (!marked) {
         c->tlp = ic->default_tlp;
+    }
+    container_marks(
+        ic, json_is_string(id) ? json_string_value(id) : NULL, &in_marked, &in_tlp,
+        &c->unknown_marking);
+    if (in_marked && in_tlp > c->tlp) {
+        c->tlp = in_tlp;
+        c->by_container = true;
     }
     return CONV_OK;
 }
@@ -1024,7 +1246,7 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
     if (v == NULL && (ic->v20_bundle || json_object_get(o, "pattern_type") == NULL)) {
         snprintf(c->msg, sizeof(c->msg), "is STIX 2.0 (no spec_version%s); only 2.1 is supported",
             ic->v20_bundle ? ", in a 2.0 bundle" : ", no pattern_type");
-        c->unsupported = "spec_version";
+        c->unsupported = "STIX 2.0";
         return CONV_UNSUPPORTED;
     }
     if ((r = get_time(c, o, "created", true, &ind->created)) != CONV_OK
@@ -1080,10 +1302,17 @@ static conv_result convert(conv *c, const import_ctx *ic, json_t *o, size_t inde
 
     /* Unsupported comes after the rule checks: a broken object is an error whatever it is. */
     v = json_object_get(o, "spec_version");
+    if (v != NULL && strcmp(json_string_value(v), "2.0") == 0) {
+        snprintf(c->msg, sizeof(c->msg), "is STIX 2.0 (spec_version 2.0); only 2.1 is supported");
+        c->unsupported = "STIX 2.0";
+        return CONV_UNSUPPORTED;
+    }
     if (v != NULL && strcmp(json_string_value(v), "2.1") != 0) {
         snprintf(c->msg, sizeof(c->msg), "spec_version '%s' is not supported (only 2.1)",
             kw__import_clip(tmp, 40, json_string_value(v)));
-        c->unsupported = "spec_version";
+        snprintf(c->unsupported_buf, sizeof(c->unsupported_buf), "spec_version %s",
+            kw__import_clip(tmp, 40, json_string_value(v)));
+        c->unsupported = c->unsupported_buf;
         return CONV_UNSUPPORTED;
     }
     v = json_object_get(o, "pattern_type");
@@ -1191,12 +1420,144 @@ static void keep_newest(version *v, size_t n, uint8_t *status, kw_import_report 
     }
 }
 
-kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_tlp default_tlp,
-    bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep)
+/* The objects of a document in order, and for each whether its bundle says spec_version
+ * "2.0". */
+typedef struct doc_objects {
+    json_t **o;
+    bool *v20;
+    size_t n, cap;
+} doc_objects;
+
+/* Bundles inside lists or bundles are read to this depth; deeper ones are refused. */
+#define MAX_BUNDLE_DEPTH 8
+
+static bool is_bundle(json_t *o)
+{
+    json_t *t = json_object_get(o, "type");
+    return json_is_string(t) && strcmp(json_string_value(t), "bundle") == 0;
+}
+
+static kw_err doc_add(doc_objects *d, json_t *o, bool v20)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        json_t **no = realloc(d->o, cap * sizeof(*no));
+        bool *nv;
+        if (no == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        d->o = no;
+        if ((nv = realloc(d->v20, cap * sizeof(*nv))) == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        d->v20 = nv;
+        d->cap = cap;
+    }
+    d->o[d->n] = o;
+    d->v20[d->n] = v20;
+    d->n++;
+    return KW_ERR_OK;
+}
+
+static kw_err doc_list(doc_objects *d, json_t *list, bool v20, int depth, const char *label,
+    kw_import_report *rep);
+
+/* Adds the objects of a bundle. */
+static kw_err doc_bundle(
+    doc_objects *d, json_t *b, int depth, const char *label, kw_import_report *rep)
+{
+    json_t *sv = json_object_get(b, "spec_version");
+    json_t *objects = json_object_get(b, "objects");
+
+    if (objects == NULL) {
+        return KW_ERR_OK;
+    }
+    if (!json_is_array(objects)) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "%s: the bundle's objects is not a list",
+            label);
+        return KW_ERR_DECODE;
+    }
+    return doc_list(d, objects, json_is_string(sv) && strcmp(json_string_value(sv), "2.0") == 0,
+        depth, label, rep);
+}
+
+/*
+ * Adds the elements of a list of objects (a bundle's objects, a TAXII envelope's, or a JSON
+ * list). A bundle among them is read in its place: an array that wraps a bundle, as some tools
+ * write it, would otherwise import nothing and say only "1 not indicator".
+ */
+static kw_err doc_list(doc_objects *d, json_t *list, bool v20, int depth, const char *label,
+    kw_import_report *rep)
+{
+    size_t i;
+    json_t *e;
+    kw_err rc;
+
+    json_array_foreach(list, i, e)
+    {
+        if (!is_bundle(e)) {
+            rc = doc_add(d, e, v20);
+        } else if (depth >= MAX_BUNDLE_DEPTH) {
+            snprintf(rep->first_error, sizeof(rep->first_error),
+                "%s: bundles nested more than %d deep", label, MAX_BUNDLE_DEPTH);
+            rc = KW_ERR_DECODE;
+        } else {
+            rc = doc_bundle(d, e, depth + 1, label, rep);
+        }
+        if (rc != KW_ERR_OK) {
+            return rc;
+        }
+    }
+    return KW_ERR_OK;
+}
+
+/*
+ * The objects of a document: a bundle's (or those of an object without "type" that has an
+ * objects list, as some published examples write a bundle, or of a TAXII 2.1 envelope, whose
+ * objects may be absent on an empty page), each element of a list, or a single object.
+ */
+static kw_err doc_read(doc_objects *d, json_t *root, const char *label, kw_import_report *rep)
+{
+    json_t *objects;
+
+    if (json_is_array(root)) {
+        return doc_list(d, root, false, 0, label, rep);
+    }
+    if (!json_is_object(root)) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "%s: not a STIX bundle, TAXII envelope, object or list of objects", label);
+        return KW_ERR_DECODE;
+    }
+    if (json_object_get(root, "type") != NULL) {
+        return is_bundle(root) ? doc_bundle(d, root, 0, label, rep) : doc_add(d, root, false);
+    }
+    objects = json_object_get(root, "objects");
+    if (objects == NULL && json_object_get(root, "more") == NULL
+        && json_object_get(root, "next") == NULL) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            json_object_size(root) == 0
+                ? "%s: an empty JSON object, not a STIX bundle, TAXII envelope or object"
+                : "%s: a JSON object without type or objects, not a STIX bundle, TAXII "
+                  "envelope or object",
+            label);
+        return KW_ERR_DECODE;
+    }
+    if (objects != NULL && !json_is_array(objects)) {
+        snprintf(rep->first_error, sizeof(rep->first_error), "%s: objects is not a list", label);
+        return KW_ERR_DECODE;
+    }
+    return objects == NULL ? KW_ERR_OK : doc_list(d, objects, false, 0, label, rep);
+}
+
+/* Imports into sink or, when it is NULL, into xsink. */
+static kw_err stix_import(const char *json, size_t len, const char *file_label,
+    kw_tlp default_tlp, bool skip_invalid, kw_import_sink sink, kw_stix_sink xsink, void *ctx,
+    kw_import_report *rep)
 {
     kw_err rc = KW_ERR_DECODE;
-    json_t *root = NULL, *objects = NULL, *single = NULL;
+    json_t *root = NULL;
     json_t **objs = NULL;
+    doc_objects d = { 0 };
     uint8_t *status = NULL;
     version *versions = NULL;
     size_t n_versions = 0;
@@ -1210,61 +1571,39 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
         return KW_ERR_INVAL;
     }
     memset(rep, 0, sizeof(*rep));
-    if (json == NULL || sink == NULL || (unsigned)default_tlp > KW_TLP_MAX) {
+    if (json == NULL || (sink == NULL && xsink == NULL) || (unsigned)default_tlp > KW_TLP_MAX) {
         rc = KW_ERR_INVAL;
         snprintf(rep->first_error, sizeof(rep->first_error), "%s: invalid arguments", ic.label);
         goto out;
     }
-    /* Duplicate keys are refused: two readers could otherwise disagree on what an object
-     * says (e.g. which marking applies). */
     /* A UTF-8 byte order mark, which RFC 8259 section 8.1 lets a parser ignore. */
     if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
         json += 3;
         len -= 3;
     }
+    /* Duplicate keys are refused: two readers could otherwise disagree on what an object
+     * says (e.g. which marking applies). */
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         kw__import_json_error(rep, ic.label, &jerr);
         goto out;
     }
-    if (json_is_array(root)) {
-        objects = root;
-    } else if (json_is_object(root)) {
-        json_t *t = json_object_get(root, "type");
-        json_t *sv = json_object_get(root, "spec_version");
-        /* A bundle; also one without its "type" (some published examples omit it). */
-        if ((json_is_string(t) && strcmp(json_string_value(t), "bundle") == 0)
-            || (t == NULL && json_is_array(json_object_get(root, "objects")))) {
-            ic.v20_bundle = json_is_string(sv) && strcmp(json_string_value(sv), "2.0") == 0;
-            objects = json_object_get(root, "objects");
-            if (objects != NULL && !json_is_array(objects)) {
-                snprintf(rep->first_error, sizeof(rep->first_error),
-                    "%s: the bundle's objects is not a list", ic.label);
-                goto out;
-            }
-        } else {
-            single = root;
-        }
-    } else {
-        snprintf(rep->first_error, sizeof(rep->first_error),
-            "%s: not a STIX bundle, object or list of objects", ic.label);
+    if ((rc = doc_read(&d, root, ic.label, rep)) != KW_ERR_OK) {
         goto out;
     }
-    n = objects != NULL ? json_array_size(objects) : single != NULL ? 1 : 0;
+    n = d.n;
+    objs = d.o;
     rc = KW_ERR_NOMEM;
     if (n > 0) {
-        if ((objs = calloc(n, sizeof(*objs))) == NULL || (status = calloc(n, 1)) == NULL
-            || (versions = calloc(n, sizeof(*versions))) == NULL) {
+        if ((status = calloc(n, 1)) == NULL || (versions = calloc(n, sizeof(*versions))) == NULL) {
             goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            objs[i] = objects != NULL ? json_array_get(objects, i) : single;
         }
     }
     if ((c = malloc(sizeof(*c))) == NULL) {
         goto out;
     }
-    if ((rc = collect_markings(&ic, objs, n)) != KW_ERR_OK) {
+    if ((rc = collect_markings(&ic, objs, n)) != KW_ERR_OK
+        || (rc = collect_containers(&ic, c, objs, n)) != KW_ERR_OK) {
         goto out;
     }
 
@@ -1289,6 +1628,7 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
             rep->non_indicators++;
             continue;
         }
+        ic.v20_bundle = d.v20[i];
         r = convert(c, &ic, objs[i], i);
         version *ver = &versions[n_versions];
         if (version_of(objs[i], ver)) {
@@ -1332,11 +1672,19 @@ kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_t
         if (status[i] != ST_OK) {
             continue;
         }
+        ic.v20_bundle = d.v20[i];
         if (convert(c, &ic, objs[i], i) != CONV_OK) {
             rc = KW_ERR_INVAL; /* Cannot happen: the conversion is deterministic. */
             goto out;
         }
-        if ((rc = sink(ctx, &c->ind, c->tlp)) != KW_ERR_OK) {
+        if (sink != NULL) {
+            rc = sink(ctx, &c->ind, c->tlp);
+        } else {
+            kw_stix_marks m = { .unresolved = c->unknown_marking != NULL,
+                .by_container = c->by_container };
+            rc = xsink(ctx, &c->ind, c->tlp, &m);
+        }
+        if (rc != KW_ERR_OK) {
             snprintf(rep->first_error, sizeof(rep->first_error), "%s: %s: %s", ic.label, c->ref,
                 kw_strerror(rc));
             goto out;
@@ -1348,9 +1696,32 @@ out:
     free(status);
     free(versions);
     free(objs);
+    free(d.v20);
     free(ic.markings);
+    free(ic.containers);
+    free(ic.refs);
     json_decref(root);
     return rc;
+}
+
+kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_tlp default_tlp,
+    bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep)
+{
+    if (sink == NULL && rep != NULL) {
+        memset(rep, 0, sizeof(*rep));
+        return KW_ERR_INVAL;
+    }
+    return stix_import(json, len, file_label, default_tlp, skip_invalid, sink, NULL, ctx, rep);
+}
+
+kw_err kw_stix_import_marks(const char *json, size_t len, const char *file_label,
+    kw_tlp default_tlp, bool skip_invalid, kw_stix_sink sink, void *ctx, kw_import_report *rep)
+{
+    if (sink == NULL && rep != NULL) {
+        memset(rep, 0, sizeof(*rep));
+        return KW_ERR_INVAL;
+    }
+    return stix_import(json, len, file_label, default_tlp, skip_invalid, NULL, sink, ctx, rep);
 }
 
 /* ------------------------------------------------------------------------------------------ */

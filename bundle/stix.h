@@ -19,11 +19,15 @@
 
 /*
  * Imports the indicators of a STIX 2.1 document: a bundle ({"type":"bundle","objects":[...]}),
- * a single object, or a JSON array of objects. json/len need not be NUL-terminated; the caller
- * bounds len. file_label names the input in messages (NULL: "<input>").
+ * a TAXII 2.1 envelope ({"more":false,"objects":[...]}, objects may be absent), a single
+ * object, or a JSON array of objects (a bundle in such an array is read in its place).
+ * json/len need not be NUL-terminated; the caller bounds len. file_label names the input in
+ * messages (NULL: "<input>").
  *
- * Each valid indicator is passed to sink once, with its TLP level taken from its
- * object_marking_refs (the most restrictive TLP marking wins; unmarked: default_tlp).
+ * Each valid indicator is passed to sink once (only the newest version of an id), with its TLP
+ * level taken from its object_marking_refs and granular markings (the most restrictive TLP
+ * marking wins; unmarked: default_tlp), raised to the level of every container (an object
+ * with object_refs: report, grouping, ...) that references it when that is stricter.
  * Objects of other types are counted and skipped; indicators with a pattern_type other than
  * "stix" are counted and listed as unsupported.
  *
@@ -40,6 +44,25 @@
  */
 kw_err kw_stix_import(const char *json, size_t len, const char *file_label, kw_tlp default_tlp,
     bool skip_invalid, kw_import_sink sink, void *ctx, kw_import_report *rep);
+
+/* What kw_stix_import_marks tells its sink about the TLP of one indicator. */
+typedef struct kw_stix_marks {
+    /* A marking ref of the indicator, or of a container that references it, is neither a TLP
+     * marking kawan knows nor defined in the input (say, its marking-definition came in an
+     * earlier file or TAXII page): the level handed over may be laxer than the producer's. */
+    bool unresolved;
+    /* A container (an object with object_refs: report, grouping, note, ...) that references
+     * the indicator is marked stricter than the indicator itself: its level was raised. */
+    bool by_container;
+} kw_stix_marks;
+
+/* As kw_import_sink, with marks (borrowed for the call). */
+typedef kw_err (*kw_stix_sink)(
+    void *ctx, const kw_indicator *ind, kw_tlp tlp, const kw_stix_marks *marks);
+
+/* As kw_stix_import, for a sink that also learns how each indicator's level was found. */
+kw_err kw_stix_import_marks(const char *json, size_t len, const char *file_label,
+    kw_tlp default_tlp, bool skip_invalid, kw_stix_sink sink, void *ctx, kw_import_report *rep);
 
 /*
  * The STIX pattern of one typed indicator: "[ipv4-addr:value = '198.51.100.7']", with ' and \

@@ -289,7 +289,7 @@ static void test_pattern_grammar(void **state)
         "[network-traffic:dst_port NOT IN ()]",
         /* The grammar skips comments and Unicode white space, and takes 0 in qualifiers. */
         "[file:name = 'a'] /* a comment */ AND // to the end of the line\n[file:name = 'b']",
-        "[file:name\xc2\xa0=\xe3\x80\x80'a']",
+        "[file:size\xc2\xa0=\xe3\x80\x80" "1]",
         "[file:name = 'a'] WITHIN 0 SECONDS",
         "[file:name = 'a'] REPEATS 0 TIMES",
     };
@@ -342,6 +342,22 @@ static void test_pattern_grammar(void **state)
     memmove(deep, deep + 5, k - 5);
     deep[k - 10] = '\0';
     expect_pattern(deep, KW_OBS_STIX_PATTERN, deep);
+}
+
+/* Unicode white space (the grammar's WS) is skipped around a pattern and between the tokens of
+ * a simple comparison, as ASCII white space is. */
+static void test_pattern_unicode_space(void **state)
+{
+    (void)state;
+    expect_pattern("\xc2\xa0[ipv4-addr:value = '10.0.0.1']", KW_OBS_IPV4, "10.0.0.1");
+    expect_pattern("[ipv4-addr:value = '10.0.0.2']\xe3\x80\x80\xe2\x80\xa8", KW_OBS_IPV4,
+        "10.0.0.2");
+    expect_pattern("[\xe2\x80\x8aipv4-addr:value\xc2\xa0=\xe3\x80\x80'10.0.0.3'\xc2\x85]",
+        KW_OBS_IPV4, "10.0.0.3");
+    expect_pattern("\xc2\xa0[file:size > 1]\xc2\xa0", KW_OBS_STIX_PATTERN, "[file:size > 1]");
+    /* A lone lead byte is not white space. */
+    expect_pattern_invalid("\xc2\xa0\xc2\xa0");
+    expect_pattern_invalid("\xc2[ipv4-addr:value = '10.0.0.4']");
 }
 
 static void test_pattern_build(void **state)
@@ -538,6 +554,217 @@ static void test_tlp_never_laxer(void **state)
     collect_done(&c);
 }
 
+/* What kw_stix_import_marks hands over, besides the indicators. */
+typedef struct marks_seen {
+    collect c;
+    kw_stix_marks m[16];
+} marks_seen;
+
+static kw_err marks_sink(void *ctx, const kw_indicator *ind, kw_tlp tlp, const kw_stix_marks *m)
+{
+    marks_seen *s = ctx;
+
+    if (s->c.calls < 16) {
+        s->m[s->c.calls] = *m;
+    }
+    return collect_sink(&s->c, ind, tlp);
+}
+
+static kw_err import_marks(const char *tmpl, kw_tlp def, marks_seen *s, kw_import_report *rep)
+{
+    char *doc = jq(tmpl);
+    kw_err rc = kw_stix_import_marks(doc, strlen(doc), "t.json", def, false, marks_sink, s, rep);
+    free(doc);
+    return rc;
+}
+
+/* A report, grouping or other object with object_refs passes its marking on to the indicators
+ * it lists (misp-stix marks only the report): never below it, resolved like any marking. */
+static void test_container_markings(void **state)
+{
+    marks_seen s;
+    kw_import_report rep;
+    const char *doc
+        = "{`type`:`bundle`,`id`:`bundle--11111111-1111-4111-8111-111111111111`,`objects`:["
+          "{`type`:`marking-definition`,`spec_version`:`2.1`,"
+          "`id`:`marking-definition--77777777-7777-4777-8777-777777777777`,"
+          "`created`:`2017-01-20T00:00:00.000Z`,`definition_type`:`tlp`,"
+          "`definition`:{`tlp`:`red`}},"
+          /* AMBER by its TLP 1.0 id, in upper case. */
+          "{`type`:`report`,`id`:`report--00000000-0000-4000-8000-0000000000a1`,"
+          "`object_marking_refs`:[`marking-definition--F88D31F6-486F-44DA-B317-01333BDE0B82`],"
+          "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000041`,"
+          "`grouping--00000000-0000-4000-8000-0000000000a2`,"
+          "`indicator--00000000-0000-4000-8000-000000000043`]},"
+          /* A grouping the report lists: GREEN itself, AMBER from the report. */
+          "{`type`:`grouping`,`id`:`grouping--00000000-0000-4000-8000-0000000000a2`,"
+          "`object_marking_refs`:[`marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb`],"
+          "`object_refs`:[`INDICATOR--00000000-0000-4000-8000-000000000042`]},"
+          /* A note marked by an in-bundle definition (RED). */
+          "{`type`:`note`,`id`:`note--00000000-0000-4000-8000-0000000000a3`,"
+          "`content`:`x`,`granular_markings`:[{`marking_ref`:"
+          "`marking-definition--77777777-7777-4777-8777-777777777777`,`selectors`:[`content`]}],"
+          "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000044`]},"
+          /* An opinion whose marking is not in the input. */
+          "{`type`:`opinion`,`id`:`opinion--00000000-0000-4000-8000-0000000000a4`,"
+          "`opinion`:`agree`,`object_marking_refs`:["
+          "`marking-definition--88888888-8888-4888-8888-888888888888`],"
+          "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000045`]},"
+        IND_HEAD("00000000-0000-4000-8000-000000000041")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.1']`},"
+        IND_HEAD("00000000-0000-4000-8000-000000000042")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.2']`},"
+          /* Its own RED stays: a container never lowers a level. */
+        IND_HEAD("00000000-0000-4000-8000-000000000043")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.3']`,`object_marking_refs`:["
+          "`marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1`]},"
+        IND_HEAD("00000000-0000-4000-8000-000000000044")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.4']`},"
+        IND_HEAD("00000000-0000-4000-8000-000000000045")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.5']`},"
+        IND_HEAD("00000000-0000-4000-8000-000000000046")
+          "`pattern`:`[ipv4-addr:value = '10.0.4.6']`}"
+          "]}";
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    collect_init(&s.c);
+    assert_int_equal(import_marks(doc, KW_TLP_CLEAR, &s, &rep), KW_ERR_OK);
+    assert_int_equal(s.c.calls, 6);
+    assert_int_equal(s.c.tlps[0], KW_TLP_AMBER);
+    assert_true(s.m[0].by_container && !s.m[0].unresolved);
+    assert_int_equal(s.c.tlps[1], KW_TLP_AMBER);
+    assert_true(s.m[1].by_container);
+    assert_int_equal(s.c.tlps[2], KW_TLP_RED);
+    assert_false(s.m[2].by_container);
+    assert_int_equal(s.c.tlps[3], KW_TLP_RED);
+    assert_true(s.m[3].by_container);
+    /* The opinion's marking does not resolve: the indicator takes the default, and says so. */
+    assert_int_equal(s.c.tlps[4], KW_TLP_CLEAR);
+    assert_true(s.m[4].unresolved && !s.m[4].by_container);
+    assert_int_equal(s.c.tlps[5], KW_TLP_CLEAR);
+    assert_false(s.m[5].unresolved || s.m[5].by_container);
+    assert_int_equal(rep.unknown_markings, 1);
+    assert_string_equal(
+        rep.unknown_marking, "marking-definition--88888888-8888-4888-8888-888888888888");
+    assert_int_equal(rep.by_tlp[KW_TLP_AMBER], 2);
+    assert_int_equal(rep.by_tlp[KW_TLP_RED], 2);
+    collect_done(&s.c);
+
+    /* A container marked laxer than the default does not lower it; the plain sink sees the
+     * same levels. */
+    collect c;
+    collect_init(&c);
+    assert_int_equal(
+        import_text("[{`type`:`report`,`id`:`report--00000000-0000-4000-8000-0000000000b1`,"
+                    "`object_marking_refs`:["
+                    "`marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487`],"
+                    "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000047`]},"
+                    "{`type`:`report`,`id`:`report--00000000-0000-4000-8000-0000000000b2`,"
+                    "`object_marking_refs`:["
+                    "`marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1`],"
+                    "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000048`]},"
+            IND_HEAD("00000000-0000-4000-8000-000000000047")
+                    "`pattern`:`[ipv4-addr:value = '10.0.4.7']`},"
+            IND_HEAD("00000000-0000-4000-8000-000000000048")
+                    "`pattern`:`[ipv4-addr:value = '10.0.4.8']`}]",
+            KW_TLP_AMBER, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.tlps[0], KW_TLP_AMBER);
+    assert_int_equal(c.tlps[1], KW_TLP_RED);
+    collect_done(&c);
+
+    /* Two versions: the newer one is listed by an AMBER report, the older one is marked GREEN;
+     * keep_newest compares the raised level. */
+    memset(&s, 0, sizeof(s));
+    collect_init(&s.c);
+    assert_int_equal(
+        import_marks("[{`type`:`grouping`,`id`:`grouping--00000000-0000-4000-8000-0000000000c1`,"
+                     "`object_marking_refs`:["
+                     "`marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421`],"
+                     "`object_refs`:[`indicator--00000000-0000-4000-8000-000000000049`]},"
+            IND_HEAD("00000000-0000-4000-8000-000000000049")
+                     "`pattern`:`[ipv4-addr:value = '10.0.4.9']`},"
+            IND_HEAD("00000000-0000-4000-8000-000000000049")
+                     "`pattern`:`[ipv4-addr:value = '10.0.4.10']`,`object_marking_refs`:["
+                     "`marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb`]}]",
+            KW_TLP_CLEAR, &s, &rep),
+        KW_ERR_OK);
+    assert_int_equal(s.c.calls, 1);
+    assert_int_equal(s.c.tlps[0], KW_TLP_AMBER);
+    assert_string_equal(s.c.b->items[0].value, "10.0.4.9");
+    collect_done(&s.c);
+}
+
+/* TAXII 2.1 envelopes, an empty page among them; an array that wraps a bundle; documents that
+ * are not STIX are refused with a message that says what they are. */
+static void test_import_envelopes(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    char deep[1024];
+    size_t k = 0;
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text("{`more`:false}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.objects, 0);
+    assert_int_equal(rep.invalid, 0);
+    assert_int_equal(import_text("{`more`:true,`next`:`2`,`objects`:["
+                                 IND_HEAD("00000000-0000-4000-8000-000000000051")
+                                 "`pattern`:`[ipv4-addr:value = '10.0.5.1']`}]}",
+                         KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(import_text("{`more`:false,`objects`:7}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "objects is not a list"));
+    assert_int_equal(import_text("{}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_string_equal(rep.first_error,
+        "t.json: an empty JSON object, not a STIX bundle, TAXII envelope or object");
+    assert_int_equal(import_text("{`id`:`x`}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "a JSON object without type or objects"));
+
+    /* An array that wraps a bundle, next to a loose object; a 2.0 bundle inside keeps its
+     * spec_version. */
+    assert_int_equal(import_text("[{`type`:`bundle`,`id`:`bundle--11111111-1111-4111-8111-"
+                                 "111111111111`,`objects`:["
+                                 IND_HEAD("00000000-0000-4000-8000-000000000052")
+                                 "`pattern`:`[ipv4-addr:value = '10.0.5.2']`}]},"
+                                 "{`type`:`bundle`,`spec_version`:`2.0`,`objects`:["
+                                 "{`type`:`indicator`,"
+                                 "`id`:`indicator--00000000-0000-4000-8000-000000000053`,"
+                                 "`created`:`2017-01-01T00:00:00Z`,"
+                                 "`modified`:`2017-01-01T00:00:00Z`,"
+                                 "`valid_from`:`2017-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+                                 "`pattern`:`[ipv4-addr:value = '10.0.5.3']`}]},"
+                                 "{`type`:`malware`,`id`:`malware--00000000-0000-4000-8000-"
+                                 "000000000054`}]",
+                         KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(c.calls, 2);
+    assert_string_equal(c.b->items[1].value, "10.0.5.2");
+    assert_int_equal(rep.objects, 3);
+    assert_int_equal(rep.indicators, 1);
+    assert_int_equal(rep.unsupported, 1);
+    assert_int_equal(rep.non_indicators, 1);
+    assert_int_equal(import_text("[{`type`:`bundle`,`objects`:{}}]", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "not a list"));
+    /* Bundles nested without end are refused. */
+    for (int d = 0; d < 12; d++) {
+        k += (size_t)snprintf(deep + k, sizeof(deep) - k, "[{`type`:`bundle`,`objects`:");
+    }
+    k += (size_t)snprintf(deep + k, sizeof(deep) - k, "[]");
+    for (int d = 0; d < 12; d++) {
+        k += (size_t)snprintf(deep + k, sizeof(deep) - k, "}]");
+    }
+    assert_int_equal(import_text(deep, KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "bundles nested more than"));
+    collect_done(&c);
+}
+
 /* Several versions of one id in the input: only the newest goes to the sink; for one
  * version given twice, the copy marked most restrictively. */
 static void test_versions_in_input(void **state)
@@ -624,6 +851,29 @@ static void test_import_variants(void **state)
     assert_int_equal(rep.unsupported, 1);
     assert_int_equal(rep.invalid, 0);
     assert_non_null(strstr(rep.issues[0].text, "is STIX 2.0"));
+    /* Counted by a type name that says so (the summary shows only the counts). */
+    assert_int_equal(rep.n_types, 1);
+    assert_string_equal(rep.types[0].type, "STIX 2.0");
+    /* spec_version 2.0 on the object itself, and another version. */
+    assert_int_equal(import_text("[{`type`:`indicator`,`spec_version`:`2.0`,"
+                                 "`id`:`indicator--00000000-0000-4000-8000-000000000036`,"
+                                 "`created`:`2017-01-01T00:00:00Z`,"
+                                 "`modified`:`2017-01-01T00:00:00Z`,"
+                                 "`valid_from`:`2017-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+                                 "`pattern`:`[ipv4-addr:value = '10.0.2.6']`},"
+                                 "{`type`:`indicator`,`spec_version`:`2.2`,"
+                                 "`id`:`indicator--00000000-0000-4000-8000-000000000037`,"
+                                 "`created`:`2017-01-01T00:00:00Z`,"
+                                 "`modified`:`2017-01-01T00:00:00Z`,"
+                                 "`valid_from`:`2017-01-01T00:00:00Z`,`pattern_type`:`stix`,"
+                                 "`pattern`:`[ipv4-addr:value = '10.0.2.7']`}]",
+                         KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.unsupported, 2);
+    assert_non_null(strstr(rep.issues[0].text, "is STIX 2.0"));
+    assert_int_equal(rep.n_types, 2);
+    assert_string_equal(rep.types[0].type, "STIX 2.0");
+    assert_string_equal(rep.types[1].type, "spec_version 2.2");
     /* Without spec_version and pattern_type, outside a 2.0 bundle: 2.0 too. */
     assert_int_equal(import_text("[{`type`:`indicator`,"
                                  "`id`:`indicator--00000000-0000-4000-8000-000000000032`,"
@@ -1339,10 +1589,13 @@ int main(void)
         cmocka_unit_test(test_pattern_qualifiers),
         cmocka_unit_test(test_pattern_invalid),
         cmocka_unit_test(test_pattern_grammar),
+        cmocka_unit_test(test_pattern_unicode_space),
         cmocka_unit_test(test_pattern_build),
         cmocka_unit_test(test_tlp_ids),
         cmocka_unit_test(test_tlp_markings),
         cmocka_unit_test(test_tlp_never_laxer),
+        cmocka_unit_test(test_container_markings),
+        cmocka_unit_test(test_import_envelopes),
         cmocka_unit_test(test_versions_in_input),
         cmocka_unit_test(test_import_variants),
         cmocka_unit_test(test_import_fields),
