@@ -348,6 +348,20 @@ out:
 /* Bundles per publish transaction, as kawan publish does. */
 #define PUBLISH_BATCH 10u
 
+/* One indicator the importer handed over, kept until the whole input has been read: only then
+ * is it known which copy of an id is the newest. */
+typedef struct pending {
+    uint8_t id[16];
+    int64_t modified;
+    size_t seq; /* arrival order; the copy is item seq % KW_BUNDLE_DEFAULT_SIZE of bundle
+                 * seq / KW_BUNDLE_DEFAULT_SIZE */
+    kw_tlp tlp;
+    bool withdrawn; /* revoked at the source, or a withdrawal (type KW_OBS_NONE) */
+    bool unresolved; /* STIX: a marking ref did not resolve (kw_stix_marks) */
+    bool by_container; /* STIX: raised to a container's level */
+    bool newest; /* the copy of its id that counts */
+} pending;
+
 /* Indicators collected per TLP level; published only once the whole input checked out. */
 typedef struct collector {
     kw_cli_node *n;
@@ -362,7 +376,15 @@ typedef struct collector {
     uint64_t remarked[KW_TLP_MAX + 1]; /* held versions re-marked to the source's stricter TLP,
                                          * by the new level */
     uint64_t ahead; /* held versions revoked ahead of a version for a smaller audience */
+    uint64_t superseded; /* copies of an id left out for a newer one in the same run */
+    uint64_t floored; /* unresolved markings: raised to the level this node holds */
+    uint64_t by_container; /* STIX: raised to the level of a container that lists them */
     kw_bundle *scratch; /* the held version of the id being collected */
+    /* What the importer handed over, in order (pending.seq), before any of it is collected. */
+    kw_bundle **pb;
+    size_t n_pb, cap_pb;
+    pending *pend;
+    size_t n_pend, cap_pend;
     /* Revocations of held versions, each published to the audience of the version it
      * revokes (its level and recipients), before anything else. */
     struct revocation {
@@ -497,9 +519,14 @@ static kw_err collect_revocation(collector *c, held_check *h, int64_t modified)
  */
 static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, held_check *h);
 
-static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+/*
+ * Collects the newest copy of an id in the input. unresolved: a marking of the source did
+ * not resolve, so tlp (the default's or another marking's) may be laxer than the producer
+ * meant; it is then never below the level of the version this node holds (fail closed: a
+ * TAXII page or earlier file that carried the marking-definition set that level).
+ */
+static kw_err collect_held(collector *c, const kw_indicator *ind, kw_tlp tlp, bool unresolved)
 {
-    collector *c = ctx;
     held_check h;
     kw_query q;
     kw_err rc;
@@ -512,9 +539,140 @@ static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
     q.limit = 1;
     q.id = ind->id;
     if ((rc = kw_store_query(c->n->store, &q, held_cb, &h, NULL)) == KW_ERR_OK) {
+        if (unresolved && h.found && memcmp(h.origin, c->n->self, 32) == 0 && h.tlp > tlp) {
+            tlp = h.tlp;
+            c->floored++;
+        }
         rc = h.rc == KW_ERR_OK ? collect_one(c, ind, tlp, &h) : h.rc;
     }
     free(h.rcpt);
+    return rc;
+}
+
+/* Keeps a copy of what the importer hands over, for collect_finish. */
+static kw_err pend_add(collector *c, const kw_indicator *ind, kw_tlp tlp, bool unresolved,
+    bool by_container)
+{
+    pending *p;
+    kw_err rc;
+
+    if (c->n_pend % KW_BUNDLE_DEFAULT_SIZE == 0) {
+        if (c->n_pb == c->cap_pb) {
+            size_t cap = c->cap_pb ? c->cap_pb * 2 : 16;
+            kw_bundle **nl = realloc(c->pb, cap * sizeof(*nl));
+            if (nl == NULL) {
+                return KW_ERR_NOMEM;
+            }
+            c->pb = nl;
+            c->cap_pb = cap;
+        }
+        if ((rc = kw_bundle_new(&c->pb[c->n_pb])) != KW_ERR_OK) {
+            return rc;
+        }
+        c->n_pb++;
+    }
+    if (c->n_pend == c->cap_pend) {
+        size_t cap = c->cap_pend ? c->cap_pend * 2 : 1024;
+        pending *np = realloc(c->pend, cap * sizeof(*np));
+        if (np == NULL) {
+            return KW_ERR_NOMEM;
+        }
+        c->pend = np;
+        c->cap_pend = cap;
+    }
+    if ((rc = kw_bundle_copy_indicator(c->pb[c->n_pb - 1], ind, NULL)) != KW_ERR_OK) {
+        return rc;
+    }
+    p = &c->pend[c->n_pend];
+    memset(p, 0, sizeof(*p));
+    memcpy(p->id, ind->id, 16);
+    p->modified = ind->modified;
+    p->seq = c->n_pend;
+    p->tlp = tlp;
+    p->withdrawn = ind->revoked || ind->type == KW_OBS_NONE;
+    p->unresolved = unresolved;
+    p->by_container = by_container;
+    c->n_pend++;
+    return KW_ERR_OK;
+}
+
+/* The import sink for MISP (bundle/import.h). */
+static kw_err collect(void *ctx, const kw_indicator *ind, kw_tlp tlp)
+{
+    return pend_add(ctx, ind, tlp, false, false);
+}
+
+/* The import sink for STIX (bundle/stix.h). */
+static kw_err collect_stix(void *ctx, const kw_indicator *ind, kw_tlp tlp, const kw_stix_marks *m)
+{
+    return pend_add(ctx, ind, tlp, m->unresolved, m->by_container);
+}
+
+/* Newest first within an id; for one version, a withdrawal first (the safe side), then the
+ * most restrictive level, then one whose marking did not resolve, then the first read. */
+static int pending_newest_cmp(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+    int d = memcmp(x->id, y->id, 16);
+
+    if (d != 0) {
+        return d;
+    }
+    if (x->modified != y->modified) {
+        return x->modified > y->modified ? -1 : 1;
+    }
+    if (x->withdrawn != y->withdrawn) {
+        return x->withdrawn ? -1 : 1;
+    }
+    if (x->tlp != y->tlp) {
+        return x->tlp > y->tlp ? -1 : 1;
+    }
+    if (x->unresolved != y->unresolved) {
+        return x->unresolved ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int pending_seq_cmp(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Collects, once the whole input has been read, only the newest copy of each id (by modified;
+ * MISP's converter puts the attribute's timestamp there): one id may come several times in a
+ * run (files of a directory, two copies of an attribute in a MISP response), and an older copy
+ * published as current would undo what its producer did since, a withdrawal above all. A
+ * newest copy that is a withdrawal (revoked, or type KW_OBS_NONE) supersedes the older ones
+ * like any other. The rest keep the order they came in, which decides which of two ids with
+ * one value the store keeps.
+ */
+static kw_err collect_finish(collector *c)
+{
+    kw_err rc = KW_ERR_OK;
+
+    if (c->n_pend > 1) {
+        qsort(c->pend, c->n_pend, sizeof(*c->pend), pending_newest_cmp);
+    }
+    for (size_t i = 0; i < c->n_pend; i++) {
+        c->pend[i].newest = i == 0 || memcmp(c->pend[i].id, c->pend[i - 1].id, 16) != 0;
+        c->superseded += !c->pend[i].newest;
+    }
+    if (c->n_pend > 1) {
+        qsort(c->pend, c->n_pend, sizeof(*c->pend), pending_seq_cmp);
+    }
+    for (size_t i = 0; i < c->n_pend && rc == KW_ERR_OK; i++) {
+        const pending *p = &c->pend[i];
+        if (!p->newest) {
+            continue;
+        }
+        c->by_container += p->by_container;
+        rc = collect_held(c,
+            &c->pb[p->seq / KW_BUNDLE_DEFAULT_SIZE]->items[p->seq % KW_BUNDLE_DEFAULT_SIZE],
+            p->tlp, p->unresolved);
+    }
     return rc;
 }
 
@@ -570,6 +728,11 @@ static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, hel
 static void collector_free(collector *c)
 {
     kw_bundle_free(c->scratch);
+    for (size_t i = 0; i < c->n_pb; i++) {
+        kw_bundle_free(c->pb[i]);
+    }
+    free(c->pb);
+    free(c->pend);
     for (size_t i = 0; i < c->n_revs; i++) {
         kw_bundle_free(c->revs[i].b);
         free(c->revs[i].rcpt);
@@ -765,8 +928,8 @@ static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *re
     if (strcmp(o->path, "-") == 0) {
         char *buf = NULL;
         if ((rc = read_stdin(STIX_MAX_FILE, &buf, &len, rep)) == KW_ERR_OK) {
-            rc = kw_stix_import(buf, len, "standard input", o->tlp, o->skip_invalid, collect, c,
-                rep);
+            rc = kw_stix_import_marks(buf, len, "standard input", o->tlp, o->skip_invalid,
+                collect_stix, c, rep);
             free(buf);
         }
         return rc;
@@ -794,7 +957,8 @@ static kw_err read_stix(const import_opts *o, collector *c, kw_import_report *re
             strerror(errno));
         goto out;
     }
-    rc = kw_stix_import(len > 0 ? map : "", len, o->path, o->tlp, o->skip_invalid, collect, c, rep);
+    rc = kw_stix_import_marks(
+        len > 0 ? map : "", len, o->path, o->tlp, o->skip_invalid, collect_stix, c, rep);
 out:
     if (map != MAP_FAILED) {
         munmap(map, len);
@@ -944,6 +1108,10 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         goto out;
     }
     rc = o->format == FMT_STIX ? read_stix(o, &c, rep) : read_misp(o, &c, rep);
+    if (rc == KW_ERR_OK && (rc = collect_finish(&c)) != KW_ERR_OK) {
+        snprintf(rep->first_error, sizeof(rep->first_error),
+            "cannot compare %s with what this node holds: %s", o->path, kw_strerror(rc));
+    }
     if (rc != KW_ERR_OK) {
         if (rc == KW_ERR_INVAL) {
             kw_cli_error("%s; nothing imported (%llu invalid indicator%s; --skip-invalid "
@@ -1014,15 +1182,22 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         printf(", %llu revoked at the source and never held here",
             (unsigned long long)c.not_held);
     }
-    if (rep->superseded > 0) {
+    if (rep->superseded + c.superseded > 0) {
         printf(", %llu older version%s of an indicator in the input",
-            (unsigned long long)rep->superseded, kw__xfer_plural(rep->superseded));
+            (unsigned long long)(rep->superseded + c.superseded),
+            kw__xfer_plural(rep->superseded + c.superseded));
     }
     if (red_held > 0) {
         printf(", %llu TLP:RED held back", (unsigned long long)red_held);
     }
     if (rep->invalid > 0) {
         printf(", %llu invalid", (unsigned long long)rep->invalid);
+    }
+    if (c.by_container > 0) {
+        printf("; %llu indicator%s raised to the TLP of a report or other container that "
+               "lists %s",
+            (unsigned long long)c.by_container, kw__xfer_plural(c.by_container),
+            c.by_container == 1 ? "it" : "them");
     }
     putchar('\n');
     if (red_held > 0) {
@@ -1037,11 +1212,14 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
             total.duplicates_other_tlp == 1 ? "is" : "are");
     }
     if (rep->unknown_markings > 0) {
-        kw_cli_warn("%llu indicator%s reference%s a marking that is neither a TLP marking nor "
-                    "defined in the input (first: %s): it sets no TLP level, and where no other "
-                    "marking does, --tlp %s applied",
+        kw_cli_warn("%llu indicator%s reference%s (or a report or other container that lists "
+                    "them does) a marking that is neither a TLP marking nor defined in the input "
+                    "(first: %s): it sets no TLP level, and where no other "
+                    "marking does, --tlp %s applied, but never a level laxer than the one this "
+                    "node holds for the indicator (%llu kept at that level)",
             (unsigned long long)rep->unknown_markings, kw__xfer_plural(rep->unknown_markings),
-            rep->unknown_markings == 1 ? "s" : "", rep->unknown_marking, kw_tlp_name(o->tlp));
+            rep->unknown_markings == 1 ? "s" : "", rep->unknown_marking, kw_tlp_name(o->tlp),
+            (unsigned long long)c.floored);
     }
     ret = KW_CLI_OK;
 out:
