@@ -28,7 +28,9 @@ static const char usage[]
       "  --to NODE-OR-NAME    a recipient for amber, amber+strict and red (repeatable);\n"
       "                       amber levels default to every roster member, red needs --to\n"
       "  --type T             the type of every value: ipv4, ipv6, cidr, domain, url, email,\n"
-      "                       md5, sha1, sha256, sha512, filename, stix-pattern\n"
+      "                       md5, sha1, sha256, sha512, filename, stix-pattern; or ip:\n"
+      "                       an IPv4 or IPv6 address or a CIDR block (also in a CSV\n"
+      "                       'type' column)\n"
       "  --confidence N       0-100\n"
       "  --valid-until TIME   RFC 3339 time or +DURATION (e.g. +30d); must be in the future\n"
       "  --label L            a label (repeatable)\n"
@@ -67,6 +69,7 @@ typedef struct pub_opts {
     bool have_tlp;
     kw_tlp tlp;
     kw_obs_type type;
+    bool any_ip; /* --type ip: IPv4, IPv6 or CIDR, as detected */
     int confidence;
     int64_t now;
     int64_t valid_until;
@@ -448,7 +451,8 @@ static void set_bad(item *it, const char *raw, size_t raw_len, const char *why)
     it->why = why;
 }
 
-static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_len)
+/* any_ip: the type given was "ip", an IPv4 or IPv6 address or a CIDR block. */
+static void normalise(item *it, kw_obs_type type, bool any_ip, const char *raw, size_t raw_len)
 {
     const char *why = NULL;
     kw_err rc;
@@ -460,6 +464,10 @@ static void normalise(item *it, kw_obs_type type, const char *raw, size_t raw_le
         &it->type, raw, raw_len, it->value, sizeof(it->value), &it->len, &why, &it->refanged);
     if (rc != KW_ERR_OK) {
         set_bad(it, raw, raw_len, why != NULL ? why : "is not a valid value");
+        return;
+    }
+    if (any_ip && it->type != KW_OBS_IPV4 && it->type != KW_OBS_IPV6 && it->type != KW_OBS_CIDR) {
+        set_bad(it, raw, raw_len, "is not an IP address or CIDR block (type ip)");
         return;
     }
     it->kind = ITEM_OK;
@@ -566,6 +574,7 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
     int nf = 0;
     const char *why = csv_split(line, len, s->scratch, f, &nf);
     kw_obs_type type = o->type;
+    bool any_ip = o->any_ip;
 
     if (why != NULL) {
         set_bad(it, line, len, why);
@@ -585,7 +594,12 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
         set_bad(it, f[s->value_col].p, f[s->value_col].len, it->why_buf);
         return true;
     }
-    if (s->type_col >= 0 && s->type_col < nf && f[s->type_col].len > 0) {
+    if (s->type_col >= 0 && s->type_col < nf && field_is(&f[s->type_col], "ip")
+        && s->to_ids_col < 0) {
+        type = KW_OBS_NONE;
+        any_ip = true;
+    } else if (s->type_col >= 0 && s->type_col < nf && f[s->type_col].len > 0) {
+        any_ip = false;
         char name[32];
         size_t tl = f[s->type_col].len;
         if (tl >= sizeof(name)
@@ -605,7 +619,7 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
             return true;
         }
     }
-    normalise(it, type, f[s->value_col].p, f[s->value_col].len);
+    normalise(it, type, any_ip, f[s->value_col].p, f[s->value_col].len);
     return true;
 }
 
@@ -754,7 +768,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
         }
         line = s->values[s->line++];
         it->line = s->line;
-        normalise(it, o->type, line, strlen(line));
+        normalise(it, o->type, o->any_ip, line, strlen(line));
         return 1;
     }
     for (;;) {
@@ -779,7 +793,8 @@ static int next_item(source *s, const pub_opts *o, item *it)
             if (hosts_next(&s->hosts_at, s->hosts_end, &p, &plen)) {
                 /* A hosts file maps names: an address or a URL there is a broken line. */
                 it->line = s->line;
-                normalise(it, o->type != KW_OBS_NONE ? o->type : KW_OBS_DOMAIN, p, plen);
+                normalise(it, o->type != KW_OBS_NONE ? o->type : KW_OBS_DOMAIN, o->any_ip, p,
+                    plen);
                 return 1;
             }
             s->hosts_at = NULL;
@@ -879,7 +894,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
             if (!plain_value(s, o->type, &p, &plen)) {
                 continue;
             }
-            normalise(it, o->type, p, plen);
+            normalise(it, o->type, o->any_ip, p, plen);
         }
         return 1;
     }
@@ -1133,7 +1148,10 @@ static int parse_options(int argc, char **argv, pub_opts *o)
             o->have_tlp = true;
             break;
         case O_TYPE:
-            if ((ret = kw_cli_parse_type("--type", optarg, &o->type)) != 0) {
+            o->any_ip = strcasecmp(optarg, "ip") == 0;
+            if (o->any_ip) {
+                o->type = KW_OBS_NONE;
+            } else if ((ret = kw_cli_parse_type("--type", optarg, &o->type)) != 0) {
                 return ret;
             }
             break;

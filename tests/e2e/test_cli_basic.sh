@@ -354,6 +354,16 @@ before=$(status_field "$F" indicators)
 bad 1 "names no column 'dst_ip'" "a --column no header names" "$F" publish --tlp green \
     --column dst_ip --file "$KW_TMP/urlhaus.csv"
 eq "nothing published" "$(status_field "$F" indicators)" "$before"
+# Type 'ip': any address or block, in a CSV type column or as --type.
+printf 'value,type\n2001:db8::50,ip\n203.0.113.128/25,IP\n192.0.2.50,ip\n' >"$KW_TMP/ip.csv"
+ok "publish a CSV whose type column says ip" "$F" publish --tlp green --csv --file "$KW_TMP/ip.csv"
+match "three addresses" "$OUT" '^published 3 indicators'
+ok "query the IPv6 one" "$F" query --value 2001:db8::50 --json
+eq "it is ipv6" "$(jq -r .type <<<"$OUT")" ipv6
+check "--type ip refuses a domain"
+kw "$F" publish --tlp green --type ip 192.0.2.51 ip-not.example
+[ "$RC" -eq 1 ] || { show_result; fail "--type ip published a domain"; }
+match "the domain is named" "$ERR" "argument 2: 'ip-not.example' is not an IP address"
 # Copied from a web page: no-break and zero-width spaces around a value.
 printf '\xc2\xa0nbsp-wrapped.example\xe2\x80\x8b\n' >"$KW_TMP/nbsp.txt"
 ok "publish a value wrapped in Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbsp.txt"
