@@ -1107,6 +1107,100 @@ static bool container_marks(
     return changed;
 }
 
+/* A container's id and its index, to find containers by id. */
+typedef struct container_id {
+    const char *id;
+    size_t i;
+} container_id;
+
+static int container_id_cmp(const void *a, const void *b)
+{
+    return strcasecmp(((const container_id *)a)->id, ((const container_id *)b)->id);
+}
+
+/* Merges x's markings into y; true when y changed. */
+static bool merge_marks(const container *x, container *y)
+{
+    bool changed = false;
+
+    if (x->marked && (!y->marked || x->tlp > y->tlp)) {
+        stricter(&y->marked, &y->tlp, x->tlp);
+        changed = true;
+    }
+    if (x->unknown != NULL && y->unknown == NULL) {
+        y->unknown = x->unknown;
+        changed = true;
+    }
+    return changed;
+}
+
+/*
+ * Hands each container's markings down to the containers it lists, to any depth: a work
+ * list, where a container goes back on the list each time its markings change. Levels only
+ * rise and an unknown marking is only ever set, so each container changes a few times at
+ * most, and the work is a few passes over the object_refs of the input, however the
+ * containers nest (a round-by-round fixed point would take one round per level of nesting).
+ */
+static kw_err spread_container_marks(import_ctx *ic)
+{
+    size_t n = ic->n_containers, nid = 0, head = 0, len = n;
+    container_id *byid = malloc(n * sizeof(*byid));
+    size_t *queue = malloc(n * sizeof(*queue));
+    bool *queued = calloc(n, sizeof(*queued));
+
+    if (byid == NULL || queue == NULL || queued == NULL) {
+        free(byid);
+        free(queue);
+        free(queued);
+        return KW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        queue[i] = i;
+        queued[i] = true;
+        if (ic->containers[i].id != NULL) {
+            byid[nid++] = (container_id) { ic->containers[i].id, i };
+        }
+    }
+    qsort(byid, nid, sizeof(*byid), container_id_cmp);
+    while (len > 0) {
+        const container *x = &ic->containers[queue[head]];
+        queued[queue[head]] = false;
+        head = (head + 1) % n;
+        len--;
+        size_t j;
+        json_t *e;
+        json_array_foreach(x->refs, j, e)
+        {
+            if (!json_is_string(e) || nid == 0) {
+                continue;
+            }
+            /* The containers whose id this ref names (ids may repeat: versions). */
+            size_t lo = 0, hi = nid;
+            const char *ref = json_string_value(e);
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcasecmp(byid[mid].id, ref) < 0) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            for (; lo < nid && strcasecmp(byid[lo].id, ref) == 0; lo++) {
+                size_t y = byid[lo].i;
+                if (merge_marks(x, &ic->containers[y]) && !queued[y]) {
+                    queue[(head + len) % n] = y;
+                    queued[y] = true;
+                    len++;
+                }
+            }
+        }
+    }
+    free(byid);
+    free(queue);
+    free(queued);
+    return KW_ERR_OK;
+}
+
 /*
  * Finds the containers of the input (every object with an object_refs list, whatever its
  * type: report, grouping, note, opinion, observed-data, ...) and their markings. Producers
@@ -1119,7 +1213,6 @@ static bool container_marks(
 static kw_err collect_containers(import_ctx *ic, conv *c, json_t *const *objs, size_t n)
 {
     size_t k = 0, r = 0;
-    bool changed = true;
 
     for (size_t i = 0; i < n; i++) {
         json_t *refs = json_object_get(objs[i], "object_refs");
@@ -1163,18 +1256,7 @@ static kw_err collect_containers(import_ctx *ic, conv *c, json_t *const *objs, s
         ic->n_containers++;
     }
     qsort(ic->refs, ic->n_refs, sizeof(*ic->refs), container_ref_cmp);
-    /* Levels only rise and an unknown marking is only ever set, so this ends, after at most
-     * one round per level of nesting. */
-    for (size_t round = 0; changed && round <= ic->n_containers; round++) {
-        changed = false;
-        for (size_t i = 0; i < ic->n_containers; i++) {
-            container *ct = &ic->containers[i];
-            if (container_marks(ic, ct->id, &ct->marked, &ct->tlp, &ct->unknown)) {
-                changed = true;
-            }
-        }
-    }
-    return KW_ERR_OK;
+    return spread_container_marks(ic);
 }
 
 /*

@@ -697,6 +697,57 @@ static void test_container_markings(void **state)
     collect_done(&s.c);
 }
 
+/* Containers nested thousands deep, listed so that each hands its marking down one level per
+ * pass of the array (the outermost, marked RED, comes last): the indicator at the bottom is
+ * RED, and an unresolved marking at the top of another chain reaches its indicator too. */
+static void test_container_chain(void **state)
+{
+    enum { DEPTH = 3000 };
+    marks_seen s;
+    kw_import_report rep;
+    kw_buf b = { 0 };
+    char one[512];
+
+    (void)state;
+    assert_int_equal(kw_buf_write(&b, "[", 1), KW_ERR_OK);
+    for (int chain = 0; chain < 2; chain++) {
+        for (int i = 0; i < DEPTH; i++) {
+            char ref[80];
+            if (i == 0) {
+                snprintf(ref, sizeof(ref), "indicator--00000000-0000-4000-8000-0000000000%s",
+                    chain == 0 ? "d1" : "d2");
+            } else {
+                snprintf(ref, sizeof(ref), "grouping--%08x-0000-4000-8000-%012x", i - 1, chain);
+            }
+            const char *mark = i < DEPTH - 1 ? ""
+                : chain == 0 ? ",`object_marking_refs`:["
+                               "`marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1`]"
+                             : ",`object_marking_refs`:["
+                               "`marking-definition--99999999-9999-4999-8999-999999999999`]";
+            int n = snprintf(one, sizeof(one),
+                "{`type`:`grouping`,`id`:`grouping--%08x-0000-4000-8000-%012x`,"
+                "`context`:`x`,`object_refs`:[`%s`]%s},",
+                i, chain, ref, mark);
+            assert_int_equal(kw_buf_write(&b, one, (size_t)n), KW_ERR_OK);
+        }
+    }
+    const char *inds = IND_HEAD("00000000-0000-4000-8000-0000000000d1")
+        "`pattern`:`[ipv4-addr:value = '10.0.6.1']`},"
+        IND_HEAD("00000000-0000-4000-8000-0000000000d2")
+        "`pattern`:`[ipv4-addr:value = '10.0.6.2']`}]";
+    assert_int_equal(kw_buf_write(&b, inds, strlen(inds) + 1), KW_ERR_OK);
+    memset(&s, 0, sizeof(s));
+    collect_init(&s.c);
+    assert_int_equal(import_marks((const char *)b.p, KW_TLP_CLEAR, &s, &rep), KW_ERR_OK);
+    assert_int_equal(s.c.calls, 2);
+    assert_int_equal(s.c.tlps[0], KW_TLP_RED);
+    assert_true(s.m[0].by_container);
+    assert_int_equal(s.c.tlps[1], KW_TLP_CLEAR);
+    assert_true(s.m[1].unresolved);
+    collect_done(&s.c);
+    kw_buf_free(&b);
+}
+
 /* TAXII 2.1 envelopes, an empty page among them; an array that wraps a bundle; documents that
  * are not STIX are refused with a message that says what they are. */
 static void test_import_envelopes(void **state)
@@ -1595,6 +1646,7 @@ int main(void)
         cmocka_unit_test(test_tlp_markings),
         cmocka_unit_test(test_tlp_never_laxer),
         cmocka_unit_test(test_container_markings),
+        cmocka_unit_test(test_container_chain),
         cmocka_unit_test(test_import_envelopes),
         cmocka_unit_test(test_versions_in_input),
         cmocka_unit_test(test_import_variants),
