@@ -37,8 +37,10 @@ static const char usage[]
       "  --description TEXT   a description for every indicator\n"
       "  --file FILE          read values from FILE, one per line ('-': standard input);\n"
       "                       blank lines and lines starting with '#' or ';' are ignored,\n"
-      "                       as is a '#' or ';' comment after white space (not with\n"
-      "                       --type filename or stix-pattern); in hosts-file lines\n"
+      "                       as is a '#' or ';' comment after white space, and a list\n"
+      "                       marker ('- ', '1. '), quotes, backticks or <> around a value\n"
+      "                       and a comma after it (not with --type filename or\n"
+      "                       stix-pattern); in hosts-file lines\n"
       "                       ('0.0.0.0 NAME...', '127.0.0.1 NAME...', '::1 NAME...') each\n"
       "                       name is a value, and localhost and its kin are skipped\n"
       "  --csv                FILE is CSV: a header row naming a 'value' column (else the\n"
@@ -412,6 +414,69 @@ static bool hosts_next(const char **q, const char *end, const char **name, size_
     return false;
 }
 
+/* The length of a list marker s[0..n) starts with ("- ", "* ", "+ ", "• ", "– ",
+ * "12. ", "3) "), the blank after it included; 0 when there is none. */
+static size_t list_marker(const char *s, size_t n)
+{
+    static const char *const bullets[] = { "-", "*", "+", "\xe2\x80\xa2", "\xe2\x80\x93",
+        "\xe2\x80\x94", "\xc2\xb7" };
+    size_t m = 0;
+
+    for (size_t k = 0; k < sizeof(bullets) / sizeof(bullets[0]) && m == 0; k++) {
+        size_t l = strlen(bullets[k]);
+        if (n > l && memcmp(s, bullets[k], l) == 0) {
+            m = l;
+        }
+    }
+    if (m == 0) {
+        while (m < n && m < 4 && s[m] >= '0' && s[m] <= '9') {
+            m++;
+        }
+        if (m == 0 || m >= n || (s[m] != '.' && s[m] != ')')) {
+            return 0;
+        }
+        m++;
+    }
+    return m < n && is_blank(s[m]) ? m + 1 : 0;
+}
+
+/*
+ * A value as a report or a chat lists it: without a list marker before it, the quotes,
+ * backticks or angle brackets around it, or a comma or semicolon after it
+ * ("- `evil[.]example`," is evil[.]example). None of these can start or end a value.
+ */
+static void as_listed(const char **p, size_t *len)
+{
+    static const char *const pairs[][2] = { { "`", "`" }, { "\"", "\"" }, { "'", "'" },
+        { "<", ">" }, { "\xe2\x80\x9c", "\xe2\x80\x9d" }, { "\xe2\x80\x98", "\xe2\x80\x99" } };
+    const char *s = *p;
+    size_t n = *len, m;
+
+    if ((m = list_marker(s, n)) > 0) {
+        s += m;
+        n -= m;
+        trim(&s, &n);
+    }
+    while (n > 1 && (s[n - 1] == ',' || s[n - 1] == ';')) {
+        n--;
+    }
+    trim(&s, &n);
+    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+        size_t a = strlen(pairs[k][0]), b = strlen(pairs[k][1]);
+        if (n > a + b && memcmp(s, pairs[k][0], a) == 0 && memcmp(s + n - b, pairs[k][1], b) == 0) {
+            s += a;
+            n -= a + b;
+            trim(&s, &n);
+            while (n > 1 && (s[n - 1] == ',' || s[n - 1] == ';')) {
+                n--;
+            }
+            break;
+        }
+    }
+    *p = s;
+    *len = n;
+}
+
 /*
  * A line of a plain list (already trimmed), without a comment that follows it after white
  * space ("evil.example  # C2"). A hosts-file line is not a value itself: its names become
@@ -437,6 +502,9 @@ static bool plain_value(source *src, kw_obs_type type, const char **p, size_t *l
         src->hosts_at = names;
         src->hosts_end = s + n;
         return false;
+    }
+    if (comments) {
+        as_listed(&s, &n);
     }
     *p = s;
     *len = n;

@@ -364,6 +364,16 @@ check "--type ip refuses a domain"
 kw "$F" publish --tlp green --type ip 192.0.2.51 ip-not.example
 [ "$RC" -eq 1 ] || { show_result; fail "--type ip published a domain"; }
 match "the domain is named" "$ERR" "argument 2: 'ip-not.example' is not an IP address"
+# Pasted from a report: list markers, quotes, backticks and commas around the values.
+printf -- '- hxxp://listed[.]example/gate.php\n* `198.51.100[.]166`,\n1. "c2-listed.example.net"\n3) <phish@listed.example>\n\xe2\x80\xa2 \xe2\x80\x9cquoted-listed.example\xe2\x80\x9d;\n' \
+    >"$KW_TMP/listed.txt"
+ok "publish values as a report lists them" "$F" publish --tlp green --file "$KW_TMP/listed.txt"
+match "five values" "$OUT" '^published 5 indicators'
+for v in http://listed.example/gate.php 198.51.100.166 c2-listed.example.net phish@listed.example \
+    quoted-listed.example; do
+    ok "query $v" "$F" query --value "$v" --json
+    eq "$v is stored bare" "$(jq -r .value <<<"$OUT")" "$v"
+done
 # Copied from a web page: no-break and zero-width spaces around a value.
 printf '\xc2\xa0nbsp-wrapped.example\xe2\x80\x8b\n' >"$KW_TMP/nbsp.txt"
 ok "publish a value wrapped in Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbsp.txt"
