@@ -1367,6 +1367,27 @@ static const char *unrecognised(const char *s, size_t n, obuf *o)
             return "is a URL without a scheme (add http:// or similar)";
         }
     }
+    /* "evil.example:443", "[2001:db8::1]:8443": a host and port, as ThreatFox lists them. */
+    const char *colon = NULL;
+    for (size_t i = n; i > 0 && colon == NULL; i--) {
+        if (s[i - 1] == ':') {
+            colon = s + i - 1;
+        }
+    }
+    if (slash == NULL && colon != NULL && colon > s && (size_t)(s + n - colon) > 1
+        && (size_t)(s + n - colon) <= 6) {
+        bool port = true;
+        for (const char *c = colon + 1; c < s + n; c++) {
+            port = port && *c >= '0' && *c <= '9';
+        }
+        obuf scratch = *o;
+        size_t hlen = (size_t)(colon - s);
+        bool host = s[0] == '[' ? hlen > 2 && s[hlen - 1] == ']'
+                                : norm_domain(s, hlen, &scratch, false) == NULL;
+        if (port && host) {
+            return "is a host and port; give the address or domain without the port";
+        }
+    }
     return WHY_UNRECOGNISED;
 }
 

@@ -871,6 +871,10 @@ static void test_detect(void **state)
     DET_BAD("01.2.3.4", IPV4, "is not an IPv4 address (leading zero in octet)");
     DET_BAD("1.2.3", IPV4, "is not an IPv4 address (fewer than 4 octets)");
     DET_BAD("1.2.3.4.", IPV4, "is not an IPv4 address (trailing dot)");
+    DET_BAD("evil.example:443", NONE,
+        "is a host and port; give the address or domain without the port");
+    DET_BAD("[2001:db8::66]:8443", NONE,
+        "is a host and port; give the address or domain without the port");
     DET_BAD("1.2.3.4:80", IPV4,
         "is not an IPv4 address (contains ':'; give the address without a port)");
     DET_BAD(
@@ -901,7 +905,9 @@ static void test_detect(void **state)
     DET_BAD("hello world", NONE, UNREC);
     DET_BAD("deadbeef", NONE, UNREC);
     DET_BAD("d41d8cd98f00b204e9800998ecf8427e0", NONE, UNREC);
-    DET_BAD("evil.com:8080", NONE, UNREC);
+    DET_BAD("evil.com:8080", NONE, "is a host and port; give the address or domain without the port");
+    DET_BAD("evil.com:", NONE, UNREC);
+    DET_BAD("evil.com:80a", NONE, UNREC);
     DET_BAD("C:\\evil.exe", NONE, UNREC);
     DET_BAD("[file:name = 'x']", NONE, UNREC);
     DET_BAD("evil.com/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
