@@ -477,6 +477,56 @@ static void as_listed(const char **p, size_t *len)
     *len = n;
 }
 
+/* The length of the run of hex digits s[0..n) starts with. */
+static size_t hex_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && ((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f'))) {
+        i++;
+    }
+    return i;
+}
+
+static bool hash_length(size_t n)
+{
+    return n == 32 || n == 40 || n == 64 || n == 128;
+}
+
+/*
+ * A hash as checksum tools and reports write it: md5sum/sha256sum output ("HASH  name",
+ * "HASH *name", the name dropped) and a name before it ("sha256:HASH", "SHA-1: HASH").
+ */
+static void hash_listed(const char **p, size_t *len)
+{
+    static const struct {
+        const char *name;
+        size_t hex;
+    } names[] = { { "md5", 32 }, { "sha1", 40 }, { "sha-1", 40 }, { "sha256", 64 },
+        { "sha-256", 64 }, { "sha512", 128 }, { "sha-512", 128 } };
+    const char *s = *p;
+    size_t n = *len, h;
+
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        size_t l = strlen(names[k].name);
+        if (n > l + 1 && strncasecmp(s, names[k].name, l) == 0 && s[l] == ':') {
+            const char *v = s + l + 1;
+            size_t vn = n - l - 1;
+            trim(&v, &vn);
+            /* A hash of another length than its name says stays as written, and fails. */
+            if (hex_run(v, vn) == names[k].hex && vn == names[k].hex) {
+                *p = v;
+                *len = vn;
+                return;
+            }
+        }
+    }
+    h = hex_run(s, n);
+    if (hash_length(h) && h + 2 < n && is_blank(s[h])
+        && (is_blank(s[h + 1]) || s[h + 1] == '*')) {
+        *len = h;
+    }
+}
+
 /*
  * A line of a plain list (already trimmed), without a comment that follows it after white
  * space ("evil.example  # C2"). A hosts-file line is not a value itself: its names become
@@ -505,6 +555,7 @@ static bool plain_value(source *src, kw_obs_type type, const char **p, size_t *l
     }
     if (comments) {
         as_listed(&s, &n);
+        hash_listed(&s, &n);
     }
     *p = s;
     *len = n;

@@ -374,6 +374,16 @@ for v in http://listed.example/gate.php 198.51.100.166 c2-listed.example.net phi
     ok "query $v" "$F" query --value "$v" --json
     eq "$v is stored bare" "$(jq -r .value <<<"$OUT")" "$v"
 done
+# Checksum tools' output, and hashes named before them.
+printf 'd41d8cd98f00b204e9800998ecf8427e  empty.bin\nE3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855 *setup.exe\nsha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\nSHA-1: da39a3ee5e6b4b0d3255bfef95601890afd80709\n' \
+    >"$KW_TMP/sums.txt"
+ok "publish md5sum/sha256sum output and named hashes" "$F" publish --tlp green --file "$KW_TMP/sums.txt"
+match "four hashes" "$OUT" '^published 4 indicators'
+ok "query the sha256sum one" "$F" query --value e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 --json
+eq "it is a sha256" "$(jq -r .type <<<"$OUT")" sha256
+check "a hash named for another length is refused"
+kw "$F" publish --tlp green --file - <<<'md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+[ "$RC" -eq 1 ] || { show_result; fail "md5: with a sha256 was published"; }
 # Copied from a web page: no-break and zero-width spaces around a value.
 printf '\xc2\xa0nbsp-wrapped.example\xe2\x80\x8b\n' >"$KW_TMP/nbsp.txt"
 ok "publish a value wrapped in Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbsp.txt"
