@@ -628,10 +628,38 @@ static kw_err attributes(
     return KW_ERR_OK;
 }
 
+/*
+ * What an event gives its attributes (info, distribution, time, tags), from e, with the
+ * manifest's additions of a feed.
+ */
+static void event_context(const mrun *r, json_t *e, mevent *ev)
+{
+    json_t *v;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->tlp = KW_TLP_CLEAR;
+    v = json_object_get(e, "info");
+    ev->info = json_is_string(v) ? json_string_value(v) : NULL;
+    ev->distribution = distribution(json_object_get(e, "distribution"));
+    ev->feed_distribution = distribution(r->extra_distribution);
+    if (!unix_ms(json_object_get(e, "timestamp"), &ev->ts)) {
+        ev->ts = 0;
+        v = json_object_get(e, "date");
+        /* A date before 1970 is as good as none (unix_ms refuses those too). */
+        if (!json_is_string(v) || kw_time_parse(json_string_value(v), &ev->ts) != KW_ERR_OK
+            || ev->ts <= 0) {
+            ev->ts = 0;
+        }
+    }
+    read_tags(
+        json_object_get(e, "Tag"), &ev->tlp, &ev->has_tlp, ev->labels, &ev->n_labels, &ev->bad_tlp);
+    read_tags(r->extra_tags, &ev->tlp, &ev->has_tlp, ev->labels, &ev->n_labels, &ev->bad_tlp);
+}
+
 static kw_err event(mrun *r, json_t *e)
 {
-    mevent ev = { .tlp = KW_TLP_CLEAR };
-    json_t *v, *objects, *o;
+    mevent ev;
+    json_t *objects, *o;
     size_t i;
     kw_err rc;
 
@@ -642,22 +670,7 @@ static kw_err event(mrun *r, json_t *e)
     if (!r->emit) {
         r->rep->events++;
     }
-    v = json_object_get(e, "info");
-    ev.info = json_is_string(v) ? json_string_value(v) : NULL;
-    ev.distribution = distribution(json_object_get(e, "distribution"));
-    ev.feed_distribution = distribution(r->extra_distribution);
-    if (!unix_ms(json_object_get(e, "timestamp"), &ev.ts)) {
-        ev.ts = 0;
-        v = json_object_get(e, "date");
-        /* A date before 1970 is as good as none (unix_ms refuses those too). */
-        if (!json_is_string(v) || kw_time_parse(json_string_value(v), &ev.ts) != KW_ERR_OK
-            || ev.ts <= 0) {
-            ev.ts = 0;
-        }
-    }
-    read_tags(
-        json_object_get(e, "Tag"), &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
-    read_tags(r->extra_tags, &ev.tlp, &ev.has_tlp, ev.labels, &ev.n_labels, &ev.bad_tlp);
+    event_context(r, e, &ev);
     r->attr_index = 0;
     if ((rc = attributes(r, &ev, json_object_get(e, "Attribute"), false, 5)) != KW_ERR_OK) {
         return rc;
