@@ -81,6 +81,9 @@ typedef struct mevent {
     const char *bad_tlp; /* a tlp: tag that names no level, or NULL */
     int distribution; /* distribution(): the event file's */
     int feed_distribution; /* distribution(): the manifest's for this event (5: none) */
+    /* Attribute search results: what is wrong with the attribute's Event or Object summary
+     * (a phrase to follow "attribute <uuid>: "), or NULL. */
+    const char *bad_summary;
 } mevent;
 
 /* Scratch space for one attribute. */
@@ -489,6 +492,11 @@ static kw_err attribute(
         }                                             \
         return KW_ERR_OK;                             \
     } while (0)
+    /* Without its Event summary (or with a malformed one) the event's distribution and tags
+     * are unknown, and a guess could be laxer than the source meant. */
+    if (ev->bad_summary != NULL) {
+        INVALID("%s: attribute %s: %s", r->label, uuid_text, ev->bad_summary);
+    }
     /* The narrowest distribution has the strictest floor, so the strictest floor is the one. */
     for (size_t i = 0; i < sizeof(dists) / sizeof(dists[0]); i++) {
         if (dists[i] == DIST_BAD) {
@@ -629,8 +637,9 @@ static kw_err attributes(
 }
 
 /*
- * What an event gives its attributes (info, distribution, time, tags), from e, with the
- * manifest's additions of a feed.
+ * What an event gives its attributes (info, distribution, time, tags), from e: an event, or
+ * the Event summary of an attribute search result (NULL: nothing), with the manifest's
+ * additions of a feed.
  */
 static void event_context(const mrun *r, json_t *e, mevent *ev)
 {
@@ -699,6 +708,122 @@ static kw_err event(mrun *r, json_t *e)
     return KW_ERR_OK;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Attribute search results (POST /attributes/restSearch).                                    */
+
+/*
+ * One element of an attribute search result: an attribute as in an event, with an Event
+ * summary ({"org_id", "distribution", "id", "info", "orgc_id", "uuid"}, or the whole event
+ * with includeContext) and, for an attribute in an object, an Object summary ({"id",
+ * "distribution", "sharing_group_id"}). The summaries stand for the event and the Object of
+ * the event import, so the attribute goes through the same attribute() under the same rules.
+ * seen (counting pass only) collects the distinct Event uuids.
+ */
+static kw_err search_attribute(mrun *r, json_t *a, json_t *seen)
+{
+    json_t *e = json_object_get(a, "Event");
+    json_t *o = json_object_get(a, "Object");
+    int object_distribution = 5;
+    bool deleted_object = false;
+    mevent ev;
+
+    event_context(r, json_is_object(e) ? e : NULL, &ev);
+    if (e == NULL) {
+        ev.bad_summary = "it has no Event summary";
+    } else if (!json_is_object(e)) {
+        ev.bad_summary = "its Event is not an object";
+    } else if (o != NULL && !json_is_null(o) && !json_is_object(o)) {
+        ev.bad_summary = "its Object is not an object";
+    }
+    /* An Object whose id and distribution are both null is the empty row of a join: the
+     * attribute is in no object. */
+    if (json_is_object(o)
+        && !(json_is_null(json_object_get(o, "id"))
+            && json_is_null(json_object_get(o, "distribution")))) {
+        object_distribution = distribution(json_object_get(o, "distribution"));
+        deleted_object = flag(json_object_get(o, "deleted"));
+    }
+    if (seen != NULL && json_is_object(e) && json_is_string(json_object_get(e, "uuid"))) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(e, "uuid")));
+        for (char *p = key; *p != '\0'; p++) {
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        }
+        if (json_object_get(seen, key) == NULL
+            && json_object_set_new(seen, key, json_true()) != 0) {
+            return KW_ERR_NOMEM;
+        }
+    }
+    return attribute(r, &ev, a, deleted_object, object_distribution);
+}
+
+/*
+ * True for an attribute search result: {"response": {...}} (a list of events comes as
+ * {"response": [...]}), or, when nothing else could be meant, the bare {"Attribute": [...]}
+ * that clients save (PyMISP's search(controller="attributes")): an object with no other key,
+ * whose first attribute holds an Event summary. An empty bare list could as well be an event
+ * that lost its uuid, and is not taken.
+ */
+static bool is_search_doc(json_t *root)
+{
+    json_t *list, *first;
+
+    if (!json_is_object(root)) {
+        return false;
+    }
+    if (json_is_object(json_object_get(root, "response"))) {
+        return true;
+    }
+    list = json_object_get(root, "Attribute");
+    first = json_array_get(list, 0);
+    return json_object_size(root) == 1 && json_is_array(list) && json_is_object(first)
+        && json_is_object(json_object_get(first, "Event"));
+}
+
+static kw_err search_doc(mrun *r, json_t *root)
+{
+    json_t *resp = json_object_get(root, "response");
+    json_t *list = json_object_get(json_is_object(resp) ? resp : root, "Attribute");
+    json_t *seen = NULL, *a;
+    size_t i;
+    kw_err rc = KW_ERR_DECODE;
+
+    if (list == NULL) {
+        set_error(r->rep,
+            "%s: response holds neither a list of events nor an Attribute list (an attribute "
+            "search result)",
+            r->label);
+        return KW_ERR_DECODE;
+    }
+    if (!json_is_array(list)) {
+        set_error(r->rep, "%s: the Attribute list of the attribute search result is not a list",
+            r->label);
+        return KW_ERR_DECODE;
+    }
+    if (json_array_size(list) > KW_MISP_MAX_ATTRIBUTES) {
+        set_error(r->rep, "%s: %zu attributes, more than the limit of %u", r->label,
+            json_array_size(list), KW_MISP_MAX_ATTRIBUTES);
+        return KW_ERR_TOOBIG;
+    }
+    if (!r->emit && (seen = json_object()) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    r->attr_index = 0;
+    json_array_foreach(list, i, a)
+    {
+        if ((rc = search_attribute(r, a, seen)) != KW_ERR_OK) {
+            goto out;
+        }
+    }
+    if (seen != NULL) {
+        r->rep->events += json_object_size(seen);
+    }
+    rc = KW_ERR_OK;
+out:
+    json_decref(seen);
+    return rc;
+}
+
 /* True for an event object without its {"Event": ...} envelope (PyMISP's to_json()). */
 static bool is_bare_event(json_t *root)
 {
@@ -708,9 +833,13 @@ static bool is_bare_event(json_t *root)
             || json_is_array(json_object_get(root, "Object")));
 }
 
-/* True for a document that is one of the event envelopes, or a bare event. */
+/* True for a document that is one of the event envelopes, a bare event, or an attribute
+ * search result. */
 static bool is_event_doc(json_t *root)
 {
+    if (is_search_doc(root)) {
+        return true;
+    }
     if (json_is_object(root)) {
         return json_object_get(root, "Event") != NULL
             || json_is_array(json_object_get(root, "response")) || is_bare_event(root);
@@ -727,6 +856,9 @@ static kw_err event_doc(mrun *r, json_t *root)
     if (json_is_object(root) && json_object_get(root, "Event") != NULL) {
         return event(r, json_object_get(root, "Event"));
     }
+    if (is_search_doc(root)) {
+        return search_doc(r, root);
+    }
     if (is_bare_event(root)) {
         return event(r, root);
     }
@@ -736,8 +868,10 @@ static kw_err event_doc(mrun *r, json_t *root)
         list = root;
     }
     if (!json_is_array(list)) {
-        set_error(
-            r->rep, "%s: not a MISP event ({\"Event\": ...} or {\"response\": [...]})", r->label);
+        set_error(r->rep,
+            "%s: not a MISP event or attribute search result ({\"Event\": ...}, "
+            "{\"response\": [...]} or {\"response\": {\"Attribute\": [...]}})",
+            r->label);
         return KW_ERR_DECODE;
     }
     json_array_foreach(list, i, item)
@@ -1083,7 +1217,10 @@ kw_err kw_misp_import(const char *path, kw_tlp default_tlp, bool skip_invalid, k
         goto out;
     }
     if (!is_event_doc(root)) {
-        set_error(rep, "%s: not a MISP event ({\"Event\": ...} or {\"response\": [...]})", path);
+        set_error(rep,
+            "%s: not a MISP event or attribute search result ({\"Event\": ...}, "
+            "{\"response\": [...]} or {\"response\": {\"Attribute\": [...]}})",
+            path);
         goto out;
     }
     rc = run_doc(&r, root, skip_invalid);

@@ -11,19 +11,27 @@
 #include "crypto/err.h"
 
 /*
- * MISP import: a MISP feed directory (manifest.json and one <event uuid>.json per event) or a
- * single MISP event export. Attributes with to_ids set become indicators; the type mapping is
- * in docs/interop.md.
+ * MISP import: a MISP feed directory (manifest.json and one <event uuid>.json per event), a
+ * single MISP event export, or the result of an attribute search (POST /attributes/restSearch).
+ * Attributes with to_ids set become indicators; the type mapping is in docs/interop.md.
  */
 
 /* Largest event or manifest file read, checked before reading. */
 #define KW_MISP_MAX_FILE (64u * 1024u * 1024u)
 /* Most events one manifest may list. */
 #define KW_MISP_MAX_EVENTS 1000000u
+/* Most attributes one attribute search result may hold. */
+#define KW_MISP_MAX_ATTRIBUTES 1000000u
 
 /*
  * Imports from path, which is a feed directory, its manifest.json, or a single event file
- * ({"Event": {...}}, {"response": [{"Event": {...}}, ...]} or a JSON array of {"Event"}).
+ * ({"Event": {...}}, {"response": [{"Event": {...}}, ...]} or a JSON array of {"Event"}), or
+ * an attribute search result ({"response": {"Attribute": [...]}}, or the bare
+ * {"Attribute": [...]} when it is the only key and its first attribute holds an Event
+ * summary). A search result's attribute is imported as it would be in its event: its Event
+ * summary ({"distribution", "info", "uuid", ...}) stands for the event and its Object summary
+ * for the Object; one without an Event summary, or with a summary that is not an object, is
+ * invalid. rep->events counts the distinct Event uuids of a search result.
  *
  * Every indicator goes to sink with the TLP of the event's (or attribute's) tlp: tag, the
  * most restrictive one when there are several; default_tlp when there is none; raised, when
@@ -33,8 +41,10 @@
  * with a distribution that is not 0-5 is invalid.
  *
  * Errors: KW_ERR_IO / KW_ERR_NOTFOUND for unreadable files, KW_ERR_TOOBIG for a file over
- * KW_MISP_MAX_FILE or a manifest over KW_MISP_MAX_EVENTS, KW_ERR_DECODE for malformed JSON
- * ("<file>:<line>:<column>: <reason>") or a file that is not a MISP event or manifest,
+ * KW_MISP_MAX_FILE, a manifest over KW_MISP_MAX_EVENTS or a search result over
+ * KW_MISP_MAX_ATTRIBUTES, KW_ERR_DECODE for malformed JSON
+ * ("<file>:<line>:<column>: <reason>") or a file that is not a MISP event, manifest or
+ * attribute search result (or whose Attribute list is not a list),
  * KW_ERR_INVAL for invalid to_ids attributes (the message names the file and the attribute
  * uuid). Without skip_invalid every file is checked before the first sink call, so on an
  * invalid attribute the sink has not been called at all; with skip_invalid invalid attributes
@@ -48,8 +58,8 @@ kw_err kw_misp_import(const char *path, kw_tlp default_tlp, bool skip_invalid, k
     void *ctx, kw_import_report *rep);
 
 /*
- * Imports one MISP event document held in memory (same envelopes and rules as a single event
- * file above). file_label names it in messages (NULL: "<input>"). This is also the fuzzing
+ * Imports one MISP event document or attribute search result held in memory (same forms and
+ * rules as a single file above). file_label names it in messages (NULL: "<input>"). This is also the fuzzing
  * entry point.
  */
 kw_err kw_misp_import_event_json(const char *json, size_t len, const char *file_label,

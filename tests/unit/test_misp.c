@@ -1017,6 +1017,318 @@ static void test_feed_dir(void **state)
     remove_feed(dir);
 }
 
+/* ---- attribute search results ------------------------------------------------------------ */
+
+/* The inline JSON below is laid out by hand. */
+/* clang-format off */
+/* One element of an attribute search result: an attribute with its Event summary. rest holds
+ * the attribute's other fields, each with a leading comma, or is "". */
+#define SATTR(uuid, type, value, ids, rest, event) \
+    "{`uuid`:`" uuid "`,`type`:`" type "`,`category`:`Network activity`,`value`:`" value \
+    "`,`to_ids`:" ids ",`timestamp`:`1700000000`,`deleted`:false,`comment`:``" rest \
+    ",`Event`:" event "}"
+#define SEVENT(uuid, dist, info) \
+    "{`org_id`:`1`,`distribution`:" dist ",`id`:`12`,`info`:`" info "`,`orgc_id`:`1`," \
+    "`uuid`:`" uuid "`}"
+#define EV1 SEVENT("5b8b0c6e-0000-4000-8000-0000000000e1", "`3`", "Campaign one")
+#define EV2 SEVENT("5b8b0c6e-0000-4000-8000-0000000000e2", "`0`", "Internal only")
+#define EV3 SEVENT("5b8b0c6e-0000-4000-8000-0000000000e3", "3", "Campaign three")
+
+static const char *const search_parts[] = {
+    "{`response`:{`Attribute`:[",
+    /* The event's tags merged in (includeEventTags): AMBER, a label, the event's info. */
+    SATTR("00000000-0000-4000-8000-0000000000a1", "ip-dst", "198.51.100.1", "true",
+        ",`object_id`:`0`,`Tag`:[{`id`:`3`,`name`:`tlp:amber`,`inherited`:1},"
+        "{`name`:`misp-galaxy:threat-actor=\\`Sofacy\\``}]", EV1) ",",
+    /* Not for detection, deleted: withdrawals. */
+    SATTR("00000000-0000-4000-8000-0000000000a2", "domain", "nolonger.example", "false", "",
+        EV1) ",",
+    "{`uuid`:`00000000-0000-4000-8000-0000000000a3`,`type`:`url`,`value`:`http://gone.example/`,"
+      "`to_ids`:true,`deleted`:true,`timestamp`:`1700000003`,`Event`:" EV3 "},",
+    /* Its event is organisation only. */
+    SATTR("00000000-0000-4000-8000-0000000000a4", "ip-dst", "192.0.2.4", "true",
+        ",`distribution`:`5`", EV2) ",",
+    /* In an Object shared with a sharing group: at least AMBER over tlp:green. */
+    SATTR("00000000-0000-4000-8000-0000000000a5", "md5", "0cc175b9c0f1b6a831c399e269772661",
+        "true", ",`object_id`:`7`,`object_relation`:`md5`,`Tag`:[{`name`:`tlp:green`}],"
+        "`Object`:{`id`:`7`,`distribution`:`4`,`sharing_group_id`:`2`}", EV3) ",",
+    SATTR("00000000-0000-4000-8000-0000000000a6", "domain|ip", "dual.bad.example|192.0.2.6",
+        "true", ",`first_seen`:`2023-11-01T00:00:00.000000+00:00`", EV3) ",",
+    SATTR("00000000-0000-4000-8000-0000000000a7", "yara", "rule x { condition: true }", "true",
+        "", EV1) ",",
+    "{`uuid`:`00000000-0000-4000-8000-0000000000a8`,`type`:`sha1`,`to_ids`:`1`,"
+      "`value`:`da39a3ee5e6b4b0d3255bfef95601890afd80709`,`timestamp`:1700000008,"
+      "`comment`:`own comment`,`Tag`:[{`name`:`tlp:clear`},{`name`:`tlp:red`}],`Event`:" EV3 "}",
+    "]}}",
+};
+
+/* clang-format on */
+
+static char *search_doc(void)
+{
+    size_t n = 1;
+    char *doc;
+
+    for (size_t i = 0; i < sizeof(search_parts) / sizeof(search_parts[0]); i++) {
+        n += strlen(search_parts[i]);
+    }
+    assert_non_null(doc = malloc(n));
+    doc[0] = '\0';
+    for (size_t i = 0; i < sizeof(search_parts) / sizeof(search_parts[0]); i++) {
+        strcat(doc, search_parts[i]);
+    }
+    return doc;
+}
+
+/* MISP's POST /attributes/restSearch result: each attribute under the rules of the event
+ * import, its Event and Object summaries standing for its event and object. */
+static void test_search_result(void **state)
+{
+    collect c;
+    kw_import_report rep;
+    const kw_indicator *ind;
+    kw_tlp tlp;
+    uint8_t uuid[16], second[16];
+    char *doc = search_doc();
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(import_text(doc, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_string_equal(rep.first_error, "");
+    assert_int_equal(rep.events, 3); /* distinct Event uuids */
+    assert_int_equal(rep.objects, 8);
+    assert_int_equal(rep.indicators, 5);
+    assert_int_equal(rep.non_indicators, 2);
+    assert_int_equal(rep.org_only, 1);
+    assert_int_equal(rep.unsupported, 1);
+    assert_int_equal(type_count(&rep, "yara"), 1);
+    assert_int_equal(rep.invalid, 0);
+    assert_int_equal(c.calls, 5);
+
+    ind = find(&c, "198.51.100.1", &tlp);
+    assert_int_equal(tlp, KW_TLP_AMBER);
+    assert_string_equal(ind->description, "Campaign one");
+    assert_true(has_label(ind, "misp-galaxy:threat-actor=\"Sofacy\""));
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-0000000000a1", uuid), KW_ERR_OK);
+    assert_memory_equal(ind->id, uuid, 16);
+    assert_true(ind->created == 1700000000000);
+
+    ind = find(&c, "0cc175b9c0f1b6a831c399e269772661", &tlp);
+    assert_int_equal(tlp, KW_TLP_AMBER); /* the Object's distribution 4 */
+
+    ind = find(&c, "dual.bad.example", &tlp);
+    assert_int_equal(tlp, KW_TLP_GREEN); /* the default */
+    assert_string_equal(ind->description, "Campaign three");
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-0000000000a6", uuid), KW_ERR_OK);
+    assert_memory_equal(ind->id, uuid, 16);
+    ind = find(&c, "192.0.2.6", NULL);
+    kw__uuid_v5(second, uuid, "ip", 2);
+    assert_memory_equal(ind->id, second, 16);
+    assert_true(ind->valid_from == 1698796800000);
+
+    ind = find(&c, "da39a3ee5e6b4b0d3255bfef95601890afd80709", &tlp);
+    assert_int_equal(tlp, KW_TLP_RED);
+    assert_string_equal(ind->description, "own comment");
+    assert_true(ind->created == 1700000008000);
+
+    /* a2 (to_ids false), a3 (deleted), a4 (its event is 0). */
+    assert_int_equal(c.withdrawals, 3);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-0000000000a2", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[0], uuid, 16);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-0000000000a3", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[1], uuid, 16);
+    assert_true(c.withdrawn_at[1] == 1700000003000);
+    assert_int_equal(kw_indicator_id_parse("00000000-0000-4000-8000-0000000000a4", uuid), KW_ERR_OK);
+    assert_memory_equal(c.withdrawn[2], uuid, 16);
+    collect_done(&c);
+
+    /* The bare form clients save ({"Attribute": [...]}, PyMISP's search result) reads alike. */
+    {
+        size_t n = strlen(doc);
+        char *bare = strdup(doc + strlen("{`response`:"));
+        assert_non_null(bare);
+        bare[n - strlen("{`response`:") - 1] = '\0'; /* the outer } */
+        collect_init(&c);
+        assert_int_equal(import_text(bare, KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+        assert_int_equal(rep.events, 3);
+        assert_int_equal(rep.indicators, 5);
+        assert_int_equal(rep.org_only, 1);
+        assert_int_equal(c.withdrawals, 3);
+        collect_done(&c);
+        free(bare);
+    }
+    free(doc);
+}
+
+/* clang-format off */
+/* The same attribute through an event export and through an attribute search (with the
+ * event's tags merged into its own, as includeEventTags gives them). */
+static const char *const same_event =
+    "{`response`:[{`Event`:{`uuid`:`5b8b0c6e-0000-4000-8000-0000000000e5`,`info`:`Shared`,"
+    "`distribution`:`4`,`timestamp`:`1700000900`,`Tag`:[{`name`:`tlp:green`},{`name`:`ev-tag`}],"
+    "`Attribute`:[{`uuid`:`00000000-0000-4000-8000-0000000000b1`,`type`:`domain|ip`,"
+    "`value`:`same.example|192.0.2.77`,`to_ids`:true,`timestamp`:`1700000100`,"
+    "`distribution`:`5`,`comment`:``,`Tag`:[{`name`:`attr-tag`}]}]}}]}";
+static const char *const same_search =
+    "{`response`:{`Attribute`:[{`uuid`:`00000000-0000-4000-8000-0000000000b1`,"
+    "`type`:`domain|ip`,`value`:`same.example|192.0.2.77`,`to_ids`:true,"
+    "`timestamp`:`1700000100`,`distribution`:`5`,`comment`:``,`object_id`:`0`,"
+    "`Tag`:[{`name`:`attr-tag`},{`name`:`tlp:green`,`inherited`:1},{`name`:`ev-tag`,"
+    "`inherited`:1}],`Event`:{`org_id`:`1`,`distribution`:`4`,`id`:`5`,`info`:`Shared`,"
+    "`orgc_id`:`1`,`uuid`:`5b8b0c6e-0000-4000-8000-0000000000e5`}}]}}";
+/* clang-format on */
+
+static void test_search_same_as_event(void **state)
+{
+    collect a, b;
+    kw_import_report rep;
+
+    (void)state;
+    collect_init(&a);
+    collect_init(&b);
+    assert_int_equal(import_text(same_event, KW_TLP_CLEAR, false, &a, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 1);
+    assert_int_equal(import_text(same_search, KW_TLP_CLEAR, false, &b, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 1);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(b.calls, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        const kw_indicator *x = &a.b->items[i], *y = &b.b->items[i];
+        assert_memory_equal(x->id, y->id, 16);
+        assert_int_equal(x->type, y->type);
+        assert_string_equal(x->value, y->value);
+        assert_string_equal(x->description, "Shared");
+        assert_string_equal(y->description, "Shared");
+        assert_true(x->created == y->created && x->modified == y->modified);
+        assert_int_equal(x->n_labels, 2);
+        assert_int_equal(y->n_labels, 2);
+        assert_true(has_label(y, "ev-tag") && has_label(y, "attr-tag"));
+        /* tlp:green raised to AMBER by the event's distribution 4, both ways. */
+        assert_int_equal(a.tlps[i], KW_TLP_AMBER);
+        assert_int_equal(b.tlps[i], KW_TLP_AMBER);
+    }
+    collect_done(&a);
+    collect_done(&b);
+}
+
+static void test_search_empty(void **state)
+{
+    collect c;
+    kw_import_report rep;
+
+    (void)state;
+    collect_init(&c);
+    assert_int_equal(
+        import_text("{`response`:{`Attribute`:[]}}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 0);
+    assert_int_equal(rep.objects, 0);
+    assert_int_equal(rep.indicators, 0);
+    assert_int_equal(rep.invalid, 0);
+    assert_string_equal(rep.first_error, "");
+    assert_int_equal(c.calls + c.withdrawals, 0);
+    collect_done(&c);
+}
+
+/* clang-format off */
+#define GOOD_SATTR SATTR("00000000-0000-4000-8000-0000000000c9", "ip-dst", "192.0.2.99", "true", \
+    "", EV3)
+/* clang-format on */
+
+static void test_search_malformed(void **state)
+{
+    collect c;
+    kw_import_report rep;
+
+    (void)state;
+    collect_init(&c);
+    /* The shape of the document: fatal. */
+    assert_int_equal(
+        import_text("{`response`:{`Attribute`:{}}}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "ev.json: the Attribute list of the attribute search "
+                                            "result is not a list"));
+    assert_int_equal(import_text("{`response`:{}}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "ev.json: response holds neither a list of events nor"));
+    assert_int_equal(
+        import_text("{`response`:{`Attribute`:null}}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    /* A bare list is read only when nothing else could be meant. */
+    assert_int_equal(import_text("{`Attribute`:[" GOOD_SATTR "],`info`:`x`}", KW_TLP_GREEN, false,
+                         &c, &rep),
+        KW_ERR_DECODE);
+    assert_int_equal(
+        import_text("{`Attribute`:[" ATTR("00000000-0000-4000-8000-000000000001", "ip-dst",
+                        "198.51.100.1", "true") "]}",
+            KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "not a MISP event or attribute search result"));
+    assert_int_equal(c.calls, 0);
+
+    /* The shape of one element: that attribute is invalid, named by its uuid. */
+    assert_int_equal(
+        import_text("{`response`:{`Attribute`:[1," GOOD_SATTR "]}}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_INVAL);
+    assert_int_equal(c.calls, 0);
+    assert_non_null(strstr(rep.first_error, "ev.json: attribute #1 is not an object"));
+    assert_int_equal(
+        import_text("{`response`:{`Attribute`:[1," GOOD_SATTR "]}}", KW_TLP_GREEN, true, &c, &rep),
+        KW_ERR_OK);
+    assert_int_equal(rep.invalid, 1);
+    assert_int_equal(rep.indicators, 1);
+    assert_int_equal(c.calls, 1);
+    /* clang-format off */
+    assert_int_equal(import_text("{`response`:{`Attribute`:["
+        "{`uuid`:`00000000-0000-4000-8000-0000000000d1`,`type`:`ip-dst`,`value`:`192.0.2.1`,"
+        "`to_ids`:true,`timestamp`:`1700000000`},"
+        "{`uuid`:`00000000-0000-4000-8000-0000000000d2`,`type`:`ip-dst`,`value`:`192.0.2.2`,"
+        "`to_ids`:true,`timestamp`:`1700000000`,`Event`:[]},"
+        SATTR("00000000-0000-4000-8000-0000000000d3", "ip-dst", "192.0.2.3", "true",
+            ",`Object`:[]", EV3) ","
+        SATTR("00000000-0000-4000-8000-0000000000d4", "ip-dst", "192.0.2.4", "true", "",
+            SEVENT("5b8b0c6e-0000-4000-8000-0000000000e9", "`9`", "x")) ","
+        SATTR("00000000-0000-4000-8000-0000000000d5", "ip-dst", "192.0.2.5", "true",
+            ",`Object`:{`id`:`3`,`distribution`:null}", EV3) ","
+        SATTR("00000000-0000-4000-8000-0000000000d6", "ip-dst", "192.0.2.6", "true",
+            ",`Tag`:[{`name`:`tlp:amber-strict`}]", EV3)
+        "]}}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_INVAL);
+    /* clang-format on */
+    assert_int_equal(rep.invalid, 6);
+    assert_non_null(strstr(rep.issues[0].text,
+        "ev.json: attribute 00000000-0000-4000-8000-0000000000d1: it has no Event summary"));
+    assert_non_null(strstr(rep.issues[1].text,
+        "ev.json: attribute 00000000-0000-4000-8000-0000000000d2: its Event is not an object"));
+    assert_non_null(strstr(rep.issues[2].text,
+        "ev.json: attribute 00000000-0000-4000-8000-0000000000d3: its Object is not an object"));
+    assert_non_null(strstr(rep.issues[3].text, "0000000000d4: its event's distribution is not"));
+    assert_non_null(strstr(rep.issues[4].text, "0000000000d5: its object's distribution is not"));
+    assert_non_null(strstr(rep.issues[5].text, "0000000000d6: tag 'tlp:amber-strict'"));
+    assert_int_equal(c.calls, 1);
+    collect_done(&c);
+}
+
+/* A search result saved to a file, read through kw_misp_import as kawan import does. */
+static void test_search_file(void **state)
+{
+    char dir[64], path[128];
+    collect c;
+    kw_import_report rep;
+    char *doc = search_doc();
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/kw-test-misp-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "search.json", doc);
+    snprintf(path, sizeof(path), "%s/search.json", dir);
+    collect_init(&c);
+    assert_int_equal(kw_misp_import(path, KW_TLP_GREEN, false, collect_sink, &c, &rep), KW_ERR_OK);
+    assert_int_equal(rep.events, 3);
+    assert_int_equal(rep.indicators, 5);
+    assert_int_equal(c.calls, 5);
+    assert_int_equal(c.withdrawals, 3);
+    collect_done(&c);
+    remove_feed(dir);
+    free(doc);
+}
+
 static void test_feed_all_or_nothing(void **state)
 {
     char dir[64];
@@ -1260,6 +1572,11 @@ int main(void)
         cmocka_unit_test(test_event_malformed),
         cmocka_unit_test(test_event_invalid),
         cmocka_unit_test(test_tlp_tags),
+        cmocka_unit_test(test_search_result),
+        cmocka_unit_test(test_search_same_as_event),
+        cmocka_unit_test(test_search_empty),
+        cmocka_unit_test(test_search_malformed),
+        cmocka_unit_test(test_search_file),
         cmocka_unit_test(test_feed_dir),
         cmocka_unit_test(test_feed_all_or_nothing),
         cmocka_unit_test(test_feed_changed),
