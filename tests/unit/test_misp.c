@@ -1302,6 +1302,20 @@ static void test_search_malformed(void **state)
     assert_non_null(strstr(rep.issues[4].text, "0000000000d5: its object's distribution is not"));
     assert_non_null(strstr(rep.issues[5].text, "0000000000d6: tag 'tlp:amber-strict'"));
     assert_int_equal(c.calls, 1);
+
+    /* An Object of null, or the empty row of a join, is no object: no distribution of its own. */
+    /* clang-format off */
+    assert_int_equal(import_text("{`response`:{`Attribute`:["
+        SATTR("00000000-0000-4000-8000-0000000000d7", "ip-dst", "192.0.2.7", "true",
+            ",`object_id`:`0`,`Object`:null", EV3) ","
+        SATTR("00000000-0000-4000-8000-0000000000d8", "ip-dst", "192.0.2.8", "true",
+            ",`object_id`:`0`,`Object`:{`id`:null,`distribution`:null,`sharing_group_id`:null}",
+            EV3)
+        "]}}", KW_TLP_CLEAR, false, &c, &rep), KW_ERR_OK);
+    /* clang-format on */
+    assert_int_equal(rep.indicators, 2);
+    assert_int_equal(rep.by_tlp[KW_TLP_CLEAR], 2);
+    assert_int_equal(rep.events, 1);
     collect_done(&c);
 }
 
