@@ -101,6 +101,7 @@ typedef struct source {
     size_t start, end;
     bool eof;
     bool skipping; /* discarding the rest of an over-long line */
+    bool cr_pending; /* the last line ended in a CR: an LF next is part of its end */
     uint64_t line;
     /* CSV state */
     bool header_seen;
@@ -153,7 +154,7 @@ static int source_rewind(source *s)
         s->size = s->bytes;
     }
     s->start = s->end = 0;
-    s->eof = s->skipping = false;
+    s->eof = s->skipping = s->cr_pending = false;
     s->line = 0;
     s->bytes = 0;
     s->header_seen = s->column_found = false;
@@ -195,18 +196,22 @@ static int read_line(source *s, char **line, size_t *len, bool *toolong)
 {
     *toolong = false;
     for (;;) {
-        /* A line ends at LF, CRLF or a lone CR (old Mac files). A CR last in the buffer
-         * waits for the next read, which says whether an LF follows. */
+        /* A line ends at LF, CRLF or a lone CR (old Mac files). A CR ends its line at once;
+         * an LF right after it, maybe only in the next read, goes with it (cr_pending), so
+         * where a read stops never changes where lines end. */
+        if (s->cr_pending && s->start < s->end) {
+            s->start += s->buf[s->start] == '\n';
+            s->cr_pending = false;
+        }
         char *b = s->buf + s->start, *e = s->buf + s->end;
         char *nl = memchr(b, '\n', (size_t)(e - b));
         char *cr = memchr(b, '\r', (size_t)((nl != NULL ? nl : e) - b));
-        char *eol = NULL;
+        char *eol = cr != NULL ? cr : nl;
         size_t eol_len = 1;
-        if (cr != NULL && (cr + 1 < e || s->eof)) {
-            eol = cr;
-            eol_len = cr + 1 < e && cr[1] == '\n' ? 2 : 1;
-        } else if (cr == NULL) {
-            eol = nl;
+        if (cr != NULL && cr + 1 < e) {
+            eol_len = cr[1] == '\n' ? 2 : 1;
+        } else if (cr != NULL) {
+            s->cr_pending = true;
         }
         if (eol != NULL) {
             size_t at = (size_t)(eol - s->buf);
@@ -772,8 +777,11 @@ static bool csv_header(source *s, const pub_opts *o, const char *line, size_t le
         if (i == named) {
             s->value_col = i;
             s->column_found = header = true;
-        } else if (field_is(&f[i], "value") && !header && named < 0 && o->column_no == 0) {
-            s->value_col = i;
+        } else if (field_is(&f[i], "value") && !header) {
+            /* A header all the same; --column says where the value is. */
+            if (named < 0 && o->column_no == 0) {
+                s->value_col = i;
+            }
             header = true;
         } else if (field_is(&f[i], "type") && s->type_col < 0) {
             s->type_col = i;
@@ -936,39 +944,39 @@ static int next_item(source *s, const pub_opts *o, item *it)
                 s->name);
             return -1;
         }
-        if (memchr(line, '\0', len) != NULL) {
-            /* UTF-16 (Windows PowerShell's default output) puts a NUL beside every ASCII
-             * character, with or without a byte order mark. */
-            bool utf16 = s->line == 1 && len >= 2
-                && ((unsigned char)line[0] == 0xff || (unsigned char)line[0] == 0xfe
-                    || line[0] == '\0' || line[1] == '\0');
-            if (utf16) {
-                kw_cli_error("%s is UTF-16 text, not UTF-8; convert it first (iconv -f UTF-16 "
-                             "-t UTF-8); nothing published",
-                    s->name);
-            } else {
-                kw_cli_error("%s line %llu: binary data (a NUL byte), not text; nothing "
-                             "published",
-                    s->name, (unsigned long long)s->line);
+        /* UTF-16 (Windows PowerShell's default output) puts a NUL beside every ASCII
+         * character, with or without a byte order mark. */
+        if (s->line == 1 && len >= 2 && memchr(line, '\0', len) != NULL
+            && ((unsigned char)line[0] == 0xff || (unsigned char)line[0] == 0xfe
+                || line[0] == '\0' || line[1] == '\0')) {
+            kw_cli_error("%s is UTF-16 text, not UTF-8; convert it first (iconv -f UTF-16 "
+                         "-t UTF-8); nothing published",
+                s->name);
+            return -1;
+        }
+        /* Comments first: a comment may be in another encoding, quote anything, hold a NUL
+         * or run on past 256 KiB (its rest is skipped with it). */
+        p = line;
+        plen = len;
+        trim(&p, &plen);
+        if (plen == 0 || p[0] == '#' || p[0] == ';') {
+            if (o->csv && !s->header_seen && plen > 0 && p[0] == '#' && o->column != NULL
+                && !toolong) {
+                /* A commented header ("# id,dateadded,url,..." in abuse.ch exports) counts
+                 * when it names --column. */
+                (void)csv_header(s, o, p + 1, plen - 1, true);
             }
+            continue;
+        }
+        if (memchr(line, '\0', len) != NULL) {
+            kw_cli_error("%s line %llu: binary data (a NUL byte), not text; nothing published",
+                s->name, (unsigned long long)s->line);
             return -1;
         }
         if (toolong) {
             /* Cut at 256 KiB, possibly inside a character: quote only its start. */
             set_bad(it, line, 64, "is on a line longer than 256 KiB");
             return 1;
-        }
-        /* Comments first: a comment may be in another encoding, or quote anything. */
-        p = line;
-        plen = len;
-        trim(&p, &plen);
-        if (plen == 0 || p[0] == '#' || p[0] == ';') {
-            if (o->csv && !s->header_seen && plen > 0 && p[0] == '#' && o->column != NULL) {
-                /* A commented header ("# id,dateadded,url,..." in abuse.ch exports) counts
-                 * when it names --column. */
-                (void)csv_header(s, o, p + 1, plen - 1, true);
-            }
-            continue;
         }
         const char *why = NULL;
         if (o->csv && quote_open(line, len, false)) {
@@ -1325,8 +1333,8 @@ static int parse_options(int argc, char **argv, pub_opts *o)
             o->csv = true;
             break;
         case O_COLUMN:
-            /* A number counts from 1; anything else names a header's column. */
-            if (optarg[0] >= '0' && optarg[0] <= '9') {
+            /* Digits count from 1; anything else names a header's column. */
+            if (optarg[0] != '\0' && strspn(optarg, "0123456789") == strlen(optarg)) {
                 if ((ret = kw_cli_parse_u64("--column", optarg, 1, CSV_MAX_FIELDS, &v)) != 0) {
                     return ret;
                 }

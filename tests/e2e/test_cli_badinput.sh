@@ -302,4 +302,52 @@ match "it says standard input is empty" "$(cat "$KW_TMP/closed-in.err")" \
     "standard input holds no values"
 verified "verify at the very end" "$A"
 
+# Line ends: LF, CR and CRLF mixed with lines around the 256 KiB limit, from a file and from a
+# pipe written in uneven pieces; where a read stops must never change where a line ends, and
+# both readings (check, then publish) must agree.
+M=262144
+for seed in 1 2 3 4; do
+    RANDOM=$seed
+    : >"$KW_TMP/ends.txt"
+    doms=0 longs=0
+    for i in $(seq 1 24); do
+        if [ $((RANDOM % 4)) = 0 ]; then
+            lens=($((M - 2)) $((M - 1)) $M $((M + 1)) $((2 * M - 1)) 100)
+            head -c "${lens[$((RANDOM % 6))]}" /dev/zero | tr '\0' a >>"$KW_TMP/ends.txt"
+            longs=$((longs + 1))
+        else
+            printf 'e%d-%d.ends.example' "$seed" "$i" >>"$KW_TMP/ends.txt"
+            doms=$((doms + 1))
+        fi
+        ends=('\n' '\r' '\r\n')
+        printf "${ends[$((RANDOM % 3))]}" >>"$KW_TMP/ends.txt"
+    done
+    size=$(stat -c %s "$KW_TMP/ends.txt")
+    pieces=(1 2 3 4096 65536 262143 262144 300000)
+    for how in file pipe; do
+        E=$(new_node "ENDS-$seed-$how")
+        if [ "$how" = file ]; then
+            kw "$E" publish --tlp green --skip-invalid --file "$KW_TMP/ends.txt"
+        else
+            off=0
+            : >"$KW_TMP/ends.plan"
+            while [ "$off" -lt "$size" ]; do
+                n=${pieces[$((RANDOM % 8))]}
+                echo "$off $n" >>"$KW_TMP/ends.plan"
+                off=$((off + n))
+            done
+            run "$KAWAN" --dir "$E" publish --tlp green --skip-invalid --file - < <(
+                while read -r o n; do
+                    tail -c +$((o + 1)) "$KW_TMP/ends.txt" | head -c "$n"
+                    [ "$n" -gt 4096 ] && sleep 0.01
+                done <"$KW_TMP/ends.plan")
+        fi
+        check "line ends, seed $seed, from a $how"
+        [ "$RC" -eq 0 ] || { show_result; fail "line ends, seed $seed, $how: exit $RC"; }
+        match "seed $seed, $how: every name once, every long line invalid" "$OUT" \
+            "^published $doms indicators .* $longs invalid skipped"
+        nomatch "seed $seed, $how: the two readings agree" "$ERR" "changed while"
+    done
+done
+
 echo "PASS: test_cli_badinput"

@@ -350,6 +350,14 @@ ok "query a URLhaus URL" "$F" query --value http://192.0.2.77/bins/mips --json
 eq "it is a URL" "$(jq -r .type <<<"$OUT")" url
 ok "the same with --column 3" "$F" publish --tlp green --csv --column 3 --file "$KW_TMP/urlhaus.csv"
 match "held already" "$OUT" '2 duplicates'
+printf 'id,value,1x\n1,col-value.example.com,col-1x.example.com\n' >"$KW_TMP/cols.csv"
+ok "--column 2 with a header naming 'value'" "$F" publish --tlp green --column 2 --file "$KW_TMP/cols.csv"
+match "the header is no value" "$OUT" '^published 1 indicators'
+ok "--column names a header starting with a digit" "$F" publish --tlp green --column 1x --file "$KW_TMP/cols.csv"
+ok "query it" "$F" query --value col-1x.example.com --json
+eq "the 1x column was published" "$(jq -r .value <<<"$OUT")" col-1x.example.com
+printf '# a comment with a NUL \0 in it\ncomment-nul.example.com\n' >"$KW_TMP/cnul.txt"
+ok "a comment line holding a NUL is skipped" "$F" publish --tlp green --file "$KW_TMP/cnul.txt"
 before=$(status_field "$F" indicators)
 bad 1 "names no column 'dst_ip'" "a --column no header names" "$F" publish --tlp green \
     --column dst_ip --file "$KW_TMP/urlhaus.csv"
