@@ -736,6 +736,8 @@ typedef struct import_ctx {
     size_t n_containers;
     container_ref *refs; /* sorted by ref */
     size_t n_refs;
+    struct listed *listed; /* every id a container lists, sorted, with their markings */
+    size_t n_listed;
 } import_ctx;
 
 /* Scratch space for converting one indicator object; the strings point into the JSON tree. */
@@ -1061,65 +1063,21 @@ static int container_ref_cmp(const void *a, const void *b)
     return strcasecmp(((const container_ref *)a)->ref, ((const container_ref *)b)->ref);
 }
 
-/* The entries of ic->refs that name id: [*lo, *hi). */
-static void refs_to(const import_ctx *ic, const char *id, size_t *lo, size_t *hi)
-{
-    container_ref key = { .ref = id };
-    const container_ref *m;
+/* A container's markings: a TLP level (when marked) and an unresolved marking. */
+typedef struct marks {
+    kw_tlp tlp;
+    bool marked;
+    const char *unknown;
+} marks;
 
-    *lo = *hi = 0;
-    if (ic->n_refs == 0 || id == NULL) {
-        return;
-    }
-    m = bsearch(&key, ic->refs, ic->n_refs, sizeof(*ic->refs), container_ref_cmp);
-    if (m == NULL) {
-        return;
-    }
-    *lo = *hi = (size_t)(m - ic->refs);
-    while (*lo > 0 && strcasecmp(ic->refs[*lo - 1].ref, id) == 0) {
-        (*lo)--;
-    }
-    while (*hi < ic->n_refs && strcasecmp(ic->refs[*hi].ref, id) == 0) {
-        (*hi)++;
-    }
-}
-
-/* Adds the markings of every container that references id to *marked, *tlp and *unknown;
- * true when that changed anything. */
-static bool container_marks(
-    const import_ctx *ic, const char *id, bool *marked, kw_tlp *tlp, const char **unknown)
-{
-    size_t lo, hi;
-    bool changed = false;
-
-    refs_to(ic, id, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) {
-        const container *k = &ic->containers[ic->refs[i].container];
-        if (k->marked && (!*marked || k->tlp > *tlp)) {
-            stricter(marked, tlp, k->tlp);
-            changed = true;
-        }
-        if (k->unknown != NULL && *unknown == NULL) {
-            *unknown = k->unknown;
-            changed = true;
-        }
-    }
-    return changed;
-}
-
-/* A container's id and its index, to find containers by id. */
-typedef struct container_id {
+/* An id some container lists, and the markings of all containers listing it. */
+struct listed {
     const char *id;
-    size_t i;
-} container_id;
+    marks m;
+};
 
-static int container_id_cmp(const void *a, const void *b)
-{
-    return strcasecmp(((const container_id *)a)->id, ((const container_id *)b)->id);
-}
-
-/* Merges x's markings into y; true when y changed. */
-static bool merge_marks(const container *x, container *y)
+/* Merges x into *y; true when y changed. */
+static bool merge_marks(const marks *x, marks *y)
 {
     bool changed = false;
 
@@ -1134,71 +1092,147 @@ static bool merge_marks(const container *x, container *y)
     return changed;
 }
 
+/* Adds the markings of the containers that list id (ic->listed, see spread_container_marks)
+ * to *marked, *tlp and *unknown: one binary search. */
+static void container_marks(
+    const import_ctx *ic, const char *id, bool *marked, kw_tlp *tlp, const char **unknown)
+{
+    size_t lo = 0, hi = ic->n_listed;
+
+    if (id == NULL) {
+        return;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcasecmp(ic->listed[mid].id, id);
+        if (d == 0) {
+            marks m = { *tlp, *marked, *unknown };
+            merge_marks(&ic->listed[mid].m, &m);
+            *tlp = m.tlp;
+            *marked = m.marked;
+            *unknown = m.unknown;
+            return;
+        }
+        if (d < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+}
+
+/* A container's id and its index, to find containers by id. */
+typedef struct container_id {
+    const char *id;
+    size_t i;
+} container_id;
+
+static int container_id_cmp(const void *a, const void *b)
+{
+    return strcasecmp(((const container_id *)a)->id, ((const container_id *)b)->id);
+}
+
 /*
- * Hands each container's markings down to the containers it lists, to any depth: a work
- * list, where a container goes back on the list each time its markings change. Levels only
- * rise and an unknown marking is only ever set, so each container changes a few times at
- * most, and the work is a few passes over the object_refs of the input, however the
- * containers nest (a round-by-round fixed point would take one round per level of nesting).
+ * Hands each container's markings down to what it lists, to any depth, then sums up, for
+ * every id some container lists, the markings of all containers listing it (ic->listed).
+ * Containers sharing an id (versions of one report) are one node here, carrying the
+ * strictest markings of them all: what lists that id marks every version. The nodes go on
+ * a work list, and back on it each time their markings change; levels only rise and an
+ * unknown marking is only ever set, so each node changes a few times at most, and the work
+ * is a few passes over the object_refs of the input (times a binary search), however the
+ * containers nest or repeat ids.
  */
 static kw_err spread_container_marks(import_ctx *ic)
 {
-    size_t n = ic->n_containers, nid = 0, head = 0, len = n;
-    container_id *byid = malloc(n * sizeof(*byid));
-    size_t *queue = malloc(n * sizeof(*queue));
+    size_t n = ic->n_containers, nid = 0, ng = 0, head = 0, len;
+    container_id *byid = malloc(n * sizeof(*byid)), *gid = malloc(n * sizeof(*gid));
+    size_t *member = malloc(n * sizeof(*member)), *first = malloc((n + 1) * sizeof(*first));
+    size_t *group = malloc(n * sizeof(*group)), *queue = malloc(n * sizeof(*queue));
+    marks *gm = calloc(n, sizeof(*gm));
     bool *queued = calloc(n, sizeof(*queued));
+    kw_err rc = KW_ERR_NOMEM;
 
-    if (byid == NULL || queue == NULL || queued == NULL) {
-        free(byid);
-        free(queue);
-        free(queued);
-        return KW_ERR_NOMEM;
+    if (byid == NULL || gid == NULL || member == NULL || first == NULL || group == NULL
+        || queue == NULL || gm == NULL || queued == NULL) {
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        queue[i] = i;
-        queued[i] = true;
         if (ic->containers[i].id != NULL) {
             byid[nid++] = (container_id) { ic->containers[i].id, i };
         }
     }
     qsort(byid, nid, sizeof(*byid), container_id_cmp);
+    /* Nodes: a run of one id in byid, or a container without an id on its own. */
+    size_t nm = 0, ngid = 0;
+    for (size_t i = 0; i < nid; i++) {
+        if (i == 0 || strcasecmp(byid[i - 1].id, byid[i].id) != 0) {
+            gid[ngid++] = (container_id) { byid[i].id, ng };
+            first[ng++] = nm;
+        }
+        group[byid[i].i] = ng - 1;
+        member[nm++] = byid[i].i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ic->containers[i].id == NULL) {
+            group[i] = ng;
+            first[ng++] = nm;
+            member[nm++] = i;
+        }
+    }
+    first[ng] = nm;
+    for (size_t i = 0; i < n; i++) {
+        const container *ct = &ic->containers[i];
+        marks own = { ct->tlp, ct->marked, ct->unknown };
+        merge_marks(&own, &gm[group[i]]);
+    }
+    for (size_t g = 0; g < ng; g++) {
+        queue[g] = g;
+        queued[g] = true;
+    }
+    len = ng;
     while (len > 0) {
-        const container *x = &ic->containers[queue[head]];
-        queued[queue[head]] = false;
-        head = (head + 1) % n;
+        size_t g = queue[head];
+        queued[g] = false;
+        head = (head + 1) % ng;
         len--;
-        size_t j;
-        json_t *e;
-        json_array_foreach(x->refs, j, e)
-        {
-            if (!json_is_string(e) || nid == 0) {
-                continue;
-            }
-            /* The containers whose id this ref names (ids may repeat: versions). */
-            size_t lo = 0, hi = nid;
-            const char *ref = json_string_value(e);
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcasecmp(byid[mid].id, ref) < 0) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            for (; lo < nid && strcasecmp(byid[lo].id, ref) == 0; lo++) {
-                size_t y = byid[lo].i;
-                if (merge_marks(x, &ic->containers[y]) && !queued[y]) {
-                    queue[(head + len) % n] = y;
-                    queued[y] = true;
+        for (size_t k = first[g]; k < first[g + 1]; k++) {
+            size_t j;
+            json_t *e;
+            json_array_foreach(ic->containers[member[k]].refs, j, e)
+            {
+                container_id key = { json_is_string(e) ? json_string_value(e) : NULL, 0 };
+                const container_id *t = key.id == NULL || ngid == 0
+                    ? NULL
+                    : bsearch(&key, gid, ngid, sizeof(*gid), container_id_cmp);
+                if (t != NULL && merge_marks(&gm[g], &gm[t->i]) && !queued[t->i]) {
+                    queue[(head + len) % ng] = t->i;
+                    queued[t->i] = true;
                     len++;
                 }
             }
         }
     }
+    /* What lists each id, summed up (ic->refs is sorted by the id listed). */
+    if (ic->n_refs > 0 && (ic->listed = calloc(ic->n_refs, sizeof(*ic->listed))) == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < ic->n_refs; i++) {
+        if (ic->n_listed == 0 || strcasecmp(ic->listed[ic->n_listed - 1].id, ic->refs[i].ref) != 0) {
+            ic->listed[ic->n_listed++].id = ic->refs[i].ref;
+        }
+        merge_marks(&gm[group[ic->refs[i].container]], &ic->listed[ic->n_listed - 1].m);
+    }
+    rc = KW_ERR_OK;
+out:
     free(byid);
+    free(gid);
+    free(member);
+    free(first);
+    free(group);
     free(queue);
+    free(gm);
     free(queued);
-    return KW_ERR_OK;
+    return rc;
 }
 
 /*
@@ -1670,11 +1704,12 @@ static kw_err stix_import(const char *json, size_t len, const char *file_label,
         kw__import_json_error(rep, ic.label, &jerr);
         goto out;
     }
-    if ((rc = doc_read(&d, root, ic.label, rep)) != KW_ERR_OK) {
+    rc = doc_read(&d, root, ic.label, rep);
+    n = d.n;
+    objs = d.o; /* freed at out, also when doc_read failed part-way */
+    if (rc != KW_ERR_OK) {
         goto out;
     }
-    n = d.n;
-    objs = d.o;
     rc = KW_ERR_NOMEM;
     if (n > 0) {
         if ((status = calloc(n, 1)) == NULL || (versions = calloc(n, sizeof(*versions))) == NULL) {
@@ -1782,6 +1817,7 @@ out:
     free(ic.markings);
     free(ic.containers);
     free(ic.refs);
+    free(ic.listed);
     json_decref(root);
     return rc;
 }

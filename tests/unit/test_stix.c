@@ -746,6 +746,35 @@ static void test_container_chain(void **state)
     assert_true(s.m[1].unresolved);
     collect_done(&s.c);
     kw_buf_free(&b);
+
+    /* Two versions of one report (GREEN, then AMBER) listing one indicator each, and a
+     * grouping that lists itself and the report: each indicator gets the stricter AMBER, and
+     * the cycle ends. */
+    memset(&s, 0, sizeof(s));
+    collect_init(&s.c);
+    assert_int_equal(
+        import_marks("[{`type`:`report`,`id`:`report--00000000-0000-4000-8000-0000000000e1`,"
+                     "`modified`:`2026-01-01T00:00:00Z`,`object_marking_refs`:["
+                     "`marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb`],"
+                     "`object_refs`:[`indicator--00000000-0000-4000-8000-0000000000e3`]},"
+                     "{`type`:`report`,`id`:`REPORT--00000000-0000-4000-8000-0000000000E1`,"
+                     "`modified`:`2026-02-01T00:00:00Z`,`object_marking_refs`:["
+                     "`marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421`],"
+                     "`object_refs`:[`indicator--00000000-0000-4000-8000-0000000000e4`]},"
+                     "{`type`:`grouping`,`id`:`grouping--00000000-0000-4000-8000-0000000000e2`,"
+                     "`context`:`x`,`object_refs`:["
+                     "`grouping--00000000-0000-4000-8000-0000000000e2`,"
+                     "`report--00000000-0000-4000-8000-0000000000e1`]},"
+            IND_HEAD("00000000-0000-4000-8000-0000000000e3")
+                     "`pattern`:`[ipv4-addr:value = '10.0.6.3']`},"
+            IND_HEAD("00000000-0000-4000-8000-0000000000e4")
+                     "`pattern`:`[ipv4-addr:value = '10.0.6.4']`}]",
+            KW_TLP_CLEAR, &s, &rep),
+        KW_ERR_OK);
+    assert_int_equal(s.c.calls, 2);
+    assert_int_equal(s.c.tlps[0], KW_TLP_AMBER);
+    assert_int_equal(s.c.tlps[1], KW_TLP_AMBER);
+    collect_done(&s.c);
 }
 
 /* TAXII 2.1 envelopes, an empty page among them; an array that wraps a bundle; documents that
@@ -769,6 +798,14 @@ static void test_import_envelopes(void **state)
         KW_ERR_OK);
     assert_int_equal(c.calls, 1);
     assert_int_equal(import_text("{`more`:false,`objects`:7}", KW_TLP_GREEN, false, &c, &rep),
+        KW_ERR_DECODE);
+    assert_non_null(strstr(rep.first_error, "objects is not a list"));
+    /* The same after objects were read: nothing of them is kept (the sanitizer build would
+     * see a leak). */
+    assert_int_equal(import_text("[" IND_HEAD("00000000-0000-4000-8000-000000000059")
+                                 "`pattern`:`[ipv4-addr:value = '10.0.5.9']`},"
+                                 "{`type`:`bundle`,`objects`:5}]",
+                         KW_TLP_GREEN, false, &c, &rep),
         KW_ERR_DECODE);
     assert_non_null(strstr(rep.first_error, "objects is not a list"));
     assert_int_equal(import_text("{}", KW_TLP_GREEN, false, &c, &rep), KW_ERR_DECODE);
