@@ -51,7 +51,8 @@ typedef struct kw_import_type_count {
  *         when the import succeeds); non_indicators = objects of any other type;
  *         invalid = indicator objects that break the rules; unsupported = indicators whose
  *         pattern_type is not "stix" (or whose spec_version is not 2.1).
- *   MISP: events = events read; objects = attributes read (Object attributes included);
+ *   MISP: events = events read (for an attribute search result: the distinct events of its
+ *         attributes' Event summaries); objects = attributes read (Object attributes included);
  *         non_indicators = attributes without to_ids, deleted, or in a deleted object (each
  *         also given to the sink as a withdrawal when the import runs); indicators = indicators
  *         made (a domain|ip attribute makes two); invalid = to_ids attributes whose value
