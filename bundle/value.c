@@ -1415,6 +1415,11 @@ static bool file_extension_name(const char *s, size_t n)
         "mp4", "wav", "avi", "dylib" };
     const char *dot = NULL;
 
+    /* "invoice.exe." too: a domain's trailing dot goes when it is normalised, and the result
+     * must detect as what the input did. */
+    while (n > 0 && s[n - 1] == '.') {
+        n--;
+    }
     for (size_t i = n; i > 0; i--) {
         if (s[i - 1] == '.') {
             dot = s + i;

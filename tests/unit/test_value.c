@@ -862,6 +862,7 @@ static void test_detect(void **state)
     DET("Payment_Advice.PDF", FILENAME, "Payment_Advice.PDF");
     DET("update.dll", FILENAME, "update.dll");
     DET("readme.txt", FILENAME, "readme.txt");
+    DET("Suape.ini.", FILENAME, "Suape.ini.");
     DET("archive.zip", DOMAIN, "archive.zip");
     DET("clip.mov", DOMAIN, "clip.mov");
     DET("exe.example", DOMAIN, "exe.example");
