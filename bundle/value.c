@@ -1468,7 +1468,19 @@ static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *t
     } else if (url_sep) {
         *type = KW_OBS_URL;
     } else if ((any & (C_DOT | C_HIGH)) && !(any & (C_SPACE | C_CTL | C_SLASH | C_COLON | C_AT))) {
-        *type = file_extension_name(s, n) ? KW_OBS_FILENAME : KW_OBS_DOMAIN;
+        /* A file name when the name, read as a domain, ends in a file extension (so
+         * "invoice.ｅｘｅ" and "a。exe" count, as their normal forms would), or, when it is no
+         * domain at all, when it ends in one as written. A file name is kept as written, so
+         * it detects the same way again. */
+        obuf o0 = *o;
+        const char *w = norm_typed(KW_OBS_DOMAIN, s, n, o);
+        bool file = w == NULL ? file_extension_name(o->p, o->len) : file_extension_name(s, n);
+        if (!file) {
+            *type = KW_OBS_DOMAIN;
+            return w;
+        }
+        *o = o0;
+        *type = KW_OBS_FILENAME;
     } else {
         *type = KW_OBS_NONE;
         return unrecognised(s, n, o);

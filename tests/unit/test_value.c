@@ -863,6 +863,10 @@ static void test_detect(void **state)
     DET("update.dll", FILENAME, "update.dll");
     DET("readme.txt", FILENAME, "readme.txt");
     DET("Suape.ini.", FILENAME, "Suape.ini.");
+    /* Read as a domain, the name ends in .jpg once the ideographic full stop is a dot. */
+    DET("\xef\xbc\x91\xef\xbc\x93.\xc7\x91\xe3\x80\x82jpg", FILENAME,
+        "\xef\xbc\x91\xef\xbc\x93.\xc7\x91\xe3\x80\x82jpg");
+    DET("a..exe", FILENAME, "a..exe");
     DET("archive.zip", DOMAIN, "archive.zip");
     DET("clip.mov", DOMAIN, "clip.mov");
     DET("exe.example", DOMAIN, "exe.example");
