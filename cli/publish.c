@@ -93,6 +93,8 @@ typedef struct source {
     int n_values;
     int fd;
     int copy_fd; /* the private copy the first reading writes, and the second reads */
+    bool regular; /* fd is a regular file, which st describes as it was when opened */
+    struct stat st;
     const char *name;
     off_t start_off; /* where the input starts in fd */
     uint64_t size;
@@ -146,7 +148,8 @@ static int source_rewind(source *s)
 {
     bool started = s->bytes > 0 || s->eof;
     if (s->copy_fd >= 0 && s->eof) {
-        /* Read to its end once: from now on the copy is the input. */
+        /* Read to its end once (check_pass made sure it held still): from now on the copy
+         * is the input. */
         close(s->fd);
         s->fd = s->copy_fd;
         s->copy_fd = -1;
@@ -1057,8 +1060,12 @@ static int open_input(source *s, const pub_opts *o, const char *dir)
     }
     s->start_off = 0;
     if (S_ISREG(st.st_mode) && (s->start_off = lseek(fd, 0, SEEK_CUR)) >= 0
-        && st.st_size > s->start_off) {
+        && st.st_size >= s->start_off) {
         s->size = (uint64_t)(st.st_size - s->start_off);
+        s->regular = true;
+        s->st = st;
+    } else {
+        s->start_off = 0;
     }
     s->copy_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (s->copy_fd < 0) {
@@ -1407,6 +1414,26 @@ static int resolve_recipients(kw_cli_node *n, const pub_opts *o, uint8_t (*ids)[
 }
 
 /* Pass 1: checks every value, keeping only the first error messages and the counts. */
+/*
+ * A regular file cut short or rewritten while it was read (a feed downloaded again into its
+ * path) gave a part, or a mix, of two versions: refused rather than published.
+ */
+static int source_held_still(source *s)
+{
+    struct stat st;
+
+    if (s->regular
+        && (fstat(s->fd, &st) != 0 || st.st_size != s->st.st_size
+            || st.st_mtim.tv_sec != s->st.st_mtim.tv_sec
+            || st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec
+            || s->bytes != (uint64_t)(s->st.st_size - s->start_off))) {
+        return kw_cli_error("%s changed while it was being read; nothing published (publish a "
+                            "copy that stays put, or the new file once it is complete)",
+            s->name);
+    }
+    return 0;
+}
+
 static int check_pass(
     source *s, const pub_opts *o, item *it, char (*errors)[256], uint64_t *valid, uint64_t *invalid)
 {
@@ -1428,7 +1455,10 @@ static int check_pass(
         }
     }
     kw_cli_progress_end(&prog);
-    return r < 0 ? KW_CLI_FAIL : 0;
+    if (r < 0 || source_held_still(s) != 0) {
+        return KW_CLI_FAIL;
+    }
+    return 0;
 }
 
 /* Pass 2: reads the values again and publishes them batch by batch. */

@@ -214,6 +214,23 @@ printf '\xff\xfe1\x009\x002\x00.\x000\x00.\x002\x00.\x001\x00\n\x00' >"$KW_TMP/u
 bad 1 "utf16.txt is UTF-16 text, not UTF-8" "a UTF-16 file" "$A" publish --tlp clear \
     --file "$KW_TMP/utf16.txt"
 unchanged "after the binary files"
+# A feed downloaded again into its path while it is being checked: nothing is published
+# from the part, or the mix, that was read.
+awk 'BEGIN { for (i = 0; i < 2000000; i++) printf "r%d.rewritten.example\n", i }' >"$KW_TMP/feed.txt"
+for how in truncated rewritten; do
+    cp "$KW_TMP/feed.txt" "$KW_TMP/live.txt"
+    "${KW_NOTTY[@]}" "$KAWAN" --dir "$A" publish --tlp clear --file "$KW_TMP/live.txt" \
+        >"$KW_TMP/live.out" 2>"$KW_TMP/live.err" &
+    pid=$!
+    sleep 0.2
+    if [ "$how" = truncated ]; then : >"$KW_TMP/live.txt"; else echo new.example >"$KW_TMP/live.txt"; fi
+    rc=0
+    wait "$pid" || rc=$?
+    check "a file $how while it is read"
+    [ "$rc" = 1 ] || { cat "$KW_TMP/live.err"; fail "a file $how while it was read: exit $rc"; }
+    match "it says the file changed" "$(cat "$KW_TMP/live.err")" "live.txt changed while it was being read; nothing published"
+    unchanged "after a file $how while it was read"
+done
 verified "verify after the bad files" "$A"
 
 # ---- damaged or exposed key file ----
