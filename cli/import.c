@@ -378,6 +378,7 @@ typedef struct collector {
     uint64_t remarked[KW_TLP_MAX + 1]; /* held versions re-marked to the source's stricter TLP,
                                          * by the new level */
     uint64_t ahead; /* held versions revoked ahead of a version for a smaller audience */
+    bool red_ok; /* --to named recipients: RED is published, not held back */
     uint64_t superseded; /* copies of an id left out for a newer one in the same run */
     uint64_t floored; /* unresolved markings: raised to the level this node holds */
     uint64_t by_container; /* STIX: raised to the level of a container that lists them */
@@ -700,7 +701,14 @@ static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, hel
         return collect_revocation(
             c, h, ind->modified > h->modified ? ind->modified : h->modified + 1);
     }
+    /* RED without recipients is held back whole: the held version stays as it is, not
+     * revoked ahead of a version that is not published. */
+    bool held_back = tlp == KW_TLP_RED && !c->red_ok;
     if (h->found && h->modified >= ind->modified) {
+        if (h->modified == ind->modified && tlp > h->tlp && !h->revoked && held_back) {
+            c->remarked[tlp]++;
+            return collect_version(c, h->modified + 2, tlp);
+        }
         if (h->modified == ind->modified && tlp > h->tlp && !h->revoked) {
             c->remarked[tlp]++;
             c->ahead++;
@@ -712,7 +720,7 @@ static kw_err collect_one(collector *c, const kw_indicator *ind, kw_tlp tlp, hel
         c->held++;
         return KW_ERR_OK;
     }
-    if (h->found && !h->revoked && (tlp > h->tlp || kw_tlp_sealed(tlp))) {
+    if (h->found && !h->revoked && (tlp > h->tlp || kw_tlp_sealed(tlp)) && !held_back) {
         /* A newer version for a possibly smaller audience: revoke the held one first. */
         c->ahead++;
         if ((rc = collect_revocation(c, h, h->modified + 1)) != KW_ERR_OK) {
@@ -1105,6 +1113,7 @@ static int import_foreign(kw_cli_node *n, const import_opts *o)
         goto out;
     }
     ret = KW_CLI_FAIL;
+    c.red_ok = n_to > 0;
     if ((rep = calloc(1, sizeof(*rep))) == NULL) {
         kw_cli_error("out of memory");
         goto out;

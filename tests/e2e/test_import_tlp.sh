@@ -155,4 +155,22 @@ printf '{"type":"bundle","id":"bundle--5f1b2c3d-0000-4000-8000-000000000041","sp
 ok "a STIX 2.0 bundle" "$C" import --format stix "$F/v20.json" --tlp green
 match "the summary names STIX 2.0" "$OUT" '1 unsupported \(STIX 2.0: 1\)'
 
+# ---- a newer RED version without --to is held back whole ----
+R=$(new_node CERT-R)
+P=$(new_node CERT-P)
+ok "roster" "$R" peer add CERT-P "$(node_id "$P")" 127.0.0.1:1
+TLP_RED=marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed
+printf '[%s]' "$(indicator 5f1b2c3d-0000-4000-8000-000000000070 2024-01-01T00:00:00.000Z red-held.example "$TLP_RED")" \
+    >"$F/red1.json"
+printf '[%s]' "$(indicator 5f1b2c3d-0000-4000-8000-000000000070 2024-03-01T00:00:00.000Z red-held.example "$TLP_RED")" \
+    >"$F/red2.json"
+ok "import a RED indicator for CERT-P" "$R" import --format stix "$F/red1.json" --tlp clear --to CERT-P
+ok "import its newer version without --to" "$R" import --format stix "$F/red2.json" --tlp clear
+nomatch "nothing is revoked ahead of a version that is held back" "$OUT" 'revoked ahead'
+match "the newer version is held back" "$OUT" '1 TLP:RED held back'
+eq "the held version is still current" "$(tlp_of "$R" red-held.example)" RED
+ok "the same with --to" "$R" import --format stix "$F/red2.json" --tlp clear --to CERT-P
+eq "now the newer version is current" "$("$KAWAN" --dir "$R" query --value red-held.example --json | jq -r .modified)" \
+    2024-03-01T00:00:00.000Z
+
 echo "test_import_tlp: PASS"
