@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bundle/stix.h"
+
 /*
  * Every value that enters kawan passes through here, at up to a few hundred thousand values
  * a second, and much of it is hostile. So: no regex, no allocation, no locale (isalpha and
@@ -1445,7 +1447,11 @@ static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *t
 
     class_summary(s, n, &any, &all);
     url_sep = (any & C_COLON) && find_url_sep(s, n) != NULL;
-    if (((all & C_V4) && (any & C_DOT)) || ((all & C_V4P) && looks_ipv4_port(s, n))) {
+    const char *pattern_why = NULL;
+    if ((s[0] == '[' || s[0] == '(') && kw__stix_pattern_valid(s, n, &pattern_why)) {
+        /* A whole STIX pattern, by the grammar ("[::1]" is none). */
+        *type = KW_OBS_STIX_PATTERN;
+    } else if (((all & C_V4) && (any & C_DOT)) || ((all & C_V4P) && looks_ipv4_port(s, n))) {
         *type = KW_OBS_IPV4;
     } else if ((any & C_COLON) && !(any & C_SLASH)
         && ((all & C_V6) || (has_byte(s, n, '%') && looks_ipv6_zoned(s, n)))) {

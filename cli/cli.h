@@ -79,6 +79,10 @@ void kw_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, size_t max);
 
+/* The length of the Unicode space (no-break, zero-width, narrow, ideographic; a byte order
+ * mark) that s[0..n) starts with (at_end: ends with), or 0. */
+size_t kw_cli_unicode_space(const char *s, size_t n, bool at_end);
+
 /*
  * Validates and normalises a value typed by a person or read from a list, as
  * kw_value_normalise (*type given) or kw_value_detect (*type KW_OBS_NONE; *type gets the

@@ -56,10 +56,8 @@ void kw_cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-/* The length of the Unicode space (no-break, zero-width, narrow, ideographic; a byte order
- * mark) that s[0..n) starts with (at_end: ends with), or 0. Text copied from web pages and
- * office documents brings them along around a value. */
-static size_t unicode_space(const char *s, size_t n, bool at_end)
+/* Text copied from web pages and office documents brings these along around a value. */
+size_t kw_cli_unicode_space(const char *s, size_t n, bool at_end)
 {
     static const char *const spaces[] = { "\xc2\xa0", "\xe2\x80\x8b", "\xe2\x80\xaf",
         "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf" };
@@ -87,17 +85,19 @@ kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, s
         while (len > 0 && (raw[len - 1] == ' ' || raw[len - 1] == '\t')) {
             len--;
         }
-        if ((l = unicode_space(raw, len, false)) > 0) {
+        if ((l = kw_cli_unicode_space(raw, len, false)) > 0) {
             raw += l;
             len -= l;
-        } else if ((l = unicode_space(raw, len, true)) > 0) {
+        } else if ((l = kw_cli_unicode_space(raw, len, true)) > 0) {
             len -= l;
         } else {
             break;
         }
     }
 
+    /* Not in a STIX pattern, given as one or detected ('[' first): its brackets are its own. */
     *refanged = *type != KW_OBS_STIX_PATTERN && *type != KW_OBS_FILENAME && len < sizeof(fang)
+        && !(*type == KW_OBS_NONE && len > 0 && raw[0] == '[')
         && kw_value_refang(raw, len, fang, sizeof(fang), &flen) > 0;
     if (*refanged) {
         raw = fang;

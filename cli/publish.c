@@ -292,6 +292,24 @@ static void trim(const char **p, size_t *len)
     }
 }
 
+/* trim, and the Unicode spaces pasted text brings along (no-break, zero-width, ...). */
+static void trim_all(const char **p, size_t *len)
+{
+    size_t l;
+
+    for (;;) {
+        trim(p, len);
+        if ((l = kw_cli_unicode_space(*p, *len, false)) > 0) {
+            *p += l;
+            *len -= l;
+        } else if ((l = kw_cli_unicode_space(*p, *len, true)) > 0) {
+            *len -= l;
+        } else {
+            return;
+        }
+    }
+}
+
 typedef struct field {
     const char *p;
     size_t len;
@@ -550,12 +568,13 @@ static bool plain_value(source *src, kw_obs_type type, const char **p, size_t *l
      * hold " #" or " ;" itself. */
     bool comments = type != KW_OBS_FILENAME && type != KW_OBS_STIX_PATTERN && s[0] != '[';
     for (size_t i = 1; comments && i < n; i++) {
-        if ((s[i] == '#' || s[i] == ';') && is_blank(s[i - 1])) {
+        if ((s[i] == '#' || s[i] == ';')
+            && (is_blank(s[i - 1]) || kw_cli_unicode_space(s, i, true) > 0)) {
             n = i;
             break;
         }
     }
-    trim(&s, &n);
+    trim_all(&s, &n);
     if ((names = hosts_names(s, n)) != NULL) {
         src->hosts_at = names;
         src->hosts_end = s + n;
@@ -751,6 +770,38 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
 }
 
 /*
+ * With --column N, a first row that names neither 'value' nor 'type' (Feodo Tracker's
+ * "first_seen_utc,dst_ip,dst_port,...") is still a header when every cell is a name (letters,
+ * digits, '_', '-', spaces) and cell col is no value: a data row holds an address, a URL or
+ * a date, and a row of hashes alone has a value in col.
+ */
+static bool names_only(const pub_opts *o, const field *f, int nf, int col)
+{
+    char out[KW_VALUE_MAX + 1];
+    size_t len;
+    bool refanged;
+    kw_obs_type type = o->type;
+
+    if (col >= nf) {
+        return false;
+    }
+    for (int i = 0; i < nf; i++) {
+        if (f[i].len == 0) {
+            return false;
+        }
+        for (size_t k = 0; k < f[i].len; k++) {
+            char c = f[i].p[k];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '_' || c == '-' || c == ' ')) {
+                return false;
+            }
+        }
+    }
+    return kw_cli_value(&type, f[col].p, f[col].len, out, sizeof(out), &len, NULL, &refanged)
+        != KW_ERR_OK;
+}
+
+/*
  * The first CSV row is a header when it names a 'value' or a 'type' column, or the column
  * --column names. commented: the row is a '#' comment, which is a header only when it names
  * --column's name (and is otherwise ignored).
@@ -798,6 +849,9 @@ static bool csv_header(source *s, const pub_opts *o, const char *line, size_t le
     }
     if (s->type_col >= 0) {
         header = true;
+    }
+    if (!header && o->column_no > 0 && !commented) {
+        header = names_only(o, f, nf, o->column_no - 1);
     }
     if (!header) {
         s->type_col = s->to_ids_col = -1;
@@ -961,7 +1015,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
          * or run on past 256 KiB (its rest is skipped with it). */
         p = line;
         plen = len;
-        trim(&p, &plen);
+        trim_all(&p, &plen);
         if (plen == 0 || p[0] == '#' || p[0] == ';') {
             if (o->csv && !s->header_seen && plen > 0 && p[0] == '#' && o->column != NULL
                 && !toolong) {

@@ -392,6 +392,20 @@ eq "it is a sha256" "$(jq -r .type <<<"$OUT")" sha256
 check "a hash named for another length is refused"
 kw "$F" publish --tlp green --file - <<<'md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 [ "$RC" -eq 1 ] || { show_result; fail "md5: with a sha256 was published"; }
+# A Feodo Tracker CSV: a header of names, picked by number.
+printf 'first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware\n2026-11-28 10:00:00,192.0.2.201,443,online,2026-11-28,QakBot\n' \
+    >"$KW_TMP/feodo.csv"
+ok "--column 2 over a header of names" "$F" publish --tlp green --column 2 --file "$KW_TMP/feodo.csv"
+match "one address, no header" "$OUT" '^published 1 indicators'
+# A STIX pattern in a list is detected by its grammar and kept whole, ' #' and brackets too.
+printf "[file:name = 'Auto #2.exe' OR url:value = 'hxxp://a[.]b']\n" >"$KW_TMP/pattern.txt"
+ok "a pattern in a plain list" "$F" publish --tlp green --file "$KW_TMP/pattern.txt"
+ok "query it" "$F" query --type stix-pattern --contains "Auto #2" --json
+eq "kept as written" "$(jq -r .value <<<"$OUT")" "[file:name = 'Auto #2.exe' OR url:value = 'hxxp://a[.]b']"
+# A comment after a no-break space, and a comment line starting with one.
+printf 'nbsp-comment.example\xc2\xa0# c\n\xc2\xa0# comment\n\xe2\x80\x8b; c\n' >"$KW_TMP/nbspc.txt"
+ok "comments after Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbspc.txt"
+match "one value" "$OUT" '^published 1 indicators'
 # Copied from a web page: no-break and zero-width spaces around a value.
 printf '\xc2\xa0nbsp-wrapped.example\xe2\x80\x8b\n' >"$KW_TMP/nbsp.txt"
 ok "publish a value wrapped in Unicode spaces" "$F" publish --tlp green --file "$KW_TMP/nbsp.txt"

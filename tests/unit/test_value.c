@@ -863,6 +863,13 @@ static void test_detect(void **state)
     DET("update.dll", FILENAME, "update.dll");
     DET("readme.txt", FILENAME, "readme.txt");
     DET("Suape.ini.", FILENAME, "Suape.ini.");
+    /* A whole STIX pattern, by its grammar. */
+    DET("[file:name = 'x']", STIX_PATTERN, "[file:name = 'x']");
+    DET("([ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'a.example']) WITHIN 5 "
+        "SECONDS",
+        STIX_PATTERN,
+        "([ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'a.example']) WITHIN 5 "
+        "SECONDS");
     /* Read as a domain, the name ends in .jpg once the ideographic full stop is a dot. */
     DET("\xef\xbc\x91\xef\xbc\x93.\xc7\x91\xe3\x80\x82jpg", FILENAME,
         "\xef\xbc\x91\xef\xbc\x93.\xc7\x91\xe3\x80\x82jpg");
@@ -914,7 +921,8 @@ static void test_detect(void **state)
     DET_BAD("evil.com:", NONE, UNREC);
     DET_BAD("evil.com:80a", NONE, UNREC);
     DET_BAD("C:\\evil.exe", NONE, UNREC);
-    DET_BAD("[file:name = 'x']", NONE, UNREC);
+    DET_BAD("[::1]", NONE, UNREC);
+    DET_BAD("[file:name = ]", NONE, UNREC);
     DET_BAD("evil.com/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
     DET_BAD("evil.com:8080/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
     DET_BAD("1.2.3.4/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
