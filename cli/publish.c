@@ -507,7 +507,8 @@ static void as_listed(const char **p, size_t *len)
 static size_t hex_run(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && ((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f'))) {
+    while (i < n
+        && ((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f'))) {
         i++;
     }
     return i;
@@ -1006,9 +1007,16 @@ static int next_item(source *s, const pub_opts *o, item *it)
         if (s->line == 1 && len >= 2 && memchr(line, '\0', len) != NULL
             && ((unsigned char)line[0] == 0xff || (unsigned char)line[0] == 0xfe
                 || line[0] == '\0' || line[1] == '\0')) {
-            kw_cli_error("%s is UTF-16 text, not UTF-8; convert it first (iconv -f UTF-16 "
-                         "-t UTF-8); nothing published",
-                s->name);
+            /* UTF-32 has three NULs beside every ASCII character. */
+            const unsigned char *u = (const unsigned char *)line;
+            bool utf32 = len >= 4
+                && ((u[0] == 0xff && u[1] == 0xfe && u[2] == 0 && u[3] == 0)
+                    || (u[0] == 0 && u[1] == 0 && u[2] == 0xfe && u[3] == 0xff)
+                    || (u[1] == 0 && u[2] == 0 && u[3] == 0)
+                    || (u[0] == 0 && u[1] == 0 && u[2] == 0));
+            kw_cli_error("%s is %s text, not UTF-8; convert it first (iconv -f %s -t UTF-8); "
+                         "nothing published",
+                s->name, utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
             return -1;
         }
         /* Comments first: a comment may be in another encoding, quote anything, hold a NUL

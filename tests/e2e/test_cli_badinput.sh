@@ -213,6 +213,9 @@ bad 1 "list.gz is gzip-compressed; decompress it first" "a gzip file" "$A" publi
 printf '\xff\xfe1\x009\x002\x00.\x000\x00.\x002\x00.\x001\x00\n\x00' >"$KW_TMP/utf16.txt"
 bad 1 "utf16.txt is UTF-16 text, not UTF-8" "a UTF-16 file" "$A" publish --tlp clear \
     --file "$KW_TMP/utf16.txt"
+printf '1\0\0\0009\0\0\0\n\0\0\0' >"$KW_TMP/utf32.txt"
+bad 1 "utf32.txt is UTF-32 text, not UTF-8; convert it first \(iconv -f UTF-32" "a UTF-32 file" \
+    "$A" publish --tlp clear --file "$KW_TMP/utf32.txt"
 unchanged "after the binary files"
 # A feed downloaded again into its path while it is being checked: nothing is published
 # from the part, or the mix, that was read.
