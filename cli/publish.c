@@ -56,9 +56,11 @@ static const char usage[]
       "\n"
       "The input is read twice: once to check every value, once to publish. The first\n"
       "reading copies it to an unnamed temporary file in the data directory, and the second\n"
-      "reads that copy, so a file rewritten meanwhile (a feed downloaded again) cannot\n"
-      "change what was checked, and memory stays small for any input size. Lines may end\n"
-      "in LF, CRLF or CR. A progress bar is shown when stderr is a terminal.\n";
+      "reads that copy, so what is published is what was checked, and memory stays small\n"
+      "for any input size; a file that changes while it is checked (a feed downloaded\n"
+      "again into its path) is refused. Lines may end in LF, CRLF or CR. Checksum lists\n"
+      "(md5sum, sha256sum) and named hashes (sha256:HASH) give their hashes. A progress bar\n"
+      "is shown when stderr is a terminal. docs/operations.md lists the feed formats read.\n";
 
 #define MAX_REPORTED 20
 /* Indicators handed to the store per write transaction. */
