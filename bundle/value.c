@@ -1407,33 +1407,32 @@ static const char *unrecognised(const char *s, size_t n, obuf *o)
  */
 static bool file_extension_name(const char *s, size_t n)
 {
-    static const char *const exts[] = { "exe", "dll", "scr", "bat", "cmd", "vbs", "vbe", "js",
-        "jse", "wsf", "hta", "ps1", "psm1", "lnk", "msi", "msp", "jar", "apk", "dmg", "iso",
-        "img", "vhd", "vhdx", "doc", "docx", "docm", "dotm", "xls", "xlsx", "xlsm",
-        "xlsb", "ppt", "pptx", "pptm", "pdf", "rtf", "txt", "csv", "htm", "html", "php", "asp",
-        "aspx", "jsp", "rar", "7z", "gz", "tgz", "tar", "bz2", "xz", "chm", "cpl",
-        "sys", "drv", "ocx", "elf", "bin", "dat", "tmp", "ini", "cfg", "json", "xml", "pif",
-        "reg", "inf", "eml", "msg", "jpg", "jpeg", "png", "gif", "bmp", "svg", "ico", "mp3",
-        "mp4", "wav", "avi", "dylib" };
-    const char *dot = NULL;
+    /* Lower case, by length: exts[L] holds the extensions of L letters back to back. */
+    static const char *const exts[6] = { "", "",
+        "js7zgzxz",
+        "exedllscrbatcmdvbsvbejsewsfhtaps1lnkmsimspjarapkdmgisoimgvhddocpptxlspdfrtftxtcsvhtm"
+        "phpaspjsprartgztarbz2chmcplsysdrvocxelfbindattmpinicfgxmlpifreginfemlmsgjpgpnggif"
+        "bmpsvgicomp3mp4wavavi",
+        "psm1vhdxdocxdocmdotmxlsxxlsmxlsbpptxpptmhtmlaspxjsonjpeg", "dylib" };
+    char ext[5];
+    size_t el = 0;
 
     /* "invoice.exe." too: a domain's trailing dot goes when it is normalised, and the result
      * must detect as what the input did. */
     while (n > 0 && s[n - 1] == '.') {
         n--;
     }
-    for (size_t i = n; i > 0; i--) {
-        if (s[i - 1] == '.') {
-            dot = s + i;
-            break;
-        }
+    while (el < n && el < 6 && s[n - 1 - el] != '.') {
+        el++;
     }
-    if (dot == NULL || dot == s + 1) {
+    if (el < 2 || el > 5 || el == n || s[n - 1 - el] != '.' || n - el < 2) {
         return false;
     }
-    size_t el = (size_t)(s + n - dot);
-    for (size_t k = 0; k < sizeof(exts) / sizeof(exts[0]); k++) {
-        if (strlen(exts[k]) == el && strncasecmp(dot, exts[k], el) == 0) {
+    for (size_t i = 0; i < el; i++) {
+        ext[i] = ascii_lower(s[n - el + i]);
+    }
+    for (const char *e = exts[el]; *e != '\0'; e += el) {
+        if (e[0] == ext[0] && e[1] == ext[1] && memcmp(e, ext, el) == 0) {
             return true;
         }
     }

@@ -59,6 +59,10 @@ void kw_cli_warn(const char *fmt, ...)
 /* Text copied from web pages and office documents brings these along around a value. */
 size_t kw_cli_unicode_space(const char *s, size_t n, bool at_end)
 {
+    /* Each is a multi-byte character: a value that starts (ends) in ASCII has none. */
+    if (n < 2 || (unsigned char)(at_end ? s[n - 1] : s[0]) < 0x80) {
+        return 0;
+    }
     static const char *const spaces[] = { "\xc2\xa0", "\xe2\x80\x8b", "\xe2\x80\xaf",
         "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf" };
 

@@ -450,6 +450,11 @@ static size_t list_marker(const char *s, size_t n)
         "\xe2\x80\x94", "\xc2\xb7" };
     size_t m = 0;
 
+    /* Every marker starts with one of these: most lines are done here. */
+    if (n < 2 || (s[0] != '-' && s[0] != '*' && s[0] != '+' && (s[0] < '0' || s[0] > '9')
+                     && (unsigned char)s[0] != 0xe2 && (unsigned char)s[0] != 0xc2)) {
+        return 0;
+    }
     for (size_t k = 0; k < sizeof(bullets) / sizeof(bullets[0]) && m == 0; k++) {
         size_t l = strlen(bullets[k]);
         if (n > l && memcmp(s, bullets[k], l) == 0) {
@@ -489,7 +494,9 @@ static void as_listed(const char **p, size_t *len)
         n--;
     }
     trim(&s, &n);
-    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+    bool quoted = n > 1 && (s[0] == '`' || s[0] == '"' || s[0] == '\'' || s[0] == '<'
+                               || (unsigned char)s[0] == 0xe2);
+    for (size_t k = 0; quoted && k < sizeof(pairs) / sizeof(pairs[0]); k++) {
         size_t a = strlen(pairs[k][0]), b = strlen(pairs[k][1]);
         if (n > a + b && memcmp(s, pairs[k][0], a) == 0 && memcmp(s + n - b, pairs[k][1], b) == 0) {
             s += a;
@@ -534,8 +541,9 @@ static void hash_listed(const char **p, size_t *len)
         { "sha-256", 64 }, { "sha512", 128 }, { "sha-512", 128 } };
     const char *s = *p;
     size_t n = *len, h;
+    bool named = n > 4 && ((s[0] | 0x20) == 'm' || (s[0] | 0x20) == 's');
 
-    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+    for (size_t k = 0; named && k < sizeof(names) / sizeof(names[0]); k++) {
         size_t l = strlen(names[k].name);
         if (n > l + 1 && strncasecmp(s, names[k].name, l) == 0 && s[l] == ':') {
             const char *v = s + l + 1;
@@ -549,7 +557,10 @@ static void hash_listed(const char **p, size_t *len)
             }
         }
     }
-    h = hex_run(s, n);
+    /* "HASH  name": a blank right after a hash's length, before anything is scanned. */
+    bool after = (n > 34 && is_blank(s[32])) || (n > 42 && is_blank(s[40]))
+        || (n > 66 && is_blank(s[64])) || (n > 130 && is_blank(s[128]));
+    h = after ? hex_run(s, n) : 0;
     if (hash_length(h) && h + 2 < n && is_blank(s[h])
         && (is_blank(s[h + 1]) || s[h + 1] == '*')) {
         *len = h;
