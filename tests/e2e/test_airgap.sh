@@ -230,7 +230,9 @@ printf '{"type":"bundle","objects":[\n{"type":"indicator",,}]}' >"$F/malformed.j
 bad 1 "malformed\.json:2:[0-9]+: .*nothing imported" \
     "malformed JSON is reported with line and column" \
     "$C" import --format stix "$F/malformed.json" --tlp green
-head -c 2000 /dev/urandom >"$F/binary.json"
+# (A byte that is never UTF-8 first, and no line break: random bytes alone may start with a
+# line break, and the error then names line 2.)
+{ printf '\x80'; head -c 2000 /dev/urandom | tr -d '\n'; } >"$F/binary.json"
 bad 1 "binary\.json:1:[0-9]+: .*nothing imported" "a binary file is refused" "$C" import \
     --format stix "$F/binary.json" --tlp green
 bad 2 "needs --tlp LEVEL" "--format stix needs --tlp" "$C" import --format stix "$F/red.json"
