@@ -222,10 +222,17 @@ unchanged "after the binary files"
 awk 'BEGIN { for (i = 0; i < 2000000; i++) printf "r%d.rewritten.example\n", i }' >"$KW_TMP/feed.txt"
 for how in truncated rewritten; do
     cp "$KW_TMP/feed.txt" "$KW_TMP/live.txt"
-    "${KW_NOTTY[@]}" "$KAWAN" --dir "$A" publish --tlp clear --file "$KW_TMP/live.txt" \
-        >"$KW_TMP/live.out" 2>"$KW_TMP/live.err" &
+    "$KAWAN" --dir "$A" publish --tlp clear --file "$KW_TMP/live.txt" \
+        >"$KW_TMP/live.out" 2>"$KW_TMP/live.err" </dev/null &
     pid=$!
-    sleep 0.2
+    # Until it has read some of the file (its offset in /proc), however slow the machine.
+    for _ in $(seq 1 1000); do
+        fd=$(ls -l "/proc/$pid/fd" 2>/dev/null | awk '/live\.txt/ { print $9; exit }')
+        pos=0
+        [ -n "$fd" ] && pos=$(awk '/^pos:/ { print $2 }' "/proc/$pid/fdinfo/$fd" 2>/dev/null || echo 0)
+        [ "${pos:-0}" -gt 0 ] && break
+        sleep 0.01
+    done
     if [ "$how" = truncated ]; then : >"$KW_TMP/live.txt"; else echo new.example >"$KW_TMP/live.txt"; fi
     rc=0
     wait "$pid" || rc=$?
