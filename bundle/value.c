@@ -1369,6 +1369,14 @@ static const char *unrecognised(const char *s, size_t n, obuf *o)
             return "is a URL without a scheme (add http:// or similar)";
         }
     }
+    /* "[2001:db8::1]", "[192.0.2.1]": an address in URL brackets. */
+    if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+        obuf scratch = *o;
+        if (norm_ipv6(s + 1, n - 2, &scratch) == NULL
+            || norm_ipv4(s + 1, n - 2, &scratch) == NULL) {
+            return "is an address in brackets; give it without them";
+        }
+    }
     /* "evil.example:443", "[2001:db8::1]:8443": a host and port, as ThreatFox lists them. */
     const char *colon = NULL;
     for (size_t i = n; i > 0 && colon == NULL; i--) {
@@ -1450,6 +1458,9 @@ static const char *detect_typed(const char *s, size_t n, obuf *o, kw_obs_type *t
     if ((s[0] == '[' || s[0] == '(') && kw__stix_pattern_valid(s, n, &pattern_why)) {
         /* A whole STIX pattern, by the grammar ("[::1]" is none). */
         *type = KW_OBS_STIX_PATTERN;
+    } else if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+        *type = KW_OBS_NONE;
+        return unrecognised(s, n, o);
     } else if (((all & C_V4) && (any & C_DOT)) || ((all & C_V4P) && looks_ipv4_port(s, n))) {
         *type = KW_OBS_IPV4;
     } else if ((any & C_COLON) && !(any & C_SLASH)

@@ -110,6 +110,7 @@ typedef struct source {
     /* CSV state */
     bool header_seen;
     bool column_found; /* a header named --column */
+    uint64_t first_row; /* the line of the first row that is no comment */
     int value_col;
     int type_col;
     /* A MISP CSV export (its header names a to_ids column): MISP type names, to_ids and
@@ -726,6 +727,25 @@ static bool true_word(const field *f)
     return (f->len == 1 && f->p[0] == '1') || (f->len == 4 && strncasecmp(f->p, "true", 4) == 0);
 }
 
+/* Whether every cell of a row is a name (letters, digits, '_', '-', '.', spaces): what a
+ * header row looks like ("first_seen_utc,dst_ip,dst_port"). */
+static bool row_of_names(const field *f, int nf)
+{
+    for (int i = 0; i < nf; i++) {
+        if (f[i].len == 0) {
+            return false;
+        }
+        for (size_t k = 0; k < f[i].len; k++) {
+            char c = f[i].p[k];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '_' || c == '-' || c == '.' || c == ' ')) {
+                return false;
+            }
+        }
+    }
+    return nf > 1;
+}
+
 /* A CSV data line: picks the value and type columns. Returns false for a row that names no
  * value to publish (a MISP row with to_ids 0, or of a type kawan does not carry). */
 static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, size_t len)
@@ -780,39 +800,17 @@ static bool csv_item(source *s, const pub_opts *o, item *it, const char *line, s
         }
     }
     normalise(it, type, any_ip, f[s->value_col].p, f[s->value_col].len);
+    if (it->kind == ITEM_BAD && s->line == s->first_row && o->column_no > 0
+        && row_of_names(f, nf)) {
+        /* A header row that names neither 'value' nor 'type' is data to --column N: say how
+         * to have it read as a header. */
+        char shown[48];
+        snprintf(it->why_buf, sizeof(it->why_buf),
+            "%s (a header row? give the column by its name: --column %s)", it->why,
+            kw_cli_printable(shown, sizeof(shown), f[s->value_col].p, f[s->value_col].len, 32));
+        it->why = it->why_buf;
+    }
     return true;
-}
-
-/*
- * With --column N, a first row that names neither 'value' nor 'type' (Feodo Tracker's
- * "first_seen_utc,dst_ip,dst_port,...") is still a header when every cell is a name (letters,
- * digits, '_', '-', spaces) and cell col is no value: a data row holds an address, a URL or
- * a date, and a row of hashes alone has a value in col.
- */
-static bool names_only(const pub_opts *o, const field *f, int nf, int col)
-{
-    char out[KW_VALUE_MAX + 1];
-    size_t len;
-    bool refanged;
-    kw_obs_type type = o->type;
-
-    if (col >= nf) {
-        return false;
-    }
-    for (int i = 0; i < nf; i++) {
-        if (f[i].len == 0) {
-            return false;
-        }
-        for (size_t k = 0; k < f[i].len; k++) {
-            char c = f[i].p[k];
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                    || c == '_' || c == '-' || c == ' ')) {
-                return false;
-            }
-        }
-    }
-    return kw_cli_value(&type, f[col].p, f[col].len, out, sizeof(out), &len, NULL, &refanged)
-        != KW_ERR_OK;
 }
 
 /*
@@ -863,9 +861,6 @@ static bool csv_header(source *s, const pub_opts *o, const char *line, size_t le
     }
     if (s->type_col >= 0) {
         header = true;
-    }
-    if (!header && o->column_no > 0 && !commented) {
-        header = names_only(o, f, nf, o->column_no - 1);
     }
     if (!header) {
         s->type_col = s->to_ids_col = -1;
@@ -950,6 +945,46 @@ static int join_record(source *s, char **line, size_t *len, const char **why)
 }
 
 /*
+ * The encoding of a first line in UTF-16 or UTF-32 ("UTF-16LE", ...), by its byte order mark,
+ * or, without one, by NULs exactly where ASCII text in that encoding has them and printable
+ * ASCII everywhere else (over the first 64 bytes); NULL for anything else, binary data
+ * included.
+ */
+static const char *wide_encoding(const char *line, size_t len)
+{
+    static const struct {
+        const char *name;
+        size_t unit;
+        size_t at; /* where in a unit the ASCII byte is */
+        const char *bom;
+    } encs[] = { { "UTF-32LE", 4, 0, "\xff\xfe\0\0" }, { "UTF-32BE", 4, 3, "\0\0\xfe\xff" },
+        { "UTF-16LE", 2, 0, "\xff\xfe" }, { "UTF-16BE", 2, 1, "\xfe\xff" } };
+    const unsigned char *u = (const unsigned char *)line;
+
+    for (size_t e = 0; e < sizeof(encs) / sizeof(encs[0]); e++) {
+        if (len >= encs[e].unit && memcmp(line, encs[e].bom, encs[e].unit) == 0) {
+            return encs[e].name;
+        }
+    }
+    for (size_t e = 0; e < sizeof(encs) / sizeof(encs[0]); e++) {
+        size_t n = len < 64 ? len : 64, text = 0;
+        bool fits = n >= encs[e].unit;
+        for (size_t i = 0; i < n && fits; i++) {
+            if (i % encs[e].unit != encs[e].at) {
+                fits = u[i] == 0;
+            } else {
+                fits = u[i] == '\t' || u[i] == '\r' || (u[i] >= 0x20 && u[i] < 0x7f);
+                text++;
+            }
+        }
+        if (fits && text > 0) {
+            return encs[e].name;
+        }
+    }
+    return NULL;
+}
+
+/*
  * The next value. Returns 1 with *it filled (ITEM_OK or ITEM_BAD), 0 at the end, or -1 when
  * the input cannot be read as text (reported: binary data, or a read error).
  */
@@ -1015,21 +1050,15 @@ static int next_item(source *s, const pub_opts *o, item *it)
                 s->name);
             return -1;
         }
-        /* UTF-16 (Windows PowerShell's default output) puts a NUL beside every ASCII
-         * character, with or without a byte order mark. */
-        if (s->line == 1 && len >= 2 && memchr(line, '\0', len) != NULL
-            && ((unsigned char)line[0] == 0xff || (unsigned char)line[0] == 0xfe
-                || line[0] == '\0' || line[1] == '\0')) {
-            /* UTF-32 has three NULs beside every ASCII character. */
-            const unsigned char *u = (const unsigned char *)line;
-            bool utf32 = len >= 4
-                && ((u[0] == 0xff && u[1] == 0xfe && u[2] == 0 && u[3] == 0)
-                    || (u[0] == 0 && u[1] == 0 && u[2] == 0xfe && u[3] == 0xff)
-                    || (u[1] == 0 && u[2] == 0 && u[3] == 0)
-                    || (u[0] == 0 && u[1] == 0 && u[2] == 0));
+        /* UTF-16 (Windows PowerShell's default output) and UTF-32 put NULs beside every
+         * ASCII character: named, with the conversion, rather than called binary. */
+        const char *wide = s->line == 1 && memchr(line, '\0', len) != NULL
+            ? wide_encoding(line, len)
+            : NULL;
+        if (wide != NULL) {
             kw_cli_error("%s is %s text, not UTF-8; convert it first (iconv -f %s -t UTF-8); "
                          "nothing published",
-                s->name, utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
+                s->name, wide, wide);
             return -1;
         }
         /* Comments first: a comment may be in another encoding, quote anything, hold a NUL
@@ -1079,6 +1108,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
         trim(&p, &plen);
         if (o->csv) {
             if (!s->header_seen) {
+                s->first_row = s->line;
                 bool header = csv_header(s, o, line, len, false);
                 if (o->column != NULL && o->column_no == 0 && !s->column_found) {
                     char shown[80];
@@ -1491,7 +1521,8 @@ static int resolve_recipients(kw_cli_node *n, const pub_opts *o, uint8_t (*ids)[
 /* Pass 1: checks every value, keeping only the first error messages and the counts. */
 /*
  * A regular file cut short or rewritten while it was read (a feed downloaded again into its
- * path) gave a part, or a mix, of two versions: refused rather than published.
+ * path) gave a part, or a mix, of two versions: refused rather than published. Its change
+ * time catches a rewrite that kept the size and put the modification time back.
  */
 static int source_held_still(source *s)
 {
@@ -1501,6 +1532,8 @@ static int source_held_still(source *s)
         && (fstat(s->fd, &st) != 0 || st.st_size != s->st.st_size
             || st.st_mtim.tv_sec != s->st.st_mtim.tv_sec
             || st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec
+            || st.st_ctim.tv_sec != s->st.st_ctim.tv_sec
+            || st.st_ctim.tv_nsec != s->st.st_ctim.tv_nsec
             || s->bytes != (uint64_t)(s->st.st_size - s->start_off))) {
         return kw_cli_error("%s changed while it was being read; nothing published (publish a "
                             "copy that stays put, or the new file once it is complete)",

@@ -211,11 +211,15 @@ printf '192.0.2.1\n' | gzip >"$KW_TMP/list.gz"
 bad 1 "list.gz is gzip-compressed; decompress it first" "a gzip file" "$A" publish \
     --tlp clear --file "$KW_TMP/list.gz"
 printf '\xff\xfe1\x009\x002\x00.\x000\x00.\x002\x00.\x001\x00\n\x00' >"$KW_TMP/utf16.txt"
-bad 1 "utf16.txt is UTF-16 text, not UTF-8" "a UTF-16 file" "$A" publish --tlp clear \
+bad 1 "utf16.txt is UTF-16LE text, not UTF-8; convert it first \(iconv -f UTF-16LE" "a UTF-16 file" \
+    "$A" publish --tlp clear \
     --file "$KW_TMP/utf16.txt"
 printf '1\0\0\0009\0\0\0\n\0\0\0' >"$KW_TMP/utf32.txt"
-bad 1 "utf32.txt is UTF-32 text, not UTF-8; convert it first \(iconv -f UTF-32" "a UTF-32 file" \
+bad 1 "utf32.txt is UTF-32LE text, not UTF-8; convert it first \(iconv -f UTF-32LE" "a UTF-32 file" \
     "$A" publish --tlp clear --file "$KW_TMP/utf32.txt"
+printf '\0\0\1\0\1\0\20\20\0\0' >"$KW_TMP/icon.bin"
+bad 1 "icon.bin line 1: binary data" "binary data with NULs where UTF-16 would have them" "$A" \
+    publish --tlp clear --file "$KW_TMP/icon.bin"
 unchanged "after the binary files"
 # A feed downloaded again into its path while it is being checked: nothing is published
 # from the part, or the mix, that was read.

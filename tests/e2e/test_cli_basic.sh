@@ -395,7 +395,11 @@ kw "$F" publish --tlp green --file - <<<'md5:e3b0c44298fc1c149afbf4c8996fb92427a
 # A Feodo Tracker CSV: a header of names, picked by number.
 printf 'first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware\n2026-11-28 10:00:00,192.0.2.201,443,online,2026-11-28,QakBot\n' \
     >"$KW_TMP/feodo.csv"
-ok "--column 2 over a header of names" "$F" publish --tlp green --column 2 --file "$KW_TMP/feodo.csv"
+check "--column 2 over a header of names"
+kw "$F" publish --tlp green --column 2 --file "$KW_TMP/feodo.csv"
+[ "$RC" -eq 1 ] || { show_result; fail "a header row was taken for data silently or skipped"; }
+match "it says how to read a header" "$ERR" "line 1: 'dst_ip' .*a header row\? give the column by its name: --column dst_ip"
+ok "--column dst_ip over the same file" "$F" publish --tlp green --column dst_ip --file "$KW_TMP/feodo.csv"
 match "one address, no header" "$OUT" '^published 1 indicators'
 # A STIX pattern in a list is detected by its grammar and kept whole, ' #' and brackets too.
 printf "[file:name = 'Auto #2.exe' OR url:value = 'hxxp://a[.]b']\n" >"$KW_TMP/pattern.txt"

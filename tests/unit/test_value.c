@@ -921,7 +921,9 @@ static void test_detect(void **state)
     DET_BAD("evil.com:", NONE, UNREC);
     DET_BAD("evil.com:80a", NONE, UNREC);
     DET_BAD("C:\\evil.exe", NONE, UNREC);
-    DET_BAD("[::1]", NONE, UNREC);
+    DET_BAD("[::1]", NONE, "is an address in brackets; give it without them");
+    DET_BAD("[198.51.100.1]", NONE, "is an address in brackets; give it without them");
+    DET_BAD("[evil.example]", NONE, UNREC);
     DET_BAD("[file:name = ]", NONE, UNREC);
     DET_BAD("evil.com/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
     DET_BAD("evil.com:8080/x.php", NONE, "is a URL without a scheme (add http:// or similar)");
