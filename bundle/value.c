@@ -1369,6 +1369,28 @@ static const char *unrecognised(const char *s, size_t n, obuf *o)
             return "is a URL without a scheme (add http:// or similar)";
         }
     }
+    /* "sha256:<40 hex digits>": a hash named for another length. */
+    static const struct {
+        const char *name;
+        size_t hex;
+    } hashes[] = { { "md5", 32 }, { "sha1", 40 }, { "sha-1", 40 }, { "sha256", 64 },
+        { "sha-256", 64 }, { "sha512", 128 }, { "sha-512", 128 } };
+    for (size_t k = 0; k < sizeof(hashes) / sizeof(hashes[0]); k++) {
+        size_t l = strlen(hashes[k].name), h = l + 1;
+        if (n <= h || strncasecmp(s, hashes[k].name, l) != 0 || s[l] != ':') {
+            continue;
+        }
+        while (h < n && s[h] == ' ') {
+            h++;
+        }
+        size_t digits = 0;
+        while (h + digits < n && is_class(s[h + digits], C_HEX)) {
+            digits++;
+        }
+        if (digits > 0 && h + digits == n && digits != hashes[k].hex) {
+            return "is named for a hash of another length (count its hex digits)";
+        }
+    }
     /* "[2001:db8::1]", "[192.0.2.1]": an address in URL brackets. */
     if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
         obuf scratch = *o;

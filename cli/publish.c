@@ -1001,7 +1001,13 @@ static int next_item(source *s, const pub_opts *o, item *it)
         }
         line = s->values[s->line++];
         it->line = s->line;
-        normalise(it, o->type, o->any_ip, line, strlen(line));
+        const char *v = line;
+        size_t vlen = strlen(line);
+        if (o->type == KW_OBS_NONE || o->type == KW_OBS_MD5 || o->type == KW_OBS_SHA1
+            || o->type == KW_OBS_SHA256 || o->type == KW_OBS_SHA512) {
+            hash_listed(&v, &vlen); /* "sha256:HASH" typed or pasted */
+        }
+        normalise(it, o->type, o->any_ip, v, vlen);
         return 1;
     }
     for (;;) {

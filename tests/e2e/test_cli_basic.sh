@@ -392,6 +392,11 @@ eq "it is a sha256" "$(jq -r .type <<<"$OUT")" sha256
 check "a hash named for another length is refused"
 kw "$F" publish --tlp green --file - <<<'md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 [ "$RC" -eq 1 ] || { show_result; fail "md5: with a sha256 was published"; }
+match "it says why" "$ERR" "line 1: .* is named for a hash of another length"
+ok "a named hash as an argument" "$F" publish --tlp green \
+    sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+ok "query it" "$F" query --value 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae --json
+eq "a sha256" "$(jq -r .type <<<"$OUT")" sha256
 # A Feodo Tracker CSV: a header of names, picked by number.
 printf 'first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware\n2026-11-28 10:00:00,192.0.2.201,443,online,2026-11-28,QakBot\n' \
     >"$KW_TMP/feodo.csv"

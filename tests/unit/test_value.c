@@ -922,6 +922,10 @@ static void test_detect(void **state)
     DET_BAD("evil.com:80a", NONE, UNREC);
     DET_BAD("C:\\evil.exe", NONE, UNREC);
     DET_BAD("[::1]", NONE, "is an address in brackets; give it without them");
+    DET_BAD("sha256:d41d8cd98f00b204e9800998ecf8427e", NONE,
+        "is named for a hash of another length (count its hex digits)");
+    DET_BAD("SHA-1: d41d8cd98f00b204e9800998ecf8427e", NONE,
+        "is named for a hash of another length (count its hex digits)");
     DET_BAD("[198.51.100.1]", NONE, "is an address in brackets; give it without them");
     DET_BAD("[evil.example]", NONE, UNREC);
     DET_BAD("[file:name = ]", NONE, UNREC);
