@@ -83,6 +83,9 @@ const char *kw_cli_printable(char *buf, size_t cap, const char *s, size_t len, s
  * mark) that s[0..n) starts with (at_end: ends with), or 0. */
 size_t kw_cli_unicode_space(const char *s, size_t n, bool at_end);
 
+/* Trims blanks (space, tab, CR, VT, FF) and those Unicode spaces from both ends of p[0..len). */
+void kw_cli_trim(const char **p, size_t *len);
+
 /*
  * Validates and normalises a value typed by a person or read from a list, as
  * kw_value_normalise (*type given) or kw_value_detect (*type KW_OBS_NONE; *type gets the

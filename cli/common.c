@@ -75,30 +75,41 @@ size_t kw_cli_unicode_space(const char *s, size_t n, bool at_end)
     return 0;
 }
 
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+void kw_cli_trim(const char **p, size_t *len)
+{
+    size_t l;
+
+    for (;;) {
+        while (*len > 0 && blank(**p)) {
+            (*p)++;
+            (*len)--;
+        }
+        while (*len > 0 && blank((*p)[*len - 1])) {
+            (*len)--;
+        }
+        if ((l = kw_cli_unicode_space(*p, *len, false)) > 0) {
+            *p += l;
+            *len -= l;
+        } else if ((l = kw_cli_unicode_space(*p, *len, true)) > 0) {
+            *len -= l;
+        } else {
+            return;
+        }
+    }
+}
+
 kw_err kw_cli_value(kw_obs_type *type, const char *raw, size_t len, char *out, size_t cap,
     size_t *out_len, const char **why, bool *refanged)
 {
     char fang[KW_VALUE_MAX + 64];
-    size_t flen = 0, l;
+    size_t flen = 0;
 
-    for (;;) {
-        while (len > 0 && (raw[0] == ' ' || raw[0] == '\t')) {
-            raw++;
-            len--;
-        }
-        while (len > 0 && (raw[len - 1] == ' ' || raw[len - 1] == '\t')) {
-            len--;
-        }
-        if ((l = kw_cli_unicode_space(raw, len, false)) > 0) {
-            raw += l;
-            len -= l;
-        } else if ((l = kw_cli_unicode_space(raw, len, true)) > 0) {
-            len -= l;
-        } else {
-            break;
-        }
-    }
-
+    kw_cli_trim(&raw, &len);
     /* Not in a STIX pattern, given as one or detected ('[' first): its brackets are its own. */
     *refanged = *type != KW_OBS_STIX_PATTERN && *type != KW_OBS_FILENAME && len < sizeof(fang)
         && !(*type == KW_OBS_NONE && len > 0 && raw[0] == '[')
@@ -233,15 +244,15 @@ int kw_cli_path(char *buf, size_t cap, const char *file)
     const char *dir = kw_cli_dir();
 
     if (dir == NULL && g_dir_too_long > 0) {
-        return kw_cli_error("the data directory path is %zu bytes long; at most %zu", g_dir_too_long,
-            sizeof(g_dir) - 1);
+        return kw_cli_error("the data directory path is %zu bytes long; at most %zu",
+            g_dir_too_long, sizeof(g_dir) - 1);
     }
     if (dir == NULL) {
         return kw_cli_error("no data directory: use --dir DIR or set KAWAN_DIR");
     }
     if ((size_t)snprintf(buf, cap, "%s/%s", dir, file) >= cap) {
-        return kw_cli_error("the data directory path is %zu bytes long; too long for %s in it",
-            strlen(dir), file);
+        return kw_cli_error(
+            "the data directory path is %zu bytes long; too long for %s in it", strlen(dir), file);
     }
     return 0;
 }

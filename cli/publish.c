@@ -295,24 +295,6 @@ static void trim(const char **p, size_t *len)
     }
 }
 
-/* trim, and the Unicode spaces pasted text brings along (no-break, zero-width, ...). */
-static void trim_all(const char **p, size_t *len)
-{
-    size_t l;
-
-    for (;;) {
-        trim(p, len);
-        if ((l = kw_cli_unicode_space(*p, *len, false)) > 0) {
-            *p += l;
-            *len -= l;
-        } else if ((l = kw_cli_unicode_space(*p, *len, true)) > 0) {
-            *len -= l;
-        } else {
-            return;
-        }
-    }
-}
-
 typedef struct field {
     const char *p;
     size_t len;
@@ -589,7 +571,7 @@ static bool plain_value(source *src, kw_obs_type type, const char **p, size_t *l
             break;
         }
     }
-    trim_all(&s, &n);
+    kw_cli_trim(&s, &n);
     if ((names = hosts_names(s, n)) != NULL) {
         src->hosts_at = names;
         src->hosts_end = s + n;
@@ -1071,7 +1053,7 @@ static int next_item(source *s, const pub_opts *o, item *it)
          * or run on past 256 KiB (its rest is skipped with it). */
         p = line;
         plen = len;
-        trim_all(&p, &plen);
+        kw_cli_trim(&p, &plen);
         if (plen == 0 || p[0] == '#' || p[0] == ';') {
             if (o->csv && !s->header_seen && plen > 0 && p[0] == '#' && o->column != NULL
                 && !toolong) {
