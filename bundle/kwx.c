@@ -73,25 +73,9 @@ struct kw_kwx_writer {
     bool finished;
 };
 
-static kw_err write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return kw_outfile_errno();
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return KW_ERR_OK;
-}
-
 static kw_err writer_flush(kw_kwx_writer *w)
 {
-    kw_err rc = write_all(kw_outfile_fd(w->file), w->buf, w->len);
+    kw_err rc = kw_write_all(kw_outfile_fd(w->file), w->buf, w->len);
 
     w->len = 0;
     return rc;
@@ -113,7 +97,7 @@ static kw_err writer_put(kw_kwx_writer *w, const uint8_t *p, size_t n)
         return rc;
     }
     if (n >= WRITE_BUF) {
-        return write_all(kw_outfile_fd(w->file), p, n);
+        return kw_write_all(kw_outfile_fd(w->file), p, n);
     }
     memcpy(w->buf, p, n);
     w->len = n;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,24 @@ struct kw_outfile {
 kw_err kw_outfile_errno(void)
 {
     return errno == ENOSPC || errno == EDQUOT ? KW_ERR_NOSPACE : KW_ERR_IO;
+}
+
+kw_err kw_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            return kw_outfile_errno();
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return KW_ERR_OK;
 }
 
 /* Removes the temporary files of earlier writers of the same name that are gone (killed,

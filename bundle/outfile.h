@@ -2,6 +2,8 @@
 #ifndef KW_BUNDLE_OUTFILE_H
 #define KW_BUNDLE_OUTFILE_H
 
+#include <stddef.h>
+
 #include "crypto/err.h"
 
 /*
@@ -30,5 +32,9 @@ void kw_outfile_free(kw_outfile *f);
 /* KW_ERR_NOSPACE for a full disk or quota, KW_ERR_IO for any other errno after a failed
  * write. */
 kw_err kw_outfile_errno(void);
+
+/* Writes all n bytes of p to fd, again after short writes and EINTR. KW_ERR_OK, or as
+ * kw_outfile_errno (errno kept). */
+kw_err kw_write_all(int fd, const void *p, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bundle/misp.h"
+#include "bundle/outfile.h"
 #include "bundle/timefmt.h"
 #include "bundle/value.h"
 
@@ -177,22 +178,6 @@ static int source_rewind(source *s)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /*
  * The next physical line (without its end of line) of the file. Returns 1 with a line,
  * 0 at the end, -1 on a read error (reported). A line longer than LINE_MAX_BYTES comes back
@@ -270,7 +255,8 @@ static int read_line(source *s, char **line, size_t *len, bool *toolong)
         if (n == 0) {
             s->eof = true;
         }
-        if (s->copy_fd >= 0 && write_all(s->copy_fd, s->buf + s->end, (size_t)n) != 0) {
+        if (s->copy_fd >= 0
+            && kw_write_all(s->copy_fd, s->buf + s->end, (size_t)n) != KW_ERR_OK) {
             kw_cli_error("cannot copy %s into the data directory: %s", s->name, strerror(errno));
             return -1;
         }
