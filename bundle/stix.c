@@ -101,38 +101,11 @@ static void trim(const char **s, size_t *len)
     }
 }
 
-/*
- * The length of the Unicode white space at s[0..n) (the STIX pattern grammar's WS: ASCII
- * blanks and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000,
- * in UTF-8), or 0. The same set bundle/stixpattern.c skips between tokens.
- */
-static size_t uws_len(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-
-    if (n >= 1 && is_ws(s[0])) {
-        return 1;
-    }
-    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) {
-        return 2;
-    }
-    if (n >= 3
-        && ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80)
-            || (u[0] == 0xE2 && u[1] == 0x80
-                && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9
-                    || u[2] == 0xAF))
-            || (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F)
-            || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))) {
-        return 3;
-    }
-    return 0;
-}
-
 /* The length of the Unicode white space that ends s[0..n), or 0. */
 static size_t uws_len_back(const char *s, size_t n)
 {
     for (size_t k = 1; k <= 3 && k <= n; k++) {
-        if (uws_len(s + n - k, k) == k) {
+        if (kw__stix_ws_len(s + n - k, k) == k) {
             return k;
         }
     }
@@ -144,7 +117,7 @@ static void trim_unicode(const char **s, size_t *len)
 {
     size_t k;
 
-    while ((k = uws_len(*s, *len)) > 0) {
+    while ((k = kw__stix_ws_len(*s, *len)) > 0) {
         *s += k;
         *len -= k;
     }
@@ -539,7 +512,7 @@ static size_t skip_uws(const char *p, size_t n, size_t i)
 {
     size_t k;
 
-    while (i < n && (k = uws_len(p + i, n - i)) > 0) {
+    while (i < n && (k = kw__stix_ws_len(p + i, n - i)) > 0) {
         i += k;
     }
     return i;
@@ -559,7 +532,7 @@ static path_kind simple_comparison(
     i = skip_uws(p, n, i);
     start = i;
     /* A path ends at whitespace or '='; quoted hash names hold no such characters. */
-    while (i < n && uws_len(p + i, n - i) == 0 && p[i] != '=' && p[i] != ']') {
+    while (i < n && kw__stix_ws_len(p + i, n - i) == 0 && p[i] != '=' && p[i] != ']') {
         i++;
     }
     if ((kind = path_classify(p + start, i - start)) == PATH_NONE) {

@@ -94,6 +94,11 @@ kw_err kw_stix_pattern_parse(const char *pattern, size_t len, kw_obs_type *type,
  */
 bool kw__stix_pattern_valid(const char *p, size_t n, const char **why);
 
+/* The length of the white space s[0..n) starts with, in the pattern grammar's sense (ASCII
+ * blanks and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000,
+ * in UTF-8), or 0. */
+size_t kw__stix_ws_len(const char *s, size_t n);
+
 /*
  * Streaming STIX 2.1 writer. The output is one bundle
  *   {"type":"bundle","id":"bundle--<uuid4>","objects":[ ... ]}

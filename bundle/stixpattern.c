@@ -55,23 +55,19 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* The length of the white space (the grammar's WS: ASCII blanks and the Unicode spaces
- * U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) or comment
- * ("/" "* ... *" "/", "//" to the end of the line) at p[i], or 0. An unterminated comment
- * is not skipped (and so not a token: the pattern is refused). */
-static size_t space_at(const char *p, size_t n, size_t i)
+size_t kw__stix_ws_len(const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)p + i;
-    size_t left = n - i;
+    const unsigned char *u = (const unsigned char *)s;
 
-    if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n' || p[i] == '\f'
-        || p[i] == '\v') {
+    if (n >= 1
+        && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n' || s[0] == '\f'
+            || s[0] == '\v')) {
         return 1;
     }
-    if (left >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) {
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) {
         return 2;
     }
-    if (left >= 3
+    if (n >= 3
         && ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80)
             || (u[0] == 0xE2 && u[1] == 0x80
                 && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9
@@ -79,6 +75,19 @@ static size_t space_at(const char *p, size_t n, size_t i)
             || (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F)
             || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))) {
         return 3;
+    }
+    return 0;
+}
+
+/* The length of the white space (kw__stix_ws_len) or comment ("/" "* ... *" "/", "//" to the
+ * end of the line) at p[i], or 0. An unterminated comment is not skipped (and so not a
+ * token: the pattern is refused). */
+static size_t space_at(const char *p, size_t n, size_t i)
+{
+    size_t left = n - i, w = kw__stix_ws_len(p + i, left);
+
+    if (w > 0) {
+        return w;
     }
     if (left >= 2 && p[i] == '/' && p[i + 1] == '*') {
         for (size_t k = i + 2; k + 1 < n; k++) {
