@@ -191,25 +191,17 @@ static kw_err recipients_for(kw_store *s, MDB_txn *txn, const kw_publish_opts *o
 
 /* ---- Publishing ---- */
 
-typedef struct pub_ref {
-    uint32_t b;
-    uint32_t i;
-    uint32_t koff;
-    uint16_t klen;
-    uint8_t drop;
-} pub_ref;
-
-static bool ref_same_key(const uint8_t *keys, const pub_ref *x, const pub_ref *y)
+static bool ref_same_key(const uint8_t *keys, const kw__pref *x, const kw__pref *y)
 {
     return x->klen == y->klen && memcmp(keys + x->koff, keys + y->koff, x->klen) == 0;
 }
 
 /* Puts refs in the order of their keys (in keys): equal keys side by side, and the value
  * index walked in order. */
-static kw_err sort_refs(pub_ref *refs, size_t n, const uint8_t *keys)
+static kw_err sort_refs(kw__pref *refs, size_t n, const uint8_t *keys)
 {
     kw__skey *sk = malloc(n * sizeof(*sk));
-    pub_ref *sorted = malloc(n * sizeof(*sorted));
+    kw__pref *sorted = malloc(n * sizeof(*sorted));
     kw_err rc = KW_ERR_NOMEM;
 
     if (sk != NULL && sorted != NULL) {
@@ -256,15 +248,19 @@ static kw_err has_current_own(kw_store *s, MDB_txn *txn, MDB_cursor *cur, const 
     return mrc == MDB_NOTFOUND ? KW_ERR_OK : kw__mdb_err(mrc, "by_value_get");
 }
 
-static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundles, size_t n,
-    kw_tlp tlp, kw_publish_result *res)
+void kw__prekeys_clear(kw__prekeys *pk)
 {
-    pub_ref *refs = NULL;
-    uint8_t *keys = NULL;
-    size_t total = 0, kcap = 0, koff = 0;
-    MDB_cursor *cur = NULL;
-    kw_err rc = KW_ERR_NOMEM;
+    free(pk->refs);
+    free(pk->keys);
+    memset(pk, 0, sizeof(*pk));
+}
 
+kw_err kw__prekeys_make(kw_bundle *const *bundles, size_t n, kw__prekeys *out)
+{
+    size_t total = 0, kcap = 0, koff = 0, r = 0;
+    kw_err rc;
+
+    memset(out, 0, sizeof(*out));
     for (size_t b = 0; b < n; b++) {
         total += bundles[b]->n;
         for (uint32_t i = 0; i < bundles[b]->n; i++) {
@@ -273,28 +269,52 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
                             : KW__VKEY_MAX);
         }
     }
-    if (total == 0) {
-        return KW_ERR_OK;
+    out->refs = malloc((total ? total : 1) * sizeof(*out->refs));
+    out->keys = malloc(kcap ? kcap : 1);
+    if (out->refs == NULL || out->keys == NULL) {
+        kw__prekeys_clear(out);
+        return KW_ERR_NOMEM;
     }
-    refs = malloc(total * sizeof(*refs));
-    keys = malloc(kcap);
-    if (refs == NULL || keys == NULL) {
-        goto out;
-    }
-    size_t r = 0;
     for (size_t b = 0; b < n; b++) {
         for (uint32_t i = 0; i < bundles[b]->n; i++) {
             const kw_indicator *d = &bundles[b]->items[i];
             uint8_t tmp[KW__VKEY_MAX];
             size_t kl = kw__vkey(tmp, d->type, d->value, d->value_len);
-            memcpy(keys + koff, tmp, kl);
-            refs[r] = (pub_ref) { (uint32_t)b, i, (uint32_t)koff, (uint16_t)kl, 0 };
+            memcpy(out->keys + koff, tmp, kl);
+            out->refs[r++] = (kw__pref) { (uint32_t)b, i, (uint32_t)koff, (uint16_t)kl, 0 };
             koff += kl;
-            r++;
         }
     }
-    if ((rc = sort_refs(refs, total, keys)) != KW_ERR_OK
-        || (rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor")) != KW_ERR_OK) {
+    out->n = total;
+    if ((rc = sort_refs(out->refs, total, out->keys)) != KW_ERR_OK) {
+        kw__prekeys_clear(out);
+    }
+    return rc;
+}
+
+/*
+ * Drops from the bundles what this node already publishes (and ids of other origins), with
+ * pk (the batch's keys in order, made before or here) marking each indicator it dropped.
+ */
+static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundles, size_t n,
+    kw_tlp tlp, kw_publish_result *res, kw__prekeys *pk)
+{
+    kw__pref *refs;
+    const uint8_t *keys;
+    size_t total;
+    MDB_cursor *cur = NULL;
+    kw_err rc;
+
+    if (pk->refs == NULL && (rc = kw__prekeys_make(bundles, n, pk)) != KW_ERR_OK) {
+        return rc;
+    }
+    refs = pk->refs;
+    keys = pk->keys;
+    total = pk->n;
+    if (total == 0) {
+        return KW_ERR_OK;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor")) != KW_ERR_OK) {
         goto out;
     }
     for (size_t i = 0; i < total;) {
@@ -380,8 +400,6 @@ static kw_err drop_duplicates(kw_store *s, MDB_txn *txn, kw_bundle *const *bundl
     rc = KW_ERR_OK;
 out:
     mdb_cursor_close(cur);
-    free(refs);
-    free(keys);
     return rc;
 }
 
@@ -437,6 +455,10 @@ typedef struct pub_ctx {
      * lie in item_off (from off_base[b], n + 1 offsets). */
     uint8_t **plains;
     size_t *plain_lens;
+    kw__precoded *pre; /* NULL, or one per bundle: encodings made before the publish */
+    kw__prekeys keys; /* the batch's keys in order: made before the publish, or by it */
+    bool keys_mine; /* made here: freed with the publish */
+    const uint8_t **known_hash; /* per bundle: its plaintext's payload hash when known */
     uint64_t *seqs;
     size_t *off_base;
     size_t *item_off;
@@ -521,8 +543,16 @@ static kw_err pub_encode(pub_ctx *pc)
                 != KW_ERR_OK) {
             return rc;
         }
-        if ((rc = kw_bundle_encode_at(bd, &pc->plains[b], &pc->plain_lens[b],
-                 pc->item_off + base))
+        kw__precoded *pre = pc->pre != NULL && !pc->sealed ? &pc->pre[b] : NULL;
+        if (pre != NULL && pre->plain != NULL && pre->n == bd->n) {
+            /* Encoded before: nothing was dropped since. */
+            pc->plains[b] = pre->plain;
+            pc->plain_lens[b] = pre->plain_len;
+            pre->plain = NULL;
+            memcpy(pc->item_off + base, pre->item_off, (bd->n + 1) * sizeof(size_t));
+            pc->known_hash[b] = pre->hash;
+        } else if ((rc = kw_bundle_encode_at(bd, &pc->plains[b], &pc->plain_lens[b],
+                        pc->item_off + base))
             != KW_ERR_OK) {
             return rc;
         }
@@ -591,7 +621,11 @@ static kw_err pub_entries(pub_ctx *pc)
         if (payload_len > KW_PAYLOAD_MAX) {
             return KW_ERR_TOOBIG;
         }
-        kw_payload_hash(h.payload_hash, payload, payload_len);
+        if (!pc->sealed && pc->known_hash[b] != NULL) {
+            memcpy(h.payload_hash, pc->known_hash[b], 32);
+        } else {
+            kw_payload_hash(h.payload_hash, payload, payload_len);
+        }
         h.payload_len = payload_len;
         if ((rc = kw_header_encode(&h, hdr, &hdr_len)) != KW_ERR_OK) {
             return rc;
@@ -631,6 +665,38 @@ static kw_err pub_entries(pub_ctx *pc)
     return pc->r.entries > 0 ? kw__head_put(s, pc->txn, &pc->head) : KW_ERR_OK;
 }
 
+/*
+ * Puts the publish's held by_value inserts. When every indicator of the batch was indexed,
+ * in the order of the bundles, the inserts are the batch's keys, whose order drop_duplicates
+ * had: that order is used instead of sorting them again.
+ */
+static kw_err value_index_flush(pub_ctx *pc, bool in_order, size_t n_refs)
+{
+    kw_store *s = pc->s;
+    const kw__prekeys *pk = &pc->keys;
+
+    if (!in_order || pk->refs == NULL || pk->n != n_refs || s->vb_n != n_refs
+        || pc->r.indicators != n_refs) {
+        return kw__vbatch_flush(s, pc->txn);
+    }
+    uint32_t *order = malloc((n_refs ? n_refs : 1) * sizeof(*order));
+    size_t *base = malloc((pc->n ? pc->n : 1) * sizeof(*base));
+    kw_err rc = KW_ERR_NOMEM;
+    if (order != NULL && base != NULL) {
+        for (size_t b = 0, at = 0; b < pc->n; b++) {
+            base[b] = at;
+            at += pc->bundles[b]->n;
+        }
+        for (size_t k = 0; k < n_refs; k++) {
+            order[k] = (uint32_t)(base[pk->refs[k].b] + pk->refs[k].i);
+        }
+        rc = kw__vbatch_flush_order(s, pc->txn, order);
+    }
+    free(order);
+    free(base);
+    return rc;
+}
+
 /* Indexes every indicator of the encoded bundles, in id order. */
 static kw_err pub_index(pub_ctx *pc)
 {
@@ -657,7 +723,8 @@ static kw_err pub_index(pub_ctx *pc)
         }
     }
     /* Index in key order: LMDB inserts are far cheaper when they walk the tree in order. */
-    if (!sorted_by(refs, n_refs, sizeof(*refs), idx_cmp)) {
+    bool in_order = sorted_by(refs, n_refs, sizeof(*refs), idx_cmp);
+    if (!in_order) {
         qsort(refs, n_refs, sizeof(*refs), idx_cmp);
     }
     for (size_t i = 0; i < n_refs && rc == KW_ERR_OK; i++) {
@@ -674,7 +741,7 @@ static kw_err pub_index(pub_ctx *pc)
         }
     }
     if (rc == KW_ERR_OK) {
-        rc = kw__vbatch_flush(pc->s, pc->txn);
+        rc = value_index_flush(pc, in_order, n_refs);
     }
     free(refs);
     if (scratch.p != NULL) {
@@ -701,6 +768,10 @@ static void pub_free(pub_ctx *pc)
     }
     free(pc->plains);
     free(pc->plain_lens);
+    free(pc->known_hash);
+    if (pc->keys_mine) {
+        kw__prekeys_clear(&pc->keys);
+    }
     free(pc->seqs);
     free(pc->off_base);
     free(pc->item_off);
@@ -708,7 +779,7 @@ static void pub_free(pub_ctx *pc)
     free(pc->recips);
 }
 
-static void add_result(kw_publish_result *res, const kw_publish_result *r)
+void kw__result_add(kw_publish_result *res, const kw_publish_result *r)
 {
     if (res->entries == 0) {
         res->first_seq = r->first_seq;
@@ -726,10 +797,42 @@ static void add_result(kw_publish_result *res, const kw_publish_result *r)
     res->foreign += r->foreign;
 }
 
+kw_err kw__precode(const kw_bundle *b, kw__precoded *pre)
+{
+    kw_err rc;
+
+    kw__precoded_clear(pre);
+    if ((pre->item_off = malloc((b->n + 1) * sizeof(size_t))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    if ((rc = kw_bundle_encode_at(b, &pre->plain, &pre->plain_len, pre->item_off))
+        != KW_ERR_OK) {
+        kw__precoded_clear(pre);
+        return rc;
+    }
+    kw_payload_hash(pre->hash, pre->plain, pre->plain_len);
+    pre->n = b->n;
+    return KW_ERR_OK;
+}
+
+void kw__precoded_clear(kw__precoded *pre)
+{
+    free(pre->plain);
+    free(pre->item_off);
+    memset(pre, 0, sizeof(*pre));
+}
+
 kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
     kw_bundle *const *bundles, size_t n, kw_publish_result *res)
 {
+    return kw__publish(s, id, opts, bundles, n, NULL, res);
+}
+
+kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
+    kw_bundle *const *bundles, size_t n, kw__prebatch *pb, kw_publish_result *res)
+{
     pub_ctx pc = { .s = s, .id = id, .opts = opts, .bundles = bundles, .n = n,
+        .pre = pb != NULL ? pb->pre : NULL, .keys_mine = pb == NULL || pb->keys.refs == NULL,
         .sealed = kw_tlp_sealed(opts->tlp), .now = (uint64_t)kw_time_now_ms() };
     size_t nb = n ? n : 1;
     kw_err rc;
@@ -739,6 +842,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
     }
     if ((pc.plains = calloc(nb, sizeof(*pc.plains))) == NULL
         || (pc.plain_lens = calloc(nb, sizeof(*pc.plain_lens))) == NULL
+        || (pc.known_hash = calloc(nb, sizeof(*pc.known_hash))) == NULL
         || (pc.seqs = calloc(nb, sizeof(*pc.seqs))) == NULL
         || (pc.off_base = calloc(nb, sizeof(*pc.off_base))) == NULL
         || (pc.jobs = calloc(nb, sizeof(*pc.jobs))) == NULL) {
@@ -761,7 +865,10 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
         && (rc = recipients_for(s, pc.txn, opts, &pc.recips, &pc.n_recips)) != KW_ERR_OK) {
         goto out;
     }
-    if ((rc = drop_duplicates(s, pc.txn, bundles, n, opts->tlp, &pc.r)) != KW_ERR_OK
+    if (!pc.keys_mine) {
+        pc.keys = pb->keys; /* pb keeps them: freed by its maker */
+    }
+    if ((rc = drop_duplicates(s, pc.txn, bundles, n, opts->tlp, &pc.r, &pc.keys)) != KW_ERR_OK
         || (rc = pub_encode(&pc)) != KW_ERR_OK) {
         goto out;
     }
@@ -785,7 +892,7 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
     rc = kw__commit(s, pc.txn);
     pc.txn = NULL;
     if (rc == KW_ERR_OK) {
-        add_result(res, &pc.r);
+        kw__result_add(res, &pc.r);
     }
 out:
     if (pc.txn != NULL) {

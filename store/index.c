@@ -77,7 +77,7 @@ static void object_added(kw_store *s, const uint8_t id[static 16])
     }
 }
 
-kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
+static kw_err vbatch_put(kw_store *s, MDB_txn *txn, const uint32_t *order)
 {
     kw__skey *keys;
     MDB_cursor *cur = NULL;
@@ -97,12 +97,16 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
         off += 2 + kl + 16;
     }
     /* The ids under one value may come in any order: LMDB places each. */
-    if ((rc = kw__sort_keys(keys, s->vb_n)) == KW_ERR_OK) {
+    if (order == NULL) {
+        rc = kw__sort_keys(keys, s->vb_n);
+    }
+    if (rc == KW_ERR_OK) {
         rc = kw__mdb_err(mdb_cursor_open(txn, s->by_value, &cur), "cursor");
     }
     for (size_t i = 0; i < s->vb_n && rc == KW_ERR_OK; i++) {
-        MDB_val k = { keys[i].len, (void *)keys[i].p };
-        MDB_val d = { 16, (void *)(keys[i].p + keys[i].len) };
+        const kw__skey *sk = &keys[order != NULL ? order[i] : i];
+        MDB_val k = { sk->len, (void *)sk->p };
+        MDB_val d = { 16, (void *)(sk->p + sk->len) };
         int mrc = mdb_cursor_put(cur, &k, &d, MDB_NODUPDATA);
         if (mrc != 0 && mrc != MDB_KEYEXIST) {
             rc = kw__mdb_err(mrc, "by_value_put");
@@ -114,6 +118,16 @@ kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
     free(keys);
     kw__vbatch_reset(s);
     return rc;
+}
+
+kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn)
+{
+    return vbatch_put(s, txn, NULL);
+}
+
+kw_err kw__vbatch_flush_order(kw_store *s, MDB_txn *txn, const uint32_t *order)
+{
+    return vbatch_put(s, txn, order);
 }
 
 kw_err kw__object_bytes(kw_store *s, MDB_txn *txn, const uint8_t *rec, size_t len,

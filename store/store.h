@@ -101,6 +101,35 @@ typedef struct kw_publish_result {
 kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
     kw_bundle *const *bundles, size_t n, kw_publish_result *res);
 
+/*
+ * A long publish as a pipeline: while one batch of bundles is written (deduplicated, signed,
+ * stored and indexed, exactly as by kw_store_publish) on a thread of the pipe's own, the
+ * caller reads and fills the next, and kw_publish_pipe_put encodes it before handing it
+ * over. With one CPU everything runs on the caller's thread. Between new and finish the
+ * store must not be used by anything else in this process.
+ */
+typedef struct kw_publish_pipe kw_publish_pipe;
+
+/* Batches of at most max_bundles; opts (and its recipients) must outlive the pipe. */
+kw_err kw_publish_pipe_new(kw_publish_pipe **out, kw_store *s, const kw_identity *id,
+    const kw_publish_opts *opts, size_t max_bundles);
+
+/*
+ * Hands bundles[0..n) over as one batch (one transaction) and puts empty bundles of the
+ * pipe's in their place in the array. *done gets the results of the batches written since
+ * the last call (zero when none was). An error is that of a batch written before, or of
+ * encoding this one; after an error nothing more is written (the batch in hand is dropped)
+ * and every later call fails.
+ */
+kw_err kw_publish_pipe_put(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
+    kw_publish_result *done);
+
+/* Waits for the batch being written; *done and the result as for put. */
+kw_err kw_publish_pipe_finish(kw_publish_pipe *p, kw_publish_result *done);
+
+/* Finishes (results dropped) and frees; NULL is fine. */
+void kw_publish_pipe_free(kw_publish_pipe *p);
+
 /* ---- Receiving (network and import share this path) ---- */
 
 typedef struct kw_wire_entry {

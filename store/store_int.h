@@ -96,6 +96,57 @@ typedef struct kw__enc {
     bool in_payload;
 } kw__enc;
 
+/*
+ * A bundle encoded before its publish began (store/pipe.c), so that the encoding runs beside
+ * the previous transaction. It holds while the bundle still has the n indicators it had when
+ * encoded: a publish only ever drops indicators (duplicates), and one that dropped any
+ * encodes the bundle again. plain is taken by the publish that uses it.
+ */
+typedef struct kw__precoded {
+    uint8_t *plain;
+    size_t plain_len;
+    size_t *item_off; /* n + 1 offsets, as kw_bundle_encode_at gives them */
+    uint32_t n;
+    uint8_t hash[32]; /* kw_payload_hash of plain */
+} kw__precoded;
+
+/* Encodes b into pre (CLEAR..GREEN only: sealed bundles carry their recipients). */
+kw_err kw__precode(const kw_bundle *b, kw__precoded *pre);
+void kw__precoded_clear(kw__precoded *pre);
+
+/* Adds the counts of r to res (seqs: the first of both and the last). */
+void kw__result_add(kw_publish_result *res, const kw_publish_result *r);
+
+/* One indicator of a publish's batch (bundle b, item i) and where its by_value key lies. */
+typedef struct kw__pref {
+    uint32_t b;
+    uint32_t i;
+    uint32_t koff;
+    uint16_t klen;
+    uint8_t drop; /* 1 duplicate, 2 another origin's id */
+} kw__pref;
+
+/* The by_value keys of a batch, and its indicators in key order. */
+typedef struct kw__prekeys {
+    kw__pref *refs;
+    uint8_t *keys;
+    size_t n;
+} kw__prekeys;
+
+kw_err kw__prekeys_make(kw_bundle *const *bundles, size_t n, kw__prekeys *out);
+void kw__prekeys_clear(kw__prekeys *pk);
+
+/* What store/pipe.c prepares for a batch before its transaction: every bundle's encoding
+ * (pre: NULL for sealed levels) and the batch's sorted keys (keys.refs NULL: none). */
+typedef struct kw__prebatch {
+    kw__precoded *pre;
+    kw__prekeys keys;
+} kw__prebatch;
+
+/* kw_store_publish, with pb (may be NULL) holding what was prepared for this batch. */
+kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
+    kw_bundle *const *bundles, size_t n, kw__prebatch *pb, kw_publish_result *res);
+
 /* Starts the store's per-transaction state for a new write transaction. */
 void kw__wtxn_reset(kw_store *s);
 
@@ -121,6 +172,8 @@ kw_err kw__vbatch_add(kw_store *s, const uint8_t *key, size_t klen, const uint8_
 void kw__vbatch_reset(kw_store *s);
 /* Puts the held inserts in key order into by_value (within txn), then forgets them. */
 kw_err kw__vbatch_flush(kw_store *s, MDB_txn *txn);
+/* The same, when the order is known: order[k] is the k-th insert to put, in key order. */
+kw_err kw__vbatch_flush_order(kw_store *s, MDB_txn *txn, const uint32_t *order);
 
 /*
  * Indexes one version of an indicator (the newest wins; an id owned by another origin is
