@@ -53,8 +53,11 @@
 
 #define MAX_RUNS 15
 #define MAX_FILES 64
-#define BATCH_BUNDLES 10u
-#define RAW_BATCH 10000u
+#define MAX_BATCH 200u
+/* Bundles of 1,000 per write transaction, for kawan and the raw limits alike. */
+static size_t g_batch = 10;
+#define BATCH_BUNDLES g_batch
+#define RAW_BATCH (g_batch * 1000u)
 #define SAMPLE 10000u
 #define SIGN_MSG 160u
 #define SIGN_SECONDS 0.25
@@ -361,6 +364,12 @@ static void record_sizes(kw_store *s, double *obj_mean, double *rec_bytes)
     *rec_bytes = (double)total;
 }
 
+static void add_result(kw_publish_result *acc, const kw_publish_result *r)
+{
+    acc->entries += r->entries;
+    acc->indicators += r->indicators;
+}
+
 /*
  * Publishes count values into a new store in dir with popts. With sample (SAMPLE slots),
  * also keeps a reservoir sample of the values and measures the rest of run_result's
@@ -371,8 +380,9 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
 {
     kw_identity *id = kw_test_identity(42);
     kw_store *s = NULL;
-    kw_bundle *bundles[BATCH_BUNDLES];
-    kw_publish_result res = { 0 };
+    kw_bundle *bundles[MAX_BATCH];
+    kw_publish_result res = { 0 }, done;
+    kw_publish_pipe *pipe = NULL;
     kw_store_stats st;
     corpus c;
     char value[KW_VALUE_MAX + 1];
@@ -394,6 +404,9 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
         }
     }
     corpus_open(&c, corpus_dir);
+    if ((rc = kw_publish_pipe_new(&pipe, s, id, popts, BATCH_BUNDLES)) != KW_ERR_OK) {
+        die("kw_publish_pipe_new", kw_strerror(rc));
+    }
 
     malloc_trim(0);
     atomic_store(&g_peak_kb, 0);
@@ -426,12 +439,10 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
             }
         }
         if (bundles[cur]->n == KW_BUNDLE_DEFAULT_SIZE && ++cur == BATCH_BUNDLES) {
-            if ((rc = kw_store_publish(s, id, popts, bundles, BATCH_BUNDLES, &res)) != KW_ERR_OK) {
-                die("kw_store_publish", kw_strerror(rc));
+            if ((rc = kw_publish_pipe_put(pipe, bundles, BATCH_BUNDLES, &done)) != KW_ERR_OK) {
+                die("kw_publish_pipe_put", kw_strerror(rc));
             }
-            for (size_t i = 0; i < BATCH_BUNDLES; i++) {
-                kw_bundle_reset(bundles[i]);
-            }
+            add_result(&res, &done);
             cur = 0;
         }
         b = bundles[cur];
@@ -444,10 +455,16 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
         d->value_len = (uint32_t)vlen;
         d->created = d->modified = d->valid_from = ms;
     }
-    if ((rc = kw_store_publish(s, id, popts, bundles, cur + 1, &res)) != KW_ERR_OK) {
-        die("kw_store_publish", kw_strerror(rc));
+    if ((rc = kw_publish_pipe_put(pipe, bundles, cur + 1, &done)) != KW_ERR_OK) {
+        die("kw_publish_pipe_put", kw_strerror(rc));
     }
+    add_result(&res, &done);
+    if ((rc = kw_publish_pipe_finish(pipe, &done)) != KW_ERR_OK) {
+        die("kw_publish_pipe_finish", kw_strerror(rc));
+    }
+    add_result(&res, &done);
     double t1 = now();
+    kw_publish_pipe_free(pipe);
     atomic_store(&g_sampling, false);
     pthread_join(th, NULL);
     sample_peak();
@@ -798,6 +815,11 @@ int main(int argc, char **argv)
             snprintf(corpus_dir, sizeof(corpus_dir), "%s", v);
         } else if (strcmp(a, "--sealed") == 0) {
             sealed = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--batch") == 0) {
+            g_batch = strtoul(v, NULL, 10);
+            if (g_batch < 1 || g_batch > MAX_BATCH) {
+                usage();
+            }
         } else if (strcmp(a, "--kv") == 0) {
             kv_path = v;
         } else {
