@@ -1202,6 +1202,8 @@ typedef struct publisher {
     kw_cli_node *node;
     const pub_opts *o;
     kw_publish_opts popts;
+    /* Batches are written on the pipe's thread while the next is read and filled. */
+    kw_publish_pipe *pipe;
     kw_bundle *bundles[BATCH_BUNDLES];
     size_t cur; /* bundle being filled */
     size_t in_batch; /* indicators in the batch */
@@ -1231,6 +1233,34 @@ static bool seen_check(const publisher *p, const item *it, uint64_t h, size_t *s
     return false;
 }
 
+/* Counts the batches the pipe has written, and tells the daemon there is news. */
+static void count_written(publisher *p, const kw_publish_result *r)
+{
+    if (r->entries > 0) {
+        if (p->total.entries == 0) {
+            p->total.first_seq = r->first_seq;
+        }
+        p->total.last_seq = r->last_seq;
+        kw_cli_notify_daemon(p->node);
+    }
+    p->total.entries += r->entries;
+    p->total.indicators += r->indicators;
+    p->total.duplicates += r->duplicates;
+    p->total.duplicates_other_tlp += r->duplicates_other_tlp;
+}
+
+static int publish_failed(const publisher *p, kw_err rc)
+{
+    if (p->total.indicators > 0) {
+        return kw_cli_error("publishing failed after %llu indicators were published "
+                            "(seq %llu-%llu): %s",
+            (unsigned long long)p->total.indicators, (unsigned long long)p->total.first_seq,
+            (unsigned long long)p->total.last_seq, kw_strerror(rc));
+    }
+    return kw_cli_error("publishing failed, nothing published: %s", kw_strerror(rc));
+}
+
+/* Hands the batch to the pipe, which gives empty bundles back in its place. */
 static int flush_batch(publisher *p)
 {
     kw_publish_result r;
@@ -1240,40 +1270,27 @@ static int flush_batch(publisher *p)
     if (p->in_batch == 0) {
         return 0;
     }
-    memset(&r, 0, sizeof(r));
-    rc = kw_store_publish(p->node->store, p->node->id, &p->popts, p->bundles, nb, &r);
+    rc = kw_publish_pipe_put(p->pipe, p->bundles, nb, &r);
+    count_written(p, &r);
     if (rc != KW_ERR_OK) {
-        if (p->total.indicators > 0) {
-            return kw_cli_error("publishing failed after %llu indicators were published "
-                                "(seq %llu-%llu): %s",
-                (unsigned long long)p->total.indicators, (unsigned long long)p->total.first_seq,
-                (unsigned long long)p->total.last_seq, kw_strerror(rc));
-        }
-        return kw_cli_error("publishing failed, nothing published: %s", kw_strerror(rc));
+        return publish_failed(p, rc);
     }
-    if (r.entries > 0) {
-        if (p->total.entries == 0 || r.first_seq < p->total.first_seq) {
-            p->total.first_seq = r.first_seq;
-        }
-        if (r.last_seq > p->total.last_seq) {
-            p->total.last_seq = r.last_seq;
-        }
-    }
-    p->total.entries += r.entries;
-    if (r.entries > 0) {
-        kw_cli_notify_daemon(p->node);
-    }
-    p->total.indicators += r.indicators;
-    p->total.duplicates += r.duplicates + p->batch_dups;
-    p->total.duplicates_other_tlp += r.duplicates_other_tlp;
-    for (size_t i = 0; i < BATCH_BUNDLES; i++) {
-        kw_bundle_reset(p->bundles[i]);
-    }
+    p->total.duplicates += p->batch_dups;
     memset(p->seen->hash, 0, sizeof(p->seen->hash));
     p->cur = 0;
     p->in_batch = 0;
     p->batch_dups = 0;
     return 0;
+}
+
+/* Waits until every batch handed over is written. */
+static int finish_batches(publisher *p)
+{
+    kw_publish_result r;
+    kw_err rc = kw_publish_pipe_finish(p->pipe, &r);
+
+    count_written(p, &r);
+    return rc == KW_ERR_OK ? 0 : publish_failed(p, rc);
 }
 
 static int add_item(publisher *p, const item *it)
@@ -1555,7 +1572,9 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
         if (it->kind != ITEM_OK) {
             if (!p->o->skip_invalid) {
                 kw_cli_progress_end(&prog);
-                flush_batch(p);
+                if (flush_batch(p) == 0) {
+                    (void)finish_batches(p);
+                }
                 return kw_cli_error("%s changed while it was being published (line %llu is "
                                     "now invalid); stopped",
                     s->name, (unsigned long long)it->line);
@@ -1573,6 +1592,9 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
         }
     }
     ret = r < 0 ? KW_CLI_FAIL : flush_batch(p);
+    /* What was handed over is written even when reading failed after it. */
+    int fin = ret == 0 || r < 0 ? finish_batches(p) : 0;
+    ret = ret != 0 ? ret : fin;
     kw_cli_progress_end(&prog);
     if (ret == 0 && valid != expect_valid) {
         kw_cli_warn("%s changed while it was being published (%llu valid values at first, "
@@ -1685,6 +1707,11 @@ int publish_main(int argc, char **argv)
             goto out;
         }
     }
+    kw_err prc = kw_publish_pipe_new(&p.pipe, n.store, n.id, &p.popts, BATCH_BUNDLES);
+    if (prc != KW_ERR_OK) {
+        kw_cli_error("cannot start publishing: %s", kw_strerror(prc));
+        goto out;
+    }
     if (source_rewind(&s) != 0 || publish_pass(&p, &s, it, valid) != 0) {
         goto out;
     }
@@ -1718,6 +1745,7 @@ int publish_main(int argc, char **argv)
     }
     ret = KW_CLI_OK;
 out:
+    kw_publish_pipe_free(p.pipe);
     for (size_t i = 0; i < BATCH_BUNDLES; i++) {
         kw_bundle_free(p.bundles[i]);
     }
