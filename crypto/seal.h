@@ -33,7 +33,11 @@
  *   test whether that candidate is a recipient, as kw_seal_is_recipient does. The recipient
  *   list of a sealed payload is therefore visible to members, as it is by design.
  * - wrapped content key = crypto_box_seal(content key, recipient X25519 pk): an ephemeral
- *   X25519 public key (32), then the 32-byte key encrypted and authenticated (48).
+ *   X25519 public key (32), then the 32-byte key encrypted and authenticated (48), so that
+ *   crypto_box_seal_open opens it. The slots of one seal share one ephemeral key pair (fresh
+ *   per seal): each slot's box still has its own shared secret and its own nonce
+ *   (BLAKE2b-192 of ephemeral pk || recipient pk), and a seal costs one X25519 operation per
+ *   recipient instead of two.
  * - Slots are written sorted by hint. As hints are pseudo-random per message, slot positions
  *   do not reveal the order in which the caller listed the recipients (e.g. publisher
  *   first). Readers do not rely on the order.

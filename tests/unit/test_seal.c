@@ -788,6 +788,53 @@ static void test_hint_collisions(void **state)
     node_fini(&a);
 }
 
+/*
+ * Every slot is a libsodium sealed box of the content key for its recipient, as the format
+ * says, and the slots of one seal share one ephemeral key (each box still has its own
+ * shared secret and nonce); two seals never share one.
+ */
+static void test_slots_are_sealed_boxes(void **state)
+{
+    (void)state;
+    enum { N = 5 };
+    node *nodes = nodes_new(N);
+    uint8_t(*ids)[32] = ids_of(nodes, N);
+    static const uint8_t msg[] = "slot format";
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+
+    assert_int_equal(kw_seal_encrypt(msg, sizeof(msg), NULL, 0, (const uint8_t(*)[32])ids, N, &a, &alen), KW_ERR_OK);
+    assert_int_equal(kw_seal_encrypt(msg, sizeof(msg), NULL, 0, (const uint8_t(*)[32])ids, N, &b, &blen), KW_ERR_OK);
+    uint8_t keys[N][32];
+    for (size_t r = 0; r < N; r++) {
+        bool opened = false;
+        for (size_t i = 0; i < N && !opened; i++) {
+            const uint8_t *slot = a + KW_SEAL_FIXED_LEN + i * KW_SEAL_SLOT_LEN;
+            opened = crypto_box_seal_open(keys[r], slot + KW_SEAL_HINT_LEN,
+                         KW_SEAL_WRAPPED_LEN, nodes[r].x_pk, nodes[r].x_sk)
+                == 0;
+        }
+        assert_true(opened);
+        /* Everyone unwraps the same content key. */
+        assert_memory_equal(keys[r], keys[0], 32);
+    }
+    const uint8_t *epk = a + KW_SEAL_FIXED_LEN + KW_SEAL_HINT_LEN;
+    for (size_t i = 1; i < N; i++) {
+        assert_memory_equal(a + KW_SEAL_FIXED_LEN + i * KW_SEAL_SLOT_LEN + KW_SEAL_HINT_LEN, epk,
+            crypto_box_PUBLICKEYBYTES);
+        assert_memory_not_equal(a + KW_SEAL_FIXED_LEN + i * KW_SEAL_SLOT_LEN + KW_SEAL_HINT_LEN
+                + crypto_box_PUBLICKEYBYTES,
+            a + KW_SEAL_FIXED_LEN + KW_SEAL_HINT_LEN + crypto_box_PUBLICKEYBYTES, 48);
+    }
+    assert_memory_not_equal(b + KW_SEAL_FIXED_LEN + KW_SEAL_HINT_LEN, epk,
+        crypto_box_PUBLICKEYBYTES);
+    sodium_memzero(keys, sizeof(keys));
+    free(a);
+    free(b);
+    free(ids);
+    nodes_free(nodes, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_empty_plaintext),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_hint_collisions),
+        cmocka_unit_test(test_slots_are_sealed_boxes),
     };
 
     if (sodium_init() < 0) {
