@@ -427,8 +427,9 @@ static int idx_cmp(const void *a, const void *b)
     return memcmp(x->ind->id, y->ind->id, 16);
 }
 
-/* One bundle's sealing: the plaintext in, the sealed payload out. */
+/* One bundle's sealing: the plaintext in, the sealed payload out (done: sealed before). */
 typedef struct seal_job {
+    bool done;
     const uint8_t *plain;
     size_t plain_len;
     uint8_t ad[KW_SEAL_AD_LEN];
@@ -456,6 +457,7 @@ typedef struct pub_ctx {
     uint8_t **plains;
     size_t *plain_lens;
     kw__precoded *pre; /* NULL, or one per bundle: encodings made before the publish */
+    bool pre_recips; /* pre was sealed for the recipients this publish has */
     kw__prekeys keys; /* the batch's keys in order: made before the publish, or by it */
     bool keys_mine; /* made here: freed with the publish */
     const uint8_t **known_hash; /* per bundle: its plaintext's payload hash when known */
@@ -479,6 +481,9 @@ static void *seal_all(void *arg)
     pub_ctx *pc = arg;
     for (size_t i; (i = atomic_fetch_add(&pc->next_job, 1)) < pc->n_jobs;) {
         seal_job *j = &pc->jobs[i];
+        if (j->done) {
+            continue;
+        }
         j->rc = kw_seal_encrypt(j->plain, j->plain_len, j->ad, sizeof(j->ad), j->recips,
             j->n_recips, &j->out, &j->out_len);
     }
@@ -543,9 +548,11 @@ static kw_err pub_encode(pub_ctx *pc)
                 != KW_ERR_OK) {
             return rc;
         }
-        kw__precoded *pre = pc->pre != NULL && !pc->sealed ? &pc->pre[b] : NULL;
-        if (pre != NULL && pre->plain != NULL && pre->n == bd->n) {
-            /* Encoded before: nothing was dropped since. */
+        /* Encoded (and sealed) before, and nothing has changed since. */
+        kw__precoded *pre = pc->pre != NULL ? &pc->pre[b] : NULL;
+        bool reuse = pre != NULL && pre->plain != NULL && pre->n == bd->n
+            && (!pc->sealed || (pre->sealed != NULL && pre->seq == seq && pc->pre_recips));
+        if (reuse) {
             pc->plains[b] = pre->plain;
             pc->plain_lens[b] = pre->plain_len;
             pre->plain = NULL;
@@ -560,6 +567,13 @@ static kw_err pub_encode(pub_ctx *pc)
         base += bd->n + 1;
         if (pc->sealed) {
             seal_job *j = &pc->jobs[pc->n_jobs++];
+            if (reuse) {
+                j->done = true;
+                j->out = pre->sealed;
+                j->out_len = pre->sealed_len;
+                pre->sealed = NULL;
+                continue;
+            }
             j->plain = pc->plains[b];
             j->plain_len = pc->plain_lens[b];
             (void)kw_seal_ad(j->ad, pc->s->self, seq, (unsigned)pc->opts->tlp);
@@ -621,7 +635,7 @@ static kw_err pub_entries(pub_ctx *pc)
         if (payload_len > KW_PAYLOAD_MAX) {
             return KW_ERR_TOOBIG;
         }
-        if (!pc->sealed && pc->known_hash[b] != NULL) {
+        if (pc->known_hash[b] != NULL) {
             memcpy(h.payload_hash, pc->known_hash[b], 32);
         } else {
             kw_payload_hash(h.payload_hash, payload, payload_len);
@@ -797,11 +811,15 @@ void kw__result_add(kw_publish_result *res, const kw_publish_result *r)
     res->foreign += r->foreign;
 }
 
-kw_err kw__precode(const kw_bundle *b, kw__precoded *pre)
+kw_err kw__precode(kw_bundle *b, const uint8_t (*recips)[32], size_t n_recips, uint64_t seq,
+    kw__precoded *pre)
 {
     kw_err rc;
 
     kw__precoded_clear(pre);
+    if (recips != NULL && (rc = kw_bundle_set_recipients(b, recips, n_recips)) != KW_ERR_OK) {
+        return rc;
+    }
     if ((pre->item_off = malloc((b->n + 1) * sizeof(size_t))) == NULL) {
         return KW_ERR_NOMEM;
     }
@@ -810,16 +828,65 @@ kw_err kw__precode(const kw_bundle *b, kw__precoded *pre)
         kw__precoded_clear(pre);
         return rc;
     }
-    kw_payload_hash(pre->hash, pre->plain, pre->plain_len);
     pre->n = b->n;
+    pre->seq = seq;
+    if (recips == NULL) {
+        kw_payload_hash(pre->hash, pre->plain, pre->plain_len);
+    }
+    return KW_ERR_OK;
+}
+
+kw_err kw__preseal(kw__precoded *pre, const uint8_t (*recips)[32], size_t n_recips,
+    const uint8_t origin[static 32], kw_tlp tlp)
+{
+    uint8_t ad[KW_SEAL_AD_LEN];
+    kw_err rc;
+
+    if ((rc = kw_seal_ad(ad, origin, pre->seq, (unsigned)tlp)) != KW_ERR_OK
+        || (rc = kw_seal_encrypt(pre->plain, pre->plain_len, ad, sizeof(ad), recips, n_recips,
+                &pre->sealed, &pre->sealed_len))
+            != KW_ERR_OK) {
+        return rc;
+    }
+    kw_payload_hash(pre->hash, pre->sealed, pre->sealed_len);
     return KW_ERR_OK;
 }
 
 void kw__precoded_clear(kw__precoded *pre)
 {
+    if (pre->plain != NULL) {
+        sodium_memzero(pre->plain, pre->plain_len); /* sealed plaintext, or harmless */
+    }
     free(pre->plain);
     free(pre->item_off);
+    free(pre->sealed);
     memset(pre, 0, sizeof(*pre));
+}
+
+kw_err kw__publish_plan(kw_store *s, const kw_publish_opts *opts, uint64_t *next_seq,
+    uint8_t (**recips)[32], size_t *n_recips)
+{
+    MDB_txn *txn;
+    kw_head head;
+    kw_err rc;
+
+    *recips = NULL;
+    *n_recips = 0;
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    rc = kw__head_get(s, txn, s->self, &head);
+    if (rc == KW_ERR_OK) {
+        *next_seq = head.seq + 1;
+        if (kw_tlp_sealed(opts->tlp)
+            && recipients_for(s, txn, opts, recips, n_recips) != KW_ERR_OK) {
+            *recips = NULL; /* the publish itself will say what is wrong */
+            *n_recips = 0;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
 }
 
 kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opts *opts,
@@ -865,6 +932,8 @@ kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *op
         && (rc = recipients_for(s, pc.txn, opts, &pc.recips, &pc.n_recips)) != KW_ERR_OK) {
         goto out;
     }
+    pc.pre_recips = pb != NULL && pb->recips != NULL && pb->n_recips == pc.n_recips
+        && memcmp(pb->recips, pc.recips, pc.n_recips * 32) == 0;
     if (!pc.keys_mine) {
         pc.keys = pb->keys; /* pb keeps them: freed by its maker */
     }

@@ -2,6 +2,7 @@
 #include "store/store_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,12 @@
  * The pipe owns max bundles. When idle they are empty and wait in own[]; put swaps them with
  * the caller's filled ones, which are then the batch own[0..n_work) until the writer has
  * written and emptied them.
+ *
+ * put encodes a batch (and seals it, for a sealed level) before handing it over, betting that
+ * the publish will drop nothing and give its entries the seqs that follow the feed's head.
+ * A batch that loses the bet is encoded and sealed again by the publish: correct, only
+ * slower. So after a batch that dropped duplicates (a list published again, mostly held
+ * already), the next batches are not encoded ahead, until one drops nothing.
  */
 struct kw_publish_pipe {
     kw_store *s;
@@ -17,16 +24,22 @@ struct kw_publish_pipe {
     const kw_publish_opts *opts;
     size_t max;
     kw_bundle **own;
-    kw__precoded *pre; /* one per bundle of the batch; none for sealed levels */
+    kw__precoded *pre; /* one per bundle of the batch, or NULL */
     kw__prekeys keys; /* the batch's keys, in order */
     size_t n_work;
+    uint8_t (*recips)[32]; /* sealed levels: as the publish will resolve them, or NULL */
+    size_t n_recips;
     bool synced; /* mu and cv were made */
     bool threaded;
     pthread_t th;
+    /* mu guards what follows */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool pending; /* a batch waits or is being written */
     bool stop;
+    size_t work_entries; /* entries the pending batch should make */
+    uint64_t next_seq; /* the seq after the last batch written */
+    bool dropped; /* the last batch written dropped indicators */
     kw_err rc; /* the first error; sticks */
     kw_publish_result res; /* of the batches written and not yet reported */
 };
@@ -34,14 +47,34 @@ struct kw_publish_pipe {
 /* Writes the batch in own[0..n_work) and empties it; called with mu not held. */
 static void write_batch(kw_publish_pipe *p, kw_err *rc, kw_publish_result *r)
 {
+    kw__prebatch pb = { p->pre, (const uint8_t(*)[32])p->recips, p->n_recips, p->keys };
+
     memset(r, 0, sizeof(*r));
-    kw__prebatch pb = { kw_tlp_sealed(p->opts->tlp) ? NULL : p->pre, p->keys };
-    *rc = kw__publish(p->s, p->id, p->opts, p->own, p->n_work, &pb, r);
+    *rc = kw__publish(p->s, p->id, p->opts, p->own, p->n_work, p->pre != NULL ? &pb : NULL, r);
     kw__prekeys_clear(&p->keys);
-    for (size_t i = 0; i < p->n_work; i++) {
+    for (size_t i = 0; p->pre != NULL && i < p->n_work; i++) {
         kw__precoded_clear(&p->pre[i]);
+    }
+    free(p->pre);
+    p->pre = NULL;
+    for (size_t i = 0; i < p->n_work; i++) {
         kw_bundle_reset(p->own[i]);
     }
+}
+
+/* Records a written batch; called with mu held. */
+static void batch_done(kw_publish_pipe *p, kw_err rc, const kw_publish_result *r)
+{
+    if (rc == KW_ERR_OK) {
+        kw__result_add(&p->res, r);
+        if (r->entries > 0) {
+            p->next_seq = r->last_seq + 1;
+        }
+        p->dropped = r->duplicates + r->foreign > 0;
+    } else if (p->rc == KW_ERR_OK) {
+        p->rc = rc;
+    }
+    p->pending = false;
 }
 
 static void *writer(void *arg)
@@ -61,12 +94,7 @@ static void *writer(void *arg)
         kw_publish_result r;
         write_batch(p, &rc, &r);
         pthread_mutex_lock(&p->mu);
-        if (rc == KW_ERR_OK) {
-            kw__result_add(&p->res, &r);
-        } else if (p->rc == KW_ERR_OK) {
-            p->rc = rc;
-        }
-        p->pending = false;
+        batch_done(p, rc, &r);
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -77,6 +105,7 @@ kw_err kw_publish_pipe_new(kw_publish_pipe **out, kw_store *s, const kw_identity
     const kw_publish_opts *opts, size_t max_bundles)
 {
     kw_publish_pipe *p;
+    kw_err rc;
 
     *out = NULL;
     if (max_bundles == 0 || s->rdonly) {
@@ -89,9 +118,7 @@ kw_err kw_publish_pipe_new(kw_publish_pipe **out, kw_store *s, const kw_identity
     p->id = id;
     p->opts = opts;
     p->max = max_bundles;
-    if ((p->own = calloc(max_bundles, sizeof(*p->own))) == NULL
-        || (p->pre = calloc(max_bundles, sizeof(*p->pre))) == NULL) {
-        free(p->own);
+    if ((p->own = calloc(max_bundles, sizeof(*p->own))) == NULL) {
         free(p);
         return KW_ERR_NOMEM;
     }
@@ -100,6 +127,10 @@ kw_err kw_publish_pipe_new(kw_publish_pipe **out, kw_store *s, const kw_identity
             kw_publish_pipe_free(p);
             return KW_ERR_NOMEM;
         }
+    }
+    if ((rc = kw__publish_plan(s, opts, &p->next_seq, &p->recips, &p->n_recips)) != KW_ERR_OK) {
+        kw_publish_pipe_free(p);
+        return rc;
     }
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         kw_publish_pipe_free(p);
@@ -134,72 +165,149 @@ static kw_err wait_idle(kw_publish_pipe *p, kw_publish_result *done)
     return rc;
 }
 
+static void precoded_free(kw__precoded *pre, size_t n)
+{
+    for (size_t i = 0; pre != NULL && i < n; i++) {
+        kw__precoded_clear(&pre[i]);
+    }
+    free(pre);
+}
+
+/* The sealing of a batch encoded ahead, shared by put's thread and a helper. */
+typedef struct seal_ahead {
+    kw_publish_pipe *p;
+    kw__precoded *pre;
+    size_t n;
+    atomic_size_t next;
+    kw_err *rc;
+} seal_ahead;
+
+static void *seal_some(void *arg)
+{
+    seal_ahead *sa = arg;
+    for (size_t i; (i = atomic_fetch_add(&sa->next, 1)) < sa->n;) {
+        if (sa->pre[i].plain != NULL) {
+            sa->rc[i] = kw__preseal(&sa->pre[i], (const uint8_t(*)[32])sa->p->recips,
+                sa->p->n_recips, sa->p->s->self, sa->p->opts->tlp);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Seals the encoded bundles. Sealing costs two X25519 operations per recipient and entry,
+ * more than reading and encoding the batch: a helper thread shares it, so that the
+ * sealing, this thread's reading and the writer's transaction keep both cores busy.
+ */
+static kw_err seal_batch(kw_publish_pipe *p, kw__precoded *pre, size_t n)
+{
+    seal_ahead sa = { .p = p, .pre = pre, .n = n };
+    pthread_t th;
+    bool helped;
+    kw_err rc = KW_ERR_OK;
+
+    if ((sa.rc = calloc(n, sizeof(*sa.rc))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    atomic_init(&sa.next, 0);
+    helped = n > 1 && p->threaded && pthread_create(&th, NULL, seal_some, &sa) == 0;
+    seal_some(&sa);
+    if (helped) {
+        pthread_join(th, NULL);
+    }
+    for (size_t i = 0; i < n && rc == KW_ERR_OK; i++) {
+        rc = sa.rc[i];
+    }
+    free(sa.rc);
+    return rc;
+}
+
+/*
+ * Encodes (and seals) bundles[0..n) ahead, for the seqs that should follow what is written
+ * and pending; *out stays NULL when the bet is off.
+ */
+static kw_err precode_batch(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
+    kw__precoded **out)
+{
+    bool sealed = kw_tlp_sealed(p->opts->tlp);
+    kw__precoded *pre;
+    uint64_t seq;
+    bool skip;
+    kw_err rc = KW_ERR_OK;
+
+    *out = NULL;
+    pthread_mutex_lock(&p->mu);
+    seq = p->next_seq + (p->pending ? p->work_entries : 0);
+    skip = p->dropped;
+    pthread_mutex_unlock(&p->mu);
+    if (skip || n == 0 || (sealed && p->recips == NULL)) {
+        return KW_ERR_OK;
+    }
+    if ((pre = calloc(n, sizeof(*pre))) == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && rc == KW_ERR_OK; i++) {
+        if (bundles[i]->n > 0) {
+            rc = kw__precode(bundles[i], sealed ? (const uint8_t(*)[32])p->recips : NULL,
+                p->n_recips, seq++, &pre[i]);
+        }
+    }
+    if (rc == KW_ERR_OK && sealed) {
+        rc = seal_batch(p, pre, n);
+    }
+    if (rc != KW_ERR_OK) {
+        precoded_free(pre, n);
+        return rc;
+    }
+    *out = pre;
+    return KW_ERR_OK;
+}
+
 kw_err kw_publish_pipe_put(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
     kw_publish_result *done)
 {
     kw__precoded *pre = NULL;
     kw__prekeys keys;
+    size_t entries = 0;
     kw_err rc;
 
     memset(done, 0, sizeof(*done));
     if (n > p->max) {
         return KW_ERR_INVAL;
     }
-    /* Sort the batch's keys, and encode its bundles, on this thread, while the writer works
+    /* Sort the batch's keys and encode its bundles on this thread, while the writer works
      * on the batch before. */
     if ((rc = kw__prekeys_make(bundles, n, &keys)) != KW_ERR_OK) {
         return rc;
     }
-    if (!kw_tlp_sealed(p->opts->tlp) && n > 0) {
-        if ((pre = calloc(n, sizeof(*pre))) == NULL) {
-            kw__prekeys_clear(&keys);
-            return KW_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (bundles[i]->n > 0 && (rc = kw__precode(bundles[i], &pre[i])) != KW_ERR_OK) {
-                for (size_t j = 0; j < i; j++) {
-                    kw__precoded_clear(&pre[j]);
-                }
-                free(pre);
-                kw__prekeys_clear(&keys);
-                return rc;
-            }
-        }
-    }
-    rc = wait_idle(p, done);
-    if (rc == KW_ERR_OK) {
-        for (size_t i = 0; i < n; i++) {
-            kw_bundle *t = p->own[i];
-            p->own[i] = bundles[i];
-            bundles[i] = t;
-            if (pre != NULL) {
-                p->pre[i] = pre[i];
-                memset(&pre[i], 0, sizeof(pre[i]));
-            }
-        }
-        p->n_work = n;
-        p->keys = keys;
-    } else {
+    if ((rc = precode_batch(p, bundles, n, &pre)) != KW_ERR_OK) {
         kw__prekeys_clear(&keys);
-    }
-    for (size_t i = 0; pre != NULL && i < n; i++) {
-        kw__precoded_clear(&pre[i]); /* left only when the batch was not taken */
-    }
-    free(pre);
-    if (rc != KW_ERR_OK || n == 0) {
         return rc;
     }
+    if ((rc = wait_idle(p, done)) != KW_ERR_OK || n == 0) {
+        precoded_free(pre, n);
+        kw__prekeys_clear(&keys);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kw_bundle *t = p->own[i];
+        p->own[i] = bundles[i];
+        bundles[i] = t;
+        entries += p->own[i]->n > 0;
+    }
+    p->n_work = n;
+    p->pre = pre;
+    p->keys = keys;
     if (!p->threaded) {
         kw_publish_result r;
         write_batch(p, &rc, &r);
-        if (rc == KW_ERR_OK) {
-            kw__result_add(done, &r);
-        } else {
-            p->rc = rc;
-        }
-        return rc;
+        pthread_mutex_lock(&p->mu);
+        batch_done(p, rc, &r);
+        pthread_mutex_unlock(&p->mu);
+        return wait_idle(p, done);
     }
     pthread_mutex_lock(&p->mu);
+    p->work_entries = entries;
     p->pending = true;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -228,14 +336,12 @@ void kw_publish_pipe_free(kw_publish_pipe *p)
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
     }
+    precoded_free(p->pre, p->n_work);
+    kw__prekeys_clear(&p->keys);
     for (size_t i = 0; p->own != NULL && i < p->max; i++) {
-        if (p->pre != NULL) {
-            kw__precoded_clear(&p->pre[i]);
-        }
         kw_bundle_free(p->own[i]);
     }
-    kw__prekeys_clear(&p->keys);
-    free(p->pre);
+    free(p->recips);
     free(p->own);
     free(p);
 }

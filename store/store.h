@@ -104,9 +104,10 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
 /*
  * A long publish as a pipeline: while one batch of bundles is written (deduplicated, signed,
  * stored and indexed, exactly as by kw_store_publish) on a thread of the pipe's own, the
- * caller reads and fills the next, and kw_publish_pipe_put encodes it before handing it
- * over. With one CPU everything runs on the caller's thread. Between new and finish the
- * store must not be used by anything else in this process.
+ * caller reads and fills the next, and kw_publish_pipe_put sorts its keys and encodes (for a
+ * sealed level: seals) its bundles before handing it over. With one CPU everything runs on
+ * the caller's thread. Between new and finish the store must not be used by anything else
+ * in this process; other processes may publish meanwhile (LMDB orders the transactions).
  */
 typedef struct kw_publish_pipe kw_publish_pipe;
 

@@ -97,22 +97,43 @@ typedef struct kw__enc {
 } kw__enc;
 
 /*
- * A bundle encoded before its publish began (store/pipe.c), so that the encoding runs beside
- * the previous transaction. It holds while the bundle still has the n indicators it had when
- * encoded: a publish only ever drops indicators (duplicates), and one that dropped any
- * encodes the bundle again. plain is taken by the publish that uses it.
+ * A bundle encoded (and, for a sealed level, sealed) before its publish began
+ * (store/pipe.c), so that the work runs beside the previous transaction. It holds while the
+ * bundle still has the n indicators it had when encoded (a publish only ever drops
+ * indicators, duplicates) and, sealed, when the entry gets the seq the seal's associated
+ * data names and the publish seals for the same recipients; otherwise the publish encodes
+ * and seals the bundle again. plain and sealed are taken by the publish that uses them.
  */
 typedef struct kw__precoded {
     uint8_t *plain;
     size_t plain_len;
     size_t *item_off; /* n + 1 offsets, as kw_bundle_encode_at gives them */
     uint32_t n;
-    uint8_t hash[32]; /* kw_payload_hash of plain */
+    uint8_t *sealed; /* sealed levels: plain sealed for seq, else NULL */
+    size_t sealed_len;
+    uint64_t seq;
+    uint8_t hash[32]; /* kw_payload_hash of the payload: sealed, or else plain */
 } kw__precoded;
 
-/* Encodes b into pre (CLEAR..GREEN only: sealed bundles carry their recipients). */
-kw_err kw__precode(const kw_bundle *b, kw__precoded *pre);
+/*
+ * Encodes b into pre, for the entry seq. For a sealed level (recips not NULL) sets b's
+ * recipients first, and leaves the sealing to kw__preseal.
+ */
+kw_err kw__precode(kw_bundle *b, const uint8_t (*recips)[32], size_t n_recips, uint64_t seq,
+    kw__precoded *pre);
+/* Seals pre's plaintext for recips, bound to origin's entry pre->seq at level tlp. Touches
+ * only pre: bundles may be sealed on several threads at once. */
+kw_err kw__preseal(kw__precoded *pre, const uint8_t (*recips)[32], size_t n_recips,
+    const uint8_t origin[static 32], kw_tlp tlp);
 void kw__precoded_clear(kw__precoded *pre);
+
+/*
+ * What a publish by s with opts would start from, read now: the seq its first entry would
+ * get and, for a sealed level, the recipients (malloc'd; NULL when they cannot be told, e.g.
+ * RED without any).
+ */
+kw_err kw__publish_plan(kw_store *s, const kw_publish_opts *opts, uint64_t *next_seq,
+    uint8_t (**recips)[32], size_t *n_recips);
 
 /* Adds the counts of r to res (seqs: the first of both and the last). */
 void kw__result_add(kw_publish_result *res, const kw_publish_result *r);
@@ -137,9 +158,12 @@ kw_err kw__prekeys_make(kw_bundle *const *bundles, size_t n, kw__prekeys *out);
 void kw__prekeys_clear(kw__prekeys *pk);
 
 /* What store/pipe.c prepares for a batch before its transaction: every bundle's encoding
- * (pre: NULL for sealed levels) and the batch's sorted keys (keys.refs NULL: none). */
+ * (pre: may be NULL), the recipients it sealed for, and the batch's sorted keys (keys.refs
+ * NULL: none). */
 typedef struct kw__prebatch {
     kw__precoded *pre;
+    const uint8_t (*recips)[32];
+    size_t n_recips;
     kw__prekeys keys;
 } kw__prebatch;
 

@@ -1158,30 +1158,92 @@ static void test_publish_pipe(void **state)
     assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
     assert_int_equal(rep.problems, 0);
 
-    /* Sealed levels are not encoded ahead: the same result. */
+    /* Sealed levels are sealed ahead too, for the seqs that should come. */
+    kw_identity *b_id = kw_test_identity(11);
+    roster_add(f->s, "CERT-B", b_id);
     kw_publish_opts amber = { .tlp = KW_TLP_AMBER };
     assert_int_equal(kw_publish_pipe_new(&p, f->s, f->id, &amber, 2), KW_ERR_OK);
     memset(&total, 0, sizeof(total));
     kw_bundle *b5[2] = { domains("s", 0, 400, true), domains("s", 400, 400, true) };
     pipe_put(p, arr, b5, 2, &total);
+    /* A bundle dropped whole as duplicates: the next entry gets the seq it would have had,
+     * so what was sealed ahead for it is sealed again. */
+    kw_bundle *b6[2] = { domains("s", 0, 10, true), domains("t", 0, 300, true) };
+    pipe_put(p, arr, b6, 2, &total);
+    kw_bundle *b7[1] = { domains("u", 0, 200, true) };
+    pipe_put(p, arr, b7, 1, &total);
     assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
     kw__result_add(&total, &done);
     kw_publish_pipe_free(p);
-    assert_int_equal(total.indicators, 800);
+    assert_int_equal(total.indicators, 1300);
+    assert_int_equal(total.duplicates, 10);
     assert_int_equal(total.first_seq, 6);
+    assert_int_equal(total.last_seq, 9);
     expect_values(f->s, "s", 800);
+    expect_values(f->s, "t", 300);
+    expect_values(f->s, "u", 200);
     assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
     assert_int_equal(rep.problems, 0);
+    /* B, a recipient, opens every sealed entry: each was sealed for its own seq. */
+    char dir2[256];
+    kw_store *s2 = node_store(dir2, b_id, "CERT-B");
+    roster_add(s2, "CERT-A", f->id);
+    wire_copy w = { 0 };
+    assert_int_equal(
+        kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w), KW_ERR_OK);
+    assert_int_equal(w.n, 9);
+    for (size_t i = 0; i < w.n; i++) {
+        kw_wire_entry we = wire_of(&w.e[i]);
+        kw_ingest_result ir;
+        assert_int_equal(kw_store_ingest(s2, b_id, &we, 1, &ir), KW_ERR_OK);
+        assert_int_equal(ir.status, KW_INGEST_STORED);
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    expect_values(s2, "s", 800);
+    expect_values(s2, "t", 300);
+    expect_values(s2, "u", 200);
+    kw_store_close(s2);
+    kw_test_rmrf(dir2);
+
+    /* A member added after the pipe read the roster: the publish seals for the roster it
+     * reads, so what was sealed ahead for the old one is sealed again. */
+    kw_identity *c_id = kw_test_identity(12);
+    assert_int_equal(kw_publish_pipe_new(&p, f->s, f->id, &amber, 2), KW_ERR_OK);
+    roster_add(f->s, "CERT-C", c_id);
+    kw_bundle *b9[1] = { domains("v", 0, 100, true) };
+    memset(&total, 0, sizeof(total));
+    pipe_put(p, arr, b9, 1, &total);
+    assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
+    kw__result_add(&total, &done);
+    kw_publish_pipe_free(p);
+    assert_int_equal(total.last_seq, 10);
+    kw_store *s3 = node_store(dir2, c_id, "CERT-C");
+    roster_add(s3, "CERT-A", f->id);
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(
+        kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w), KW_ERR_OK);
+    assert_int_equal(w.n, 10);
+    for (size_t i = 0; i < w.n; i++) {
+        kw_wire_entry we = wire_of(&w.e[i]);
+        kw_ingest_result ir;
+        assert_int_equal(kw_store_ingest(s3, c_id, &we, 1, &ir), KW_ERR_OK);
+        assert_int_equal(ir.status, KW_INGEST_STORED);
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    expect_values(s3, "v", 100);
+    assert_int_equal(query_value(s3, "u-0.example", true), 0); /* not sealed for C */
+    kw_store_close(s3);
+    kw_test_rmrf(dir2);
+    kw_identity_free(c_id);
+    kw_identity_free(b_id);
 
     /* A batch that fails (another node's identity) stops the pipe: it and every later
      * batch are refused, and nothing of them is stored. */
     kw_identity *other = kw_test_identity(8);
     assert_int_equal(kw_publish_pipe_new(&p, f->s, other, &green, 2), KW_ERR_OK);
-    kw_bundle *b6[1] = { domains("x", 0, 10, true) };
-    for (size_t i = 0; i < 1; i++) {
-        kw_bundle_free(arr[i]);
-        arr[i] = b6[i];
-    }
+    kw_bundle *b8[1] = { domains("x", 0, 10, true) };
+    kw_bundle_free(arr[0]);
+    arr[0] = b8[0];
     kw_err first = kw_publish_pipe_put(p, arr, 1, &done);
     kw_err later = kw_publish_pipe_finish(p, &done);
     /* With a writer thread the error comes with the next call; without, at once. */
@@ -1193,7 +1255,7 @@ static void test_publish_pipe(void **state)
     kw_identity_free(other);
     assert_int_equal(query_value(f->s, "x-0.example", true), 0);
     assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
-    assert_int_equal(st.entries, 7);
+    assert_int_equal(st.entries, 10);
 
     kw_bundle_free(arr[0]);
     kw_bundle_free(arr[1]);
