@@ -107,6 +107,19 @@ static void publish(fixture *f, kw_bundle *b, kw_tlp tlp, kw_publish_result *res
     assert_int_equal(kw_store_publish(f->s, f->id, &o, list, 1, res), KW_ERR_OK);
 }
 
+/* f's store holds that many current indicators and entries, and verifies clean. */
+static void expect_sound(fixture *f, uint64_t indicators, uint64_t entries)
+{
+    kw_store_stats st;
+    kw_verify_report rep;
+    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
+    assert_int_equal(st.indicators, indicators);
+    assert_int_equal(st.entries, entries);
+    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(rep.entries, entries);
+}
+
 static void test_publish_query(void **state)
 {
     fixture *f = *state;
@@ -131,14 +144,7 @@ static void test_publish_query(void **state)
     assert_int_equal(res.duplicates, 1);
     kw_bundle_free(b);
 
-    kw_store_stats st;
-    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
-    assert_int_equal(st.indicators, 2);
-    assert_int_equal(st.entries, 1);
-    kw_verify_report rep;
-    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
-    assert_int_equal(rep.problems, 0);
-    assert_int_equal(rep.entries, 1);
+    expect_sound(f, 2, 1);
 }
 
 static void test_revoke(void **state)
@@ -1092,6 +1098,26 @@ static void expect_values(kw_store *s, const char *prefix, size_t n)
     }
 }
 
+/* A new store of member who (in dir, 256 bytes) that has received all n entries of f's feed. */
+static kw_store *replica_of(fixture *f, char *dir, const kw_identity *who, const char *name,
+    size_t n)
+{
+    kw_store *s = node_store(dir, who, name);
+    wire_copy w = { 0 };
+    roster_add(s, "CERT-A", f->id);
+    assert_int_equal(
+        kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w), KW_ERR_OK);
+    assert_int_equal(w.n, n);
+    for (size_t i = 0; i < w.n; i++) {
+        kw_wire_entry we = wire_of(&w.e[i]);
+        kw_ingest_result ir;
+        assert_int_equal(kw_store_ingest(s, who, &we, 1, &ir), KW_ERR_OK);
+        assert_int_equal(ir.status, KW_INGEST_STORED);
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    return s;
+}
+
 /* Fills the caller's array of the pipe and hands it over. */
 static void pipe_put(kw_publish_pipe *p, kw_bundle **arr, kw_bundle *const *src, size_t n,
     kw_publish_result *total)
@@ -1111,6 +1137,15 @@ static void pipe_put(kw_publish_pipe *p, kw_bundle **arr, kw_bundle *const *src,
         }
     }
     kw__result_add(total, &done);
+}
+
+/* Waits for what the pipe holds, adds its results, and frees it. */
+static void pipe_close(kw_publish_pipe *p, kw_publish_result *total)
+{
+    kw_publish_result done;
+    assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
+    kw__result_add(total, &done);
+    kw_publish_pipe_free(p);
 }
 
 /* kw_publish_pipe stores what kw_store_publish would, in every path of a batch. */
@@ -1138,9 +1173,7 @@ static void test_publish_pipe(void **state)
     kw_bundle *dup = domains("n", 0, 2, true);
     kw_bundle *b4[1] = { dup };
     pipe_put(p, arr, b4, 1, &total);
-    assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
-    kw__result_add(&total, &done);
-    kw_publish_pipe_free(p);
+    pipe_close(p, &total);
 
     assert_int_equal(total.entries, 5);
     assert_int_equal(total.first_seq, 1);
@@ -1150,13 +1183,7 @@ static void test_publish_pipe(void **state)
     expect_values(f->s, "a", 1300);
     expect_values(f->s, "r", 1000);
     expect_values(f->s, "n", 300);
-    kw_store_stats st;
-    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
-    assert_int_equal(st.indicators, 2600);
-    assert_int_equal(st.entries, 5);
-    kw_verify_report rep;
-    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
-    assert_int_equal(rep.problems, 0);
+    expect_sound(f, 2600, 5);
 
     /* Sealed levels are sealed ahead too, for the seqs that should come. */
     kw_identity *b_id = kw_test_identity(11);
@@ -1172,9 +1199,7 @@ static void test_publish_pipe(void **state)
     pipe_put(p, arr, b6, 2, &total);
     kw_bundle *b7[1] = { domains("u", 0, 200, true) };
     pipe_put(p, arr, b7, 1, &total);
-    assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
-    kw__result_add(&total, &done);
-    kw_publish_pipe_free(p);
+    pipe_close(p, &total);
     assert_int_equal(total.indicators, 1300);
     assert_int_equal(total.duplicates, 10);
     assert_int_equal(total.first_seq, 6);
@@ -1182,23 +1207,10 @@ static void test_publish_pipe(void **state)
     expect_values(f->s, "s", 800);
     expect_values(f->s, "t", 300);
     expect_values(f->s, "u", 200);
-    assert_int_equal(kw_store_verify(f->s, f->id, &rep), KW_ERR_OK);
-    assert_int_equal(rep.problems, 0);
+    expect_sound(f, 2600 + 1300, 9);
     /* B, a recipient, opens every sealed entry: each was sealed for its own seq. */
     char dir2[256];
-    kw_store *s2 = node_store(dir2, b_id, "CERT-B");
-    roster_add(s2, "CERT-A", f->id);
-    wire_copy w = { 0 };
-    assert_int_equal(
-        kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w), KW_ERR_OK);
-    assert_int_equal(w.n, 9);
-    for (size_t i = 0; i < w.n; i++) {
-        kw_wire_entry we = wire_of(&w.e[i]);
-        kw_ingest_result ir;
-        assert_int_equal(kw_store_ingest(s2, b_id, &we, 1, &ir), KW_ERR_OK);
-        assert_int_equal(ir.status, KW_INGEST_STORED);
-        kw_stored_entry_clear(&w.e[i]);
-    }
+    kw_store *s2 = replica_of(f, dir2, b_id, "CERT-B", 9);
     expect_values(s2, "s", 800);
     expect_values(s2, "t", 300);
     expect_values(s2, "u", 200);
@@ -1213,23 +1225,9 @@ static void test_publish_pipe(void **state)
     kw_bundle *b9[1] = { domains("v", 0, 100, true) };
     memset(&total, 0, sizeof(total));
     pipe_put(p, arr, b9, 1, &total);
-    assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
-    kw__result_add(&total, &done);
-    kw_publish_pipe_free(p);
+    pipe_close(p, &total);
     assert_int_equal(total.last_seq, 10);
-    kw_store *s3 = node_store(dir2, c_id, "CERT-C");
-    roster_add(s3, "CERT-A", f->id);
-    memset(&w, 0, sizeof(w));
-    assert_int_equal(
-        kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w), KW_ERR_OK);
-    assert_int_equal(w.n, 10);
-    for (size_t i = 0; i < w.n; i++) {
-        kw_wire_entry we = wire_of(&w.e[i]);
-        kw_ingest_result ir;
-        assert_int_equal(kw_store_ingest(s3, c_id, &we, 1, &ir), KW_ERR_OK);
-        assert_int_equal(ir.status, KW_INGEST_STORED);
-        kw_stored_entry_clear(&w.e[i]);
-    }
+    kw_store *s3 = replica_of(f, dir2, c_id, "CERT-C", 10);
     expect_values(s3, "v", 100);
     assert_int_equal(query_value(s3, "u-0.example", true), 0); /* not sealed for C */
     kw_store_close(s3);
@@ -1254,8 +1252,7 @@ static void test_publish_pipe(void **state)
     kw_publish_pipe_free(p);
     kw_identity_free(other);
     assert_int_equal(query_value(f->s, "x-0.example", true), 0);
-    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
-    assert_int_equal(st.entries, 10);
+    expect_sound(f, 2600 + 1300 + 100, 10);
 
     kw_bundle_free(arr[0]);
     kw_bundle_free(arr[1]);
