@@ -1283,6 +1283,24 @@ static int flush_batch(publisher *p)
     return 0;
 }
 
+/*
+ * After a failure: waits for the batches already handed over, which are written all the same
+ * (an error of theirs was said already), and says what they published.
+ */
+static void stopped(publisher *p)
+{
+    kw_publish_result r;
+    uint64_t before = p->total.indicators;
+
+    (void)kw_publish_pipe_finish(p->pipe, &r);
+    count_written(p, &r);
+    if (p->total.indicators > before) {
+        kw_cli_warn("%llu indicators were published before it stopped (seq %llu-%llu)",
+            (unsigned long long)p->total.indicators, (unsigned long long)p->total.first_seq,
+            (unsigned long long)p->total.last_seq);
+    }
+}
+
 /* Waits until every batch handed over is written. */
 static int finish_batches(publisher *p)
 {
@@ -1572,12 +1590,12 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
         if (it->kind != ITEM_OK) {
             if (!p->o->skip_invalid) {
                 kw_cli_progress_end(&prog);
-                if (flush_batch(p) == 0) {
-                    (void)finish_batches(p);
-                }
-                return kw_cli_error("%s changed while it was being published (line %llu is "
-                                    "now invalid); stopped",
+                (void)flush_batch(p); /* what was read before it is valid */
+                ret = kw_cli_error("%s changed while it was being published (line %llu is "
+                                   "now invalid); stopped",
                     s->name, (unsigned long long)it->line);
+                stopped(p);
+                return ret;
             }
             continue;
         }
@@ -1585,6 +1603,7 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
         p->refanged += it->refanged;
         if ((ret = add_item(p, it)) != 0) {
             kw_cli_progress_end(&prog);
+            stopped(p);
             return ret;
         }
         if ((s->line & 4095) == 0) {
@@ -1592,10 +1611,12 @@ static int publish_pass(publisher *p, source *s, item *it, uint64_t expect_valid
         }
     }
     ret = r < 0 ? KW_CLI_FAIL : flush_batch(p);
-    /* What was handed over is written even when reading failed after it. */
-    int fin = ret == 0 || r < 0 ? finish_batches(p) : 0;
-    ret = ret != 0 ? ret : fin;
     kw_cli_progress_end(&prog);
+    if (ret == 0) {
+        ret = finish_batches(p);
+    } else {
+        stopped(p);
+    }
     if (ret == 0 && valid != expect_valid) {
         kw_cli_warn("%s changed while it was being published (%llu valid values at first, "
                     "%llu now)",

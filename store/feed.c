@@ -542,16 +542,17 @@ static kw_err pub_encode(pub_ctx *pc)
             continue;
         }
         pc->seqs[b] = ++seq;
-        if (pc->sealed
+        /* Encoded (and sealed, for the same recipients, set in the bundle then) before, and
+         * nothing has changed since. */
+        kw__precoded *pre = pc->pre != NULL ? &pc->pre[b] : NULL;
+        bool reuse = pre != NULL && pre->plain != NULL && pre->n == bd->n
+            && (!pc->sealed || (pre->sealed != NULL && pre->seq == seq && pc->pre_recips));
+        if (pc->sealed && !reuse
             && (rc = kw_bundle_set_recipients(bd, (const uint8_t(*)[32])pc->recips,
                     pc->n_recips))
                 != KW_ERR_OK) {
             return rc;
         }
-        /* Encoded (and sealed) before, and nothing has changed since. */
-        kw__precoded *pre = pc->pre != NULL ? &pc->pre[b] : NULL;
-        bool reuse = pre != NULL && pre->plain != NULL && pre->n == bd->n
-            && (!pc->sealed || (pre->sealed != NULL && pre->seq == seq && pc->pre_recips));
         if (reuse) {
             pc->plains[b] = pre->plain;
             pc->plain_lens[b] = pre->plain_len;

@@ -224,9 +224,11 @@ static kw_err seal_batch(kw_publish_pipe *p, kw__precoded *pre, size_t n)
 
 /*
  * Encodes (and seals) bundles[0..n) ahead, for the seqs that should follow what is written
- * and pending; *out stays NULL when the bet is off.
+ * and pending; *out stays NULL when the bet is off. A failure here is a lost bet too: the
+ * publish does the work again and is the one to say what is wrong (a bundle that only fits
+ * once its duplicates are dropped is no error at all).
  */
-static kw_err precode_batch(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
+static void precode_batch(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
     kw__precoded **out)
 {
     bool sealed = kw_tlp_sealed(p->opts->tlp);
@@ -241,10 +243,10 @@ static kw_err precode_batch(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
     skip = p->dropped;
     pthread_mutex_unlock(&p->mu);
     if (skip || n == 0 || (sealed && p->recips == NULL)) {
-        return KW_ERR_OK;
+        return;
     }
     if ((pre = calloc(n, sizeof(*pre))) == NULL) {
-        return KW_ERR_NOMEM;
+        return;
     }
     for (size_t i = 0; i < n && rc == KW_ERR_OK; i++) {
         if (bundles[i]->n > 0) {
@@ -257,10 +259,9 @@ static kw_err precode_batch(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
     }
     if (rc != KW_ERR_OK) {
         precoded_free(pre, n);
-        return rc;
+        return;
     }
     *out = pre;
-    return KW_ERR_OK;
 }
 
 kw_err kw_publish_pipe_put(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
@@ -276,14 +277,9 @@ kw_err kw_publish_pipe_put(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
         return KW_ERR_INVAL;
     }
     /* Sort the batch's keys and encode its bundles on this thread, while the writer works
-     * on the batch before. */
-    if ((rc = kw__prekeys_make(bundles, n, &keys)) != KW_ERR_OK) {
-        return rc;
-    }
-    if ((rc = precode_batch(p, bundles, n, &pre)) != KW_ERR_OK) {
-        kw__prekeys_clear(&keys);
-        return rc;
-    }
+     * on the batch before. Either may fail (memory): the publish then does it itself. */
+    (void)kw__prekeys_make(bundles, n, &keys);
+    precode_batch(p, bundles, n, &pre);
     if ((rc = wait_idle(p, done)) != KW_ERR_OK || n == 0) {
         precoded_free(pre, n);
         kw__prekeys_clear(&keys);

@@ -111,16 +111,17 @@ kw_err kw_store_publish(kw_store *s, const kw_identity *id, const kw_publish_opt
  */
 typedef struct kw_publish_pipe kw_publish_pipe;
 
-/* Batches of at most max_bundles; opts (and its recipients) must outlive the pipe. */
+/* Batches of at most max_bundles; opts (and its recipients) must outlive the pipe and stay
+ * as they are while it is open. */
 kw_err kw_publish_pipe_new(kw_publish_pipe **out, kw_store *s, const kw_identity *id,
     const kw_publish_opts *opts, size_t max_bundles);
 
 /*
  * Hands bundles[0..n) over as one batch (one transaction) and puts empty bundles of the
  * pipe's in their place in the array. *done gets the results of the batches written since
- * the last call (zero when none was). An error is that of a batch written before, or of
- * encoding this one; after an error nothing more is written (the batch in hand is dropped)
- * and every later call fails.
+ * the last call (zero when none was). An error is that of a batch written before (or
+ * KW_ERR_INVAL for n > max_bundles); after an error nothing more is written (the batch in
+ * hand stays with the caller) and every later call fails with it.
  */
 kw_err kw_publish_pipe_put(kw_publish_pipe *p, kw_bundle **bundles, size_t n,
     kw_publish_result *done);

@@ -1258,6 +1258,45 @@ static void test_publish_pipe(void **state)
     kw_bundle_free(arr[1]);
 }
 
+/* A batch too big to seal before its duplicates are dropped, and fine after: the sealing
+ * ahead fails, and the publish, which needs no seal, succeeds. */
+static void test_pipe_seal_ahead_fails(void **state)
+{
+    fixture *f = *state;
+    kw_identity *b_id = kw_test_identity(11);
+    kw_publish_opts amber = { .tlp = KW_TLP_AMBER };
+    kw_publish_result total = { 0 }, res = { 0 };
+    kw_publish_pipe *p = NULL;
+    kw_bundle *arr[1] = { NULL };
+    size_t dlen = 20000;
+    char *desc = malloc(dlen + 1);
+
+    roster_add(f->s, "CERT-B", b_id);
+    kw_bundle *first = domains("big", 0, 1000, true);
+    kw_bundle *list[1] = { first };
+    assert_int_equal(kw_store_publish(f->s, f->id, &amber, list, 1, &res), KW_ERR_OK);
+    assert_int_equal(res.indicators, 1000);
+    kw_bundle_free(first);
+
+    memset(desc, 'd', dlen);
+    desc[dlen] = '\0';
+    kw_bundle *again = domains("big", 0, 1000, true);
+    for (uint32_t i = 0; i < again->n; i++) {
+        again->items[i].description = desc; /* 20 MB in all: more than a seal takes */
+    }
+    assert_int_equal(kw_bundle_new(&arr[0]), KW_ERR_OK);
+    assert_int_equal(kw_publish_pipe_new(&p, f->s, f->id, &amber, 1), KW_ERR_OK);
+    kw_bundle *b1[1] = { again };
+    pipe_put(p, arr, b1, 1, &total);
+    pipe_close(p, &total);
+    assert_int_equal(total.duplicates, 1000);
+    assert_int_equal(total.entries, 0);
+    expect_sound(f, 1000, 1);
+    kw_bundle_free(arr[0]);
+    kw_identity_free(b_id);
+    free(desc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1274,6 +1313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_and_create_twice, setup, teardown),
         cmocka_unit_test(test_key_sort),
         cmocka_unit_test_setup_teardown(test_publish_pipe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipe_seal_ahead_fails, setup, teardown),
     };
     if (sodium_init() < 0) {
         return 1;
