@@ -14,9 +14,10 @@
  *
  * put encodes a batch (and seals it, for a sealed level) before handing it over, betting that
  * the publish will drop nothing and give its entries the seqs that follow the feed's head.
- * A batch that loses the bet is encoded and sealed again by the publish: correct, only
- * slower. So after a batch that dropped duplicates (a list published again, mostly held
- * already), the next batches are not encoded ahead, until one drops nothing.
+ * A bundle that loses the bet is encoded and sealed again by the publish: correct, only
+ * slower. A few duplicates cost a few bundles; but after a batch that was mostly
+ * duplicates (a list published again, held already), the next batches are not encoded
+ * ahead, until one is mostly new again.
  */
 struct kw_publish_pipe {
     kw_store *s;
@@ -39,7 +40,7 @@ struct kw_publish_pipe {
     bool stop;
     size_t work_entries; /* entries the pending batch should make */
     uint64_t next_seq; /* the seq after the last batch written */
-    bool dropped; /* the last batch written dropped indicators */
+    bool dropped; /* the last batch written was mostly duplicates */
     kw_err rc; /* the first error; sticks */
     kw_publish_result res; /* of the batches written and not yet reported */
 };
@@ -70,7 +71,7 @@ static void batch_done(kw_publish_pipe *p, kw_err rc, const kw_publish_result *r
         if (r->entries > 0) {
             p->next_seq = r->last_seq + 1;
         }
-        p->dropped = r->duplicates + r->foreign > 0;
+        p->dropped = r->duplicates + r->foreign > r->indicators;
     } else if (p->rc == KW_ERR_OK) {
         p->rc = rc;
     }
