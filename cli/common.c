@@ -22,9 +22,17 @@
 
 /* ---- Messages ---- */
 
+/* A progress bar is on the terminal's last line: a message first clears it (the next update
+ * draws it again below the message). */
+static bool g_bar_drawn;
+
 static void vmessage(const char *fmt, va_list ap)
 {
     fflush(stdout);
+    if (g_bar_drawn) {
+        fputs("\r\033[K", stderr);
+        g_bar_drawn = false;
+    }
     fputs("kawan: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -1218,6 +1226,7 @@ void kw_cli_progress_update(kw_cli_progress *p, uint64_t done, uint64_t items)
     rate = now > p->start_ms ? (double)items * 1000.0 / (double)(now - p->start_ms) : 0.0;
     fprintf(stderr, "\r%-10s [%s] %3u%%  %llu  (%.0f/s)\033[K", p->label, bar, pct,
         (unsigned long long)items, rate);
+    g_bar_drawn = true;
 }
 
 void kw_cli_progress_end(kw_cli_progress *p)
@@ -1225,6 +1234,7 @@ void kw_cli_progress_end(kw_cli_progress *p)
     if (p->on) {
         fputs("\r\033[K", stderr);
         p->on = false;
+        g_bar_drawn = false;
     }
 }
 

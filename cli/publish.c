@@ -1211,6 +1211,7 @@ typedef struct publisher {
     kw_publish_result total;
     uint64_t batch_dups;
     uint64_t refanged; /* values given defanged */
+    bool said_total; /* a failure message already gave what was published */
 } publisher;
 
 /* True when the value is already in this batch; otherwise *slot is where it goes. */
@@ -1249,8 +1250,9 @@ static void count_written(publisher *p, const kw_publish_result *r)
     p->total.duplicates_other_tlp += r->duplicates_other_tlp;
 }
 
-static int publish_failed(const publisher *p, kw_err rc)
+static int publish_failed(publisher *p, kw_err rc)
 {
+    p->said_total = true;
     if (p->total.indicators > 0) {
         return kw_cli_error("publishing failed after %llu indicators were published "
                             "(seq %llu-%llu): %s",
@@ -1294,7 +1296,7 @@ static void stopped(publisher *p)
 
     (void)kw_publish_pipe_finish(p->pipe, &r);
     count_written(p, &r);
-    if (p->total.indicators > before) {
+    if (p->total.indicators > 0 && (!p->said_total || p->total.indicators > before)) {
         kw_cli_warn("%llu indicators were published before it stopped (seq %llu-%llu)",
             (unsigned long long)p->total.indicators, (unsigned long long)p->total.first_seq,
             (unsigned long long)p->total.last_seq);
