@@ -703,6 +703,35 @@ void kw_buf_free(kw_buf *b)
 }
 
 
+/* A string's bytes and its msgpack header (at most 5 bytes). */
+static size_t str_bound(const char *s)
+{
+    return 5 + strlen(s);
+}
+
+size_t kw_indicator_size_bound(const kw_indicator *d)
+{
+    /* The map header, 14 keys of at most 3 bytes, the id (18), type (2), four times (9 each),
+     * confidence (2) and revoked (1): under 128 bytes; then the strings, and a header of at
+     * most 5 bytes for each list. */
+    size_t n = 128 + 5 + d->value_len;
+
+    n += d->name != NULL ? str_bound(d->name) : 0;
+    n += d->description != NULL ? str_bound(d->description) : 0;
+    n += 3 * 5;
+    for (uint32_t i = 0; i < d->n_labels; i++) {
+        n += str_bound(d->labels[i]);
+    }
+    for (uint32_t i = 0; i < d->n_indicator_types; i++) {
+        n += str_bound(d->indicator_types[i]);
+    }
+    for (uint32_t i = 0; i < d->n_kill_chain_phases; i++) {
+        n += 1 + str_bound(d->kill_chain_phases[i].kill_chain_name)
+            + str_bound(d->kill_chain_phases[i].phase_name);
+    }
+    return n;
+}
+
 kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out)
 {
     enc_sink sink = { out, false };

@@ -22,6 +22,10 @@
 #define KW_BUNDLE_DEFAULT_SIZE 1000u /* indicators per entry when publishing a list */
 #define KW_BUNDLE_MAX_RECIPIENTS 1024u
 #define KW_PAYLOAD_MAX (16u * 1024u * 1024u) /* payload bytes, plain or sealed */
+/* What a publisher puts in one entry at most, by kw_indicator_size_bound: half the payload
+ * limit leaves room for the bundle's recipients and a seal's slots. A list of indicators with
+ * long texts then takes fewer than KW_BUNDLE_DEFAULT_SIZE per entry. */
+#define KW_BUNDLE_TARGET_BYTES (KW_PAYLOAD_MAX / 2u)
 
 typedef struct kw_kill_chain_phase {
     const char *kill_chain_name;
@@ -132,6 +136,9 @@ int kw_buf_write(void *data, const char *buf, size_t len);
 
 /* Appends one indicator in its payload encoding (a msgpack map) to out. */
 kw_err kw_indicator_encode(const kw_indicator *d, kw_buf *out);
+
+/* At least the number of bytes kw_indicator_encode writes for d (cheap: string lengths). */
+size_t kw_indicator_size_bound(const kw_indicator *d);
 
 /*
  * Decodes one indicator encoded by kw_indicator_encode and appends it to b (strings in b's

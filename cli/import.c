@@ -370,6 +370,7 @@ typedef struct collector {
     kw_bundle **b[KW_TLP_MAX + 1];
     size_t nb[KW_TLP_MAX + 1];
     size_t capb[KW_TLP_MAX + 1];
+    size_t bbytes[KW_TLP_MAX + 1]; /* kw_indicator_size_bound of the last bundle's items */
     uint64_t count[KW_TLP_MAX + 1];
     uint64_t held; /* this node holds the same or a newer version */
     uint64_t foreign; /* the id belongs to another origin */
@@ -438,8 +439,12 @@ static kw_err collect_add(collector *c, const kw_indicator *ind, kw_tlp tlp)
 {
     kw_bundle *b;
     kw_err rc;
+    size_t need = kw_indicator_size_bound(ind);
 
-    if (c->nb[tlp] == 0 || c->b[tlp][c->nb[tlp] - 1]->n >= KW_BUNDLE_DEFAULT_SIZE) {
+    /* An entry takes fewer than KW_BUNDLE_DEFAULT_SIZE indicators when long texts would make
+     * it too big. */
+    if (c->nb[tlp] == 0 || c->b[tlp][c->nb[tlp] - 1]->n >= KW_BUNDLE_DEFAULT_SIZE
+        || c->bbytes[tlp] + need > KW_BUNDLE_TARGET_BYTES) {
         if (c->nb[tlp] == c->capb[tlp]) {
             size_t cap = c->capb[tlp] ? c->capb[tlp] * 2 : 16;
             kw_bundle **nl = realloc(c->b[tlp], cap * sizeof(*nl));
@@ -453,7 +458,9 @@ static kw_err collect_add(collector *c, const kw_indicator *ind, kw_tlp tlp)
             return rc;
         }
         c->nb[tlp]++;
+        c->bbytes[tlp] = 0;
     }
+    c->bbytes[tlp] += need;
     b = c->b[tlp][c->nb[tlp] - 1];
     if ((rc = kw_bundle_copy_indicator(b, ind, NULL)) != KW_ERR_OK) {
         return rc;
@@ -1019,9 +1026,13 @@ static int publish_collected(kw_cli_node *n, collector *c, const uint8_t (*to)[3
         uint8_t(*rcpt)[32] = NULL;
         uint64_t before = total->indicators;
         kw_err rc = KW_ERR_OK;
+        size_t bytes = kw_indicator_size_bound(&r->b->items[0]);
         for (j = i + 1; j < c->n_revs && revocation_cmp(r, &c->revs[j]) == 0
-             && r->b->n < KW_BUNDLE_DEFAULT_SIZE && rc == KW_ERR_OK;
+             && r->b->n < KW_BUNDLE_DEFAULT_SIZE
+             && bytes + kw_indicator_size_bound(&c->revs[j].b->items[0]) <= KW_BUNDLE_TARGET_BYTES
+             && rc == KW_ERR_OK;
              j++) {
+            bytes += kw_indicator_size_bound(&c->revs[j].b->items[0]);
             rc = kw_bundle_copy_indicator(r->b, &c->revs[j].b->items[0], NULL);
         }
         if (rc == KW_ERR_OK) {

@@ -1212,6 +1212,8 @@ typedef struct publisher {
     uint64_t batch_dups;
     uint64_t refanged; /* values given defanged */
     bool said_total; /* a failure message already gave what was published */
+    size_t bundle_bytes; /* kw_indicator_size_bound of what the bundle being filled holds */
+    size_t text_bytes; /* the same for an empty value with this publish's texts; 0: not yet */
 } publisher;
 
 /* True when the value is already in this batch; otherwise *slot is where it goes. */
@@ -1326,7 +1328,16 @@ static int add_item(publisher *p, const item *it)
         p->batch_dups++;
         return 0;
     }
-    if (p->bundles[p->cur]->n >= KW_BUNDLE_DEFAULT_SIZE) {
+    /* The same texts go with every value, so only the value's length varies: an entry takes
+     * fewer than KW_BUNDLE_DEFAULT_SIZE values when long texts would make it too big. */
+    if (p->text_bytes == 0) {
+        kw_indicator est = { .description = o->description,
+            .labels = (const char **)o->labels, .n_labels = o->n_labels };
+        p->text_bytes = kw_indicator_size_bound(&est);
+    }
+    size_t need = p->text_bytes + it->len;
+    if (p->bundles[p->cur]->n >= KW_BUNDLE_DEFAULT_SIZE
+        || (p->bundles[p->cur]->n > 0 && p->bundle_bytes + need > KW_BUNDLE_TARGET_BYTES)) {
         if (p->cur + 1 == BATCH_BUNDLES) {
             if ((ret = flush_batch(p)) != 0) {
                 return ret;
@@ -1335,7 +1346,9 @@ static int add_item(publisher *p, const item *it)
         } else {
             p->cur++;
         }
+        p->bundle_bytes = 0;
     }
+    p->bundle_bytes += need;
     b = p->bundles[p->cur];
     if (kw_bundle_add(b, &d) != KW_ERR_OK
         || (d->value = kw_bundle_strdup(b, it->value, it->len)) == NULL) {

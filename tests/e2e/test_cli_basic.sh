@@ -422,4 +422,22 @@ ok "query it" "$F" query --value nbsp-wrapped.example --json
 eq "stored without the spaces" "$(jq -r .value <<<"$OUT")" nbsp-wrapped.example
 verified "verify after the feeds" "$F"
 
+# Long texts: 2,000 values with a 20,000-byte description would make entries of 1,000 too
+# big for a payload (16 MiB); each entry takes fewer instead.
+awk 'BEGIN { for (i = 0; i < 2000; i++) printf "long-text-%d.example\n", i }' >"$KW_TMP/long.txt"
+LONG=$(head -c 20000 /dev/zero | tr '\0' 'd')
+ok "2,000 values with a 20 KB description" "$F" publish --tlp green --description "$LONG" \
+    --file "$KW_TMP/long.txt"
+match "all of them, in more entries" "$OUT" '^published 2000 indicators in [3-9] entries'
+ok "query one" "$F" query --value long-text-1999.example --json
+eq "with its description" "$(jq -r '.description | length' <<<"$OUT")" 20000
+# The same from STIX, where each indicator brings its own text.
+awk -v d="$LONG" 'BEGIN { printf "{\"type\":\"bundle\",\"id\":\"bundle--6a3b8a4e-3f0e-4b8e-9a4e-1b2c3d4e5f60\",\"objects\":["
+    for (i = 0; i < 1500; i++) printf "%s{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--6a3b8a4e-3f0e-4b8e-9a4e-%012d\",\"created\":\"2026-11-01T00:00:00.000Z\",\"modified\":\"2026-11-01T00:00:00.000Z\",\"pattern\":\"[domain-name:value = %cstix-long-%d.example%c]\",\"pattern_type\":\"stix\",\"valid_from\":\"2026-11-01T00:00:00Z\",\"description\":\"%s\"}", (i ? "," : ""), i, 39, i, 39, d
+    printf "]}" }' >"$KW_TMP/long.json"
+ok "1,500 STIX indicators with 20 KB descriptions" "$F" import --format stix --tlp green \
+    "$KW_TMP/long.json"
+match "all of them" "$OUT" '1500 indicators published in [2-9] entries'
+verified "verify after the long texts" "$F"
+
 echo "PASS: test_cli_basic"

@@ -290,6 +290,46 @@ static void test_tlp(void **state)
     assert_false(kw_tlp_may_export_plain(KW_TLP_AMBER, false));
 }
 
+/* kw_indicator_size_bound never falls below the encoding, whatever fields are set. */
+static void test_size_bound(void **state)
+{
+    (void)state;
+    kw_bundle *b = NULL;
+    static char text[KW_BUNDLE_MAX_TEXT + 1];
+    kw_buf out = { 0 };
+
+    memset(text, 'x', KW_BUNDLE_MAX_TEXT);
+    assert_int_equal(kw_bundle_new(&b), KW_ERR_OK);
+    for (unsigned k = 0; k < 64; k++) {
+        kw_indicator *d = add(b, KW_OBS_URL, "http://bound.example/a");
+        size_t tl = (size_t)(k * 1031u) % (KW_BUNDLE_MAX_TEXT + 1);
+        d->created = d->modified = d->valid_from = (k & 1) ? INT64_MAX : INT64_MIN + 1;
+        d->valid_until = (k & 2) ? INT64_MAX : 0;
+        d->confidence = (k & 4) ? 100 : -1;
+        d->revoked = (k & 8) != 0;
+        d->name = (k & 16) ? kw_bundle_strdup(b, text, tl) : NULL;
+        d->description = (k & 32) ? kw_bundle_strdup(b, text, KW_BUNDLE_MAX_TEXT - tl) : NULL;
+        uint32_t nl = k % (KW_BUNDLE_MAX_LIST + 1);
+        d->labels = kw_bundle_alloc(b, (nl + 1) * sizeof(char *));
+        d->indicator_types = kw_bundle_alloc(b, (nl + 1) * sizeof(char *));
+        d->kill_chain_phases = kw_bundle_alloc(b, (nl + 1) * sizeof(kw_kill_chain_phase));
+        for (uint32_t i = 0; i < nl; i++) {
+            d->labels[i] = kw_bundle_strdup(b, text, i * 7u % 300u);
+            d->indicator_types[i] = kw_bundle_strdup(b, text, i % 40u);
+            d->kill_chain_phases[i].kill_chain_name = kw_bundle_strdup(b, text, i % 3u);
+            d->kill_chain_phases[i].phase_name = kw_bundle_strdup(b, text, 1 + i % 50u);
+        }
+        d->n_labels = d->n_indicator_types = d->n_kill_chain_phases = nl;
+        out.len = 0;
+        assert_int_equal(kw_indicator_encode(d, &out), KW_ERR_OK);
+        assert_true(kw_indicator_size_bound(d) >= out.len);
+        /* ... and is not wildly above it. */
+        assert_true(kw_indicator_size_bound(d) <= out.len + 128 + 15 * (3 * nl + 6));
+    }
+    kw_buf_free(&out);
+    kw_bundle_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_tlp),
+        cmocka_unit_test(test_size_bound),
     };
     if (sodium_init() < 0) {
         return 1;
