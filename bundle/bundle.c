@@ -417,6 +417,25 @@ static void pack_indicator(msgpack_packer *pk, const kw_indicator *d)
     }
 }
 
+void *kw_grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap) {
+        return p;
+    }
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap <= n) {
+        ncap = n + 1;
+    }
+    if (ncap > SIZE_MAX / size) {
+        return NULL;
+    }
+    void *np = realloc(p, ncap * size);
+    if (np != NULL) {
+        *cap = ncap;
+    }
+    return np;
+}
+
 kw_err kw_buf_reserve(kw_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra) {

@@ -130,6 +130,13 @@ void kw_buf_free(kw_buf *b);
 /* Makes room for extra more bytes after len (the capacity doubles from 256). */
 kw_err kw_buf_reserve(kw_buf *b, size_t extra);
 
+/*
+ * Room for element n of the array p (*cap elements of size bytes, n <= *cap): p itself while
+ * n < *cap; otherwise p reallocated to twice *cap elements (first when empty) and *cap
+ * updated. NULL when out of memory, and p is then untouched (still the caller's to free).
+ */
+void *kw_grow(void *p, size_t *cap, size_t n, size_t size, size_t first);
+
 /* A msgpack-c packer's write callback appending to the kw_buf in data; -1 when out of
  * memory (the packer itself ignores that: reserve first, or check). */
 int kw_buf_write(void *data, const char *buf, size_t len);

@@ -445,15 +445,11 @@ static kw_err collect_add(collector *c, const kw_indicator *ind, kw_tlp tlp)
      * it too big. */
     if (c->nb[tlp] == 0 || c->b[tlp][c->nb[tlp] - 1]->n >= KW_BUNDLE_DEFAULT_SIZE
         || c->bbytes[tlp] + need > KW_BUNDLE_TARGET_BYTES) {
-        if (c->nb[tlp] == c->capb[tlp]) {
-            size_t cap = c->capb[tlp] ? c->capb[tlp] * 2 : 16;
-            kw_bundle **nl = realloc(c->b[tlp], cap * sizeof(*nl));
-            if (nl == NULL) {
-                return KW_ERR_NOMEM;
-            }
-            c->b[tlp] = nl;
-            c->capb[tlp] = cap;
+        kw_bundle **nl = kw_grow(c->b[tlp], &c->capb[tlp], c->nb[tlp], sizeof(*nl), 16);
+        if (nl == NULL) {
+            return KW_ERR_NOMEM;
         }
+        c->b[tlp] = nl;
         if ((rc = kw_bundle_new(&c->b[tlp][c->nb[tlp]])) != KW_ERR_OK) {
             return rc;
         }
@@ -485,15 +481,11 @@ static kw_err collect_revocation(collector *c, held_check *h, int64_t modified)
     struct revocation *r;
     kw_err rc;
 
-    if (c->n_revs == c->cap_revs) {
-        size_t cap = c->cap_revs ? c->cap_revs * 2 : 16;
-        struct revocation *nr = realloc(c->revs, cap * sizeof(*nr));
-        if (nr == NULL) {
-            return KW_ERR_NOMEM;
-        }
-        c->revs = nr;
-        c->cap_revs = cap;
+    struct revocation *nr = kw_grow(c->revs, &c->cap_revs, c->n_revs, sizeof(*nr), 16);
+    if (nr == NULL) {
+        return KW_ERR_NOMEM;
     }
+    c->revs = nr;
     r = &c->revs[c->n_revs];
     memset(r, 0, sizeof(*r));
     if ((rc = kw_bundle_new(&r->b)) != KW_ERR_OK) {
@@ -567,29 +559,21 @@ static kw_err pend_add(collector *c, const kw_indicator *ind, kw_tlp tlp, bool u
     kw_err rc;
 
     if (c->n_pend % KW_BUNDLE_DEFAULT_SIZE == 0) {
-        if (c->n_pb == c->cap_pb) {
-            size_t cap = c->cap_pb ? c->cap_pb * 2 : 16;
-            kw_bundle **nl = realloc(c->pb, cap * sizeof(*nl));
-            if (nl == NULL) {
-                return KW_ERR_NOMEM;
-            }
-            c->pb = nl;
-            c->cap_pb = cap;
+        kw_bundle **nl = kw_grow(c->pb, &c->cap_pb, c->n_pb, sizeof(*nl), 16);
+        if (nl == NULL) {
+            return KW_ERR_NOMEM;
         }
+        c->pb = nl;
         if ((rc = kw_bundle_new(&c->pb[c->n_pb])) != KW_ERR_OK) {
             return rc;
         }
         c->n_pb++;
     }
-    if (c->n_pend == c->cap_pend) {
-        size_t cap = c->cap_pend ? c->cap_pend * 2 : 1024;
-        pending *np = realloc(c->pend, cap * sizeof(*np));
-        if (np == NULL) {
-            return KW_ERR_NOMEM;
-        }
-        c->pend = np;
-        c->cap_pend = cap;
+    pending *np = kw_grow(c->pend, &c->cap_pend, c->n_pend, sizeof(*np), 1024);
+    if (np == NULL) {
+        return KW_ERR_NOMEM;
     }
+    c->pend = np;
     if ((rc = kw_bundle_copy_indicator(c->pb[c->n_pb - 1], ind, NULL)) != KW_ERR_OK) {
         return rc;
     }

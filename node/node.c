@@ -190,16 +190,12 @@ static void roster_reload(kw_node *n)
         }
         /* A peer, once known, stays (connections point to it; a removed member is only
          * marked out of the roster), so the table of pointers only grows. */
-        if (n->n_peers == n->cap_peers) {
-            size_t cap = n->cap_peers ? n->cap_peers * 2 : 16;
-            kw_peer_state **grown = realloc(n->peers, cap * sizeof(*grown));
-            if (grown == NULL) {
-                kw_log_warn("out of memory for the roster; retrying", NULL);
-                break;
-            }
-            n->peers = grown;
-            n->cap_peers = cap;
+        kw_peer_state **grown = kw_grow(n->peers, &n->cap_peers, n->n_peers, sizeof(*grown), 16);
+        if (grown == NULL) {
+            kw_log_warn("out of memory for the roster; retrying", NULL);
+            break;
         }
+        n->peers = grown;
         kw_peer_state *p = calloc(1, sizeof(*p));
         if (p == NULL) {
             kw_log_warn("out of memory for the roster; retrying", NULL);

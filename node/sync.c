@@ -34,15 +34,11 @@ static kw__origin_state *origin_state_add(kw_peer_state *p, const uint8_t origin
     if (os != NULL) {
         return os;
     }
-    if (p->n_os == p->cap_os) {
-        size_t cap = p->cap_os ? p->cap_os * 2 : 16;
-        kw__origin_state *n = realloc(p->os, cap * sizeof(*n));
-        if (n == NULL) {
-            return NULL;
-        }
-        p->os = n;
-        p->cap_os = cap;
+    kw__origin_state *n = kw_grow(p->os, &p->cap_os, p->n_os, sizeof(*n), 16);
+    if (n == NULL) {
+        return NULL;
     }
+    p->os = n;
     os = &p->os[p->n_os++];
     memset(os, 0, sizeof(*os));
     memcpy(os->origin, origin, 32);

@@ -120,16 +120,13 @@ static kw_err roster_ids(kw_store *s, MDB_txn *txn, uint8_t (**out)[32], size_t 
         if (k.mv_size != 32) {
             continue;
         }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint8_t(*nl)[32] = realloc(ids, cap * 32);
-            if (nl == NULL) {
-                free(ids);
-                mdb_cursor_close(cur);
-                return KW_ERR_NOMEM;
-            }
-            ids = nl;
+        uint8_t(*nl)[32] = kw_grow(ids, &cap, count, 32, 16);
+        if (nl == NULL) {
+            free(ids);
+            mdb_cursor_close(cur);
+            return KW_ERR_NOMEM;
         }
+        ids = nl;
         memcpy(ids[count++], k.mv_data, 32);
     }
     mdb_cursor_close(cur);

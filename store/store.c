@@ -515,15 +515,12 @@ kw_err kw__collect(kw_store *s, MDB_dbi dbi, size_t elem, kw__collect_fn fill, v
     }
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint8_t *nl = realloc(list, cap * elem);
-            if (nl == NULL) {
-                rc = KW_ERR_NOMEM;
-                goto out;
-            }
-            list = nl;
+        uint8_t *nl = kw_grow(list, &cap, count, elem, 16);
+        if (nl == NULL) {
+            rc = KW_ERR_NOMEM;
+            goto out;
         }
+        list = nl;
         count += fill(list + count * elem, &k, &v) ? 1 : 0;
     }
     *out = list;

@@ -178,15 +178,11 @@ static void entry_list_free(entry_list *l)
 
 static entry *entry_list_add(entry_list *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        entry *ne = realloc(l->e, cap * sizeof(*ne));
-        if (ne == NULL) {
-            return NULL;
-        }
-        l->e = ne;
-        l->cap = cap;
+    entry *ne = kw_grow(l->e, &l->cap, l->n, sizeof(*ne), 16);
+    if (ne == NULL) {
+        return NULL;
     }
+    l->e = ne;
     entry *e = &l->e[l->n++];
     memset(e, 0, sizeof(*e));
     return e;

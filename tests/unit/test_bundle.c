@@ -330,6 +330,33 @@ static void test_size_bound(void **state)
     kw_bundle_free(b);
 }
 
+/* kw_grow: the array as it is while there is room, twice as large when full, NULL (and the
+ * array untouched) when the size cannot be had. */
+static void test_grow(void **state)
+{
+    (void)state;
+    size_t cap = 0, n = 0;
+    int *a = NULL;
+
+    for (int i = 0; i < 100; i++) {
+        int *g = kw_grow(a, &cap, n, sizeof(*a), 4);
+        assert_non_null(g);
+        a = g;
+        assert_true(cap > n);
+        a[n++] = i;
+    }
+    assert_int_equal(cap, 128);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(a[i], i);
+    }
+    assert_ptr_equal(kw_grow(a, &cap, 99, sizeof(*a), 4), a); /* room left: as it is */
+    size_t before = cap;
+    assert_null(kw_grow(a, &cap, cap, SIZE_MAX / 64, 4));
+    assert_int_equal(cap, before);
+    assert_int_equal(a[99], 99);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_tlp),
         cmocka_unit_test(test_size_bound),
+        cmocka_unit_test(test_grow),
     };
     if (sodium_init() < 0) {
         return 1;
