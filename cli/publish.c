@@ -1239,17 +1239,10 @@ static bool seen_check(const publisher *p, const item *it, uint64_t h, size_t *s
 /* Counts the batches the pipe has written, and tells the daemon there is news. */
 static void count_written(publisher *p, const kw_publish_result *r)
 {
+    kw_publish_result_add(&p->total, r);
     if (r->entries > 0) {
-        if (p->total.entries == 0) {
-            p->total.first_seq = r->first_seq;
-        }
-        p->total.last_seq = r->last_seq;
         kw_cli_notify_daemon(p->node);
     }
-    p->total.entries += r->entries;
-    p->total.indicators += r->indicators;
-    p->total.duplicates += r->duplicates;
-    p->total.duplicates_other_tlp += r->duplicates_other_tlp;
 }
 
 static int publish_failed(publisher *p, kw_err rc)

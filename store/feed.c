@@ -457,7 +457,7 @@ typedef struct pub_ctx {
     bool pre_recips; /* pre was sealed for the recipients this publish has */
     kw__prekeys keys; /* the batch's keys in order: made before the publish, or by it */
     bool keys_mine; /* made here: freed with the publish */
-    const uint8_t **known_hash; /* per bundle: its plaintext's payload hash when known */
+    const uint8_t **known_hash; /* per bundle: the hash of the payload it stores, when known */
     uint64_t *seqs;
     size_t *off_base;
     size_t *item_off;
@@ -791,7 +791,7 @@ static void pub_free(pub_ctx *pc)
     free(pc->recips);
 }
 
-void kw__result_add(kw_publish_result *res, const kw_publish_result *r)
+void kw_publish_result_add(kw_publish_result *res, const kw_publish_result *r)
 {
     if (res->entries == 0) {
         res->first_seq = r->first_seq;
@@ -959,7 +959,7 @@ kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *op
     rc = kw__commit(s, pc.txn);
     pc.txn = NULL;
     if (rc == KW_ERR_OK) {
-        kw__result_add(res, &pc.r);
+        kw_publish_result_add(res, &pc.r);
     }
 out:
     if (pc.txn != NULL) {

@@ -67,7 +67,7 @@ static void write_batch(kw_publish_pipe *p, kw_err *rc, kw_publish_result *r)
 static void batch_done(kw_publish_pipe *p, kw_err rc, const kw_publish_result *r)
 {
     if (rc == KW_ERR_OK) {
-        kw__result_add(&p->res, r);
+        kw_publish_result_add(&p->res, r);
         if (r->entries > 0) {
             p->next_seq = r->last_seq + 1;
         }

@@ -90,6 +90,10 @@ typedef struct kw_publish_result {
     uint64_t foreign;     /* skipped: the indicator id belongs to another origin */
 } kw_publish_result;
 
+/* Adds the counts of r, a later publish, to res: first_seq stays the first, last_seq becomes
+ * r's when r wrote entries. */
+void kw_publish_result_add(kw_publish_result *res, const kw_publish_result *r);
+
 /*
  * Appends bundles[0..n) to the node's own feed as n entries (one per bundle) in ONE write
  * transaction: each gets the next seq, the previous entry's id as prev, is sealed when the

@@ -135,8 +135,6 @@ void kw__precoded_clear(kw__precoded *pre);
 kw_err kw__publish_plan(kw_store *s, const kw_publish_opts *opts, uint64_t *next_seq,
     uint8_t (**recips)[32], size_t *n_recips);
 
-/* Adds the counts of r to res (seqs: the first of both and the last). */
-void kw__result_add(kw_publish_result *res, const kw_publish_result *r);
 
 /* One indicator of a publish's batch (bundle b, item i) and where its by_value key lies. */
 typedef struct kw__pref {

@@ -364,12 +364,6 @@ static void record_sizes(kw_store *s, double *obj_mean, double *rec_bytes)
     *rec_bytes = (double)total;
 }
 
-static void add_result(kw_publish_result *acc, const kw_publish_result *r)
-{
-    acc->entries += r->entries;
-    acc->indicators += r->indicators;
-}
-
 /*
  * Publishes count values into a new store in dir with popts. With sample (SAMPLE slots),
  * also keeps a reservoir sample of the values and measures the rest of run_result's
@@ -442,7 +436,7 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
             if ((rc = kw_publish_pipe_put(pipe, bundles, BATCH_BUNDLES, &done)) != KW_ERR_OK) {
                 die("kw_publish_pipe_put", kw_strerror(rc));
             }
-            add_result(&res, &done);
+            kw_publish_result_add(&res, &done);
             cur = 0;
         }
         b = bundles[cur];
@@ -458,11 +452,11 @@ static void publish_phase(const char *dir, const char *corpus_dir, uint64_t coun
     if ((rc = kw_publish_pipe_put(pipe, bundles, cur + 1, &done)) != KW_ERR_OK) {
         die("kw_publish_pipe_put", kw_strerror(rc));
     }
-    add_result(&res, &done);
+    kw_publish_result_add(&res, &done);
     if ((rc = kw_publish_pipe_finish(pipe, &done)) != KW_ERR_OK) {
         die("kw_publish_pipe_finish", kw_strerror(rc));
     }
-    add_result(&res, &done);
+    kw_publish_result_add(&res, &done);
     double t1 = now();
     kw_publish_pipe_free(pipe);
     atomic_store(&g_sampling, false);

@@ -1136,7 +1136,7 @@ static void pipe_put(kw_publish_pipe *p, kw_bundle **arr, kw_bundle *const *src,
             assert_ptr_not_equal(arr[i], src[j]);
         }
     }
-    kw__result_add(total, &done);
+    kw_publish_result_add(total, &done);
 }
 
 /* Waits for what the pipe holds, adds its results, and frees it. */
@@ -1144,7 +1144,7 @@ static void pipe_close(kw_publish_pipe *p, kw_publish_result *total)
 {
     kw_publish_result done;
     assert_int_equal(kw_publish_pipe_finish(p, &done), KW_ERR_OK);
-    kw__result_add(total, &done);
+    kw_publish_result_add(total, &done);
     kw_publish_pipe_free(p);
 }
 
