@@ -45,6 +45,14 @@ struct kw_publish_pipe {
     kw_publish_result res; /* of the batches written and not yet reported */
 };
 
+static void precoded_free(kw__precoded *pre, size_t n)
+{
+    for (size_t i = 0; pre != NULL && i < n; i++) {
+        kw__precoded_clear(&pre[i]);
+    }
+    free(pre);
+}
+
 /* Writes the batch in own[0..n_work) and empties it; called with mu not held. */
 static void write_batch(kw_publish_pipe *p, kw_err *rc, kw_publish_result *r)
 {
@@ -53,10 +61,7 @@ static void write_batch(kw_publish_pipe *p, kw_err *rc, kw_publish_result *r)
     memset(r, 0, sizeof(*r));
     *rc = kw__publish(p->s, p->id, p->opts, p->own, p->n_work, p->pre != NULL ? &pb : NULL, r);
     kw__prekeys_clear(&p->keys);
-    for (size_t i = 0; p->pre != NULL && i < p->n_work; i++) {
-        kw__precoded_clear(&p->pre[i]);
-    }
-    free(p->pre);
+    precoded_free(p->pre, p->n_work);
     p->pre = NULL;
     for (size_t i = 0; i < p->n_work; i++) {
         kw_bundle_reset(p->own[i]);
@@ -164,14 +169,6 @@ static kw_err wait_idle(kw_publish_pipe *p, kw_publish_result *done)
     memset(&p->res, 0, sizeof(p->res));
     pthread_mutex_unlock(&p->mu);
     return rc;
-}
-
-static void precoded_free(kw__precoded *pre, size_t n)
-{
-    for (size_t i = 0; pre != NULL && i < n; i++) {
-        kw__precoded_clear(&pre[i]);
-    }
-    free(pre);
 }
 
 /* The sealing of a batch encoded ahead, shared by put's thread and a helper. */
