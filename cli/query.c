@@ -194,6 +194,12 @@ int query_main(int argc, char **argv)
     if (ctx.count == 0 && !ctx.json) {
         kw_cli_warn("no indicators found");
     }
+    kw_store_stats st;
+    if (kw_store_stats_get(n.store, &st) == KW_ERR_OK && st.queued > 0) {
+        kw_cli_warn("%llu received entr%s not indexed yet and not searched (kawan run indexes "
+                    "them)",
+            (unsigned long long)st.queued, st.queued == 1 ? "y is" : "ies are");
+    }
     ret = KW_CLI_OK;
 out:
     kw_cli_node_close(&n);

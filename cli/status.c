@@ -15,7 +15,9 @@ static const char usage[]
       "size), each feed held (origin and highest seq), detected forks and the roster size.\n"
       "\n"
       "  --json    one JSON object: node_id, name, dir, indicators, versions, entries,\n"
-      "            withheld, sealed_unread, feeds (node id -> highest seq), feed_names\n"
+      "            withheld, sealed_unread, unreadable (payloads ours to read that do\n"
+      "            not decode), queued (entries stored but not indexed yet: the daemon\n"
+      "            indexes them), feeds (node id -> highest seq), feed_names\n"
       "            (node id -> name), forks, forked (node ids), store_bytes, roster,\n"
       "            daemon (whether kawan run is up), listen, and peers: name, node_id,\n"
       "            address, connected, since, last_error, lag (entries the peer is known\n"
@@ -91,6 +93,8 @@ static int print_json(kw_cli_node *n, const kw_store_stats *st, const kw_head *h
     json_object_set_new(o, "entries", json_integer((json_int_t)st->entries));
     json_object_set_new(o, "withheld", json_integer((json_int_t)st->withheld));
     json_object_set_new(o, "sealed_unread", json_integer((json_int_t)st->sealed_unread));
+    json_object_set_new(o, "unreadable", json_integer((json_int_t)st->unreadable));
+    json_object_set_new(o, "queued", json_integer((json_int_t)st->queued));
     for (size_t i = 0; i < n_heads; i++) {
         const char *name = kw_cli_name_of(n, heads[i].origin);
         kw_id_encode(text, heads[i].origin);
@@ -182,9 +186,16 @@ static void print_text(kw_cli_node *n, const kw_store_stats *st, const kw_head *
     printf("directory    %s\n", n->dir);
     printf("indicators   %llu current (%llu versions)\n", (unsigned long long)st->indicators,
         (unsigned long long)st->versions);
-    printf("entries      %llu (%llu withheld, %llu sealed and unreadable here)\n",
+    printf("entries      %llu (%llu withheld, %llu sealed and unreadable here",
         (unsigned long long)st->entries, (unsigned long long)st->withheld,
         (unsigned long long)st->sealed_unread);
+    if (st->unreadable > 0) {
+        printf(", %llu not decodable", (unsigned long long)st->unreadable);
+    }
+    if (st->queued > 0) {
+        printf(", %llu waiting for the index", (unsigned long long)st->queued);
+    }
+    printf(")\n");
     printf("store        %s\n", size);
     printf("roster       %zu member%s\n", roster, roster == 1 ? "" : "s");
     printf("forks        %llu\n", (unsigned long long)st->forks);

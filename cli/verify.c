@@ -28,10 +28,12 @@ int verify_main(int argc, char **argv)
         ret = kw_cli_error("verify could not check the store in %s: %s", n.dir, kw_strerror(rc));
         goto out;
     }
-    printf("checked %llu entries, %llu payloads, %llu indicators: %llu problem%s\n",
-        (unsigned long long)rep.entries, (unsigned long long)rep.payloads,
-        (unsigned long long)rep.indicators, (unsigned long long)rep.problems,
-        rep.problems == 1 ? "" : "s");
+    printf("checked %llu entries, %llu payloads, %llu indicators", (unsigned long long)rep.entries,
+        (unsigned long long)rep.payloads, (unsigned long long)rep.indicators);
+    if (rep.queued > 0) {
+        printf(" (%llu entries waiting for the index)", (unsigned long long)rep.queued);
+    }
+    printf(": %llu problem%s\n", (unsigned long long)rep.problems, rep.problems == 1 ? "" : "s");
     if (rep.problems > 0) {
         rep.first_problem[sizeof(rep.first_problem) - 1] = '\0';
         ret = kw_cli_error("verify found %llu problem%s in %s; the first: %s",

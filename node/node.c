@@ -277,6 +277,7 @@ static void stop(kw_node *n, const char *why)
         kw__conn_close(c, NULL, 0);
     }
     kw__control_close_all(n);
+    kw__indexer_stop(n);
     uv_close((uv_handle_t *)&n->listener, NULL);
     uv_close((uv_handle_t *)&n->tick, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
@@ -419,6 +420,9 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     n->next_anti_entropy_ms = kw__now_ms(n) + n->opts.anti_entropy_ms;
+    if (kw__indexer_start(n) != KW_ERR_OK) {
+        kw_log_warn("no index thread: received entries are indexed as they are stored", NULL);
+    }
     {
         char idt[KW_ID_TEXT_LEN];
         kw_id_encode(idt, n->self);
@@ -432,6 +436,7 @@ out:
     if (loop_open) {
         /* Let close callbacks run, then release the loop. */
         uv_run(&n->loop, UV_RUN_DEFAULT);
+        kw__indexer_free(n);
         uv_loop_close(&n->loop);
     }
     for (size_t i = 0; i < n->n_peers; i++) {

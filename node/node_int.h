@@ -28,6 +28,7 @@
 
 struct kw_node;
 struct kw_peer_state;
+typedef struct kw__indexer kw__indexer;
 
 typedef enum conn_state {
     CONN_CONNECTING = 0,
@@ -138,6 +139,7 @@ typedef struct kw_node {
      * again: `kawan status` shows it, since replication stalls meanwhile. */
     char store_error[160];
     uint64_t store_error_ms;
+    struct kw__indexer *indexer; /* NULL: received entries are indexed as they are stored */
     bool stopping;
 } kw_node;
 
@@ -169,6 +171,13 @@ void kw__sync_new_entries(kw_node *n, const uint8_t origin[static 32], uint64_t 
 void kw__sync_anti_entropy(kw_node *n);
 void kw__sync_tick(kw_node *n, uint64_t now);
 kw__origin_state *kw__origin_state_get(kw_peer_state *p, const uint8_t origin[static 32]);
+
+/* indexer.c: the thread that indexes what the loop thread stored unindexed. */
+kw_err kw__indexer_start(kw_node *n);
+/* Entries were queued; catching_up: by a batch we asked for, so indexing waits a little. */
+void kw__indexer_kick(kw_node *n, bool catching_up);
+void kw__indexer_stop(kw_node *n);      /* from the loop thread, as the daemon stops */
+void kw__indexer_free(kw_node *n);      /* once the loop has run its close callbacks */
 
 /* control.c */
 kw_err kw__control_listen(kw_node *n);

@@ -552,7 +552,12 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     if ((r = calloc(m->n_entries, sizeof(*r))) == NULL) {
         return;
     }
-    kw_err rc = kw_store_ingest(n->store, n->id, m->entries, m->n_entries, r);
+    /* What a peer pushes as it is published is indexed at once, so it can be found (and
+     * `kawan tail` shows it) as soon as it is here. What we asked for (a catch-up) is stored
+     * first and indexed by the index thread behind it: see node/indexer.c. */
+    bool defer = n->indexer != NULL && !m->push;
+    kw_err rc = defer ? kw_store_ingest_deferred(n->store, n->id, m->entries, m->n_entries, r)
+                      : kw_store_ingest(n->store, n->id, m->entries, m->n_entries, r);
     if (rc != KW_ERR_OK) {
         kw_log_error("storing received entries failed", "peer=%s err=\"%s\"", p->info.name,
             kw_strerror(rc));
@@ -623,6 +628,9 @@ static void on_entries(kw__conn *c, const kw_msg *m)
     kw_log_debug("entries received", "peer=%s entries=%zu new=%zu push=%d", p->info.name,
         m->n_entries, fresh, m->push ? 1 : 0);
     if (fresh > 0) {
+        if (defer) {
+            kw__indexer_kick(n, true);
+        }
         n->store_error[0] = '\0'; /* storing works again */
         kw__heads_refresh(n, p);
     } else if (m->push && bad == NULL && p->eager && c->state == CONN_UP) {

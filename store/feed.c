@@ -1072,13 +1072,19 @@ out:
 }
 
 /* Opens (when sealed and addressed to us) and decodes a payload. *b is NULL when the payload
- * is sealed and not for us. */
+ * is sealed and not for us. *unreadable: the payload is plaintext or opened, but does not
+ * decode (the error is then not the machine's, as running out of memory would be). */
 static kw_err payload_bundle(const kw_header *h, const uint8_t *payload, size_t len,
-    const kw_identity *me, kw_bundle **b)
+    const kw_identity *me, kw_bundle **b, bool *unreadable)
 {
+    kw_err rc;
+
     *b = NULL;
+    *unreadable = false;
     if (!(h->flags & KW_ENTRY_FLAG_SEALED)) {
-        return kw_bundle_decode(b, payload, len);
+        rc = kw_bundle_decode(b, payload, len);
+        *unreadable = rc != KW_ERR_OK && rc != KW_ERR_NOMEM;
+        return rc;
     }
     if (me == NULL) {
         return KW_ERR_NOKEY;
@@ -1087,13 +1093,14 @@ static kw_err payload_bundle(const kw_header *h, const uint8_t *payload, size_t 
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     (void)kw_seal_ad(ad, h->origin, h->seq, h->tlp);
-    kw_err rc = kw_seal_open(payload, len, ad, sizeof(ad), kw_identity_x25519_pk(me),
+    rc = kw_seal_open(payload, len, ad, sizeof(ad), kw_identity_x25519_pk(me),
         kw_identity_x25519_sk(me), &plain, &plain_len);
     if (rc != KW_ERR_OK) {
         return rc;
     }
     rc = kw_bundle_decode(b, plain, plain_len);
     sodium_free(plain);
+    *unreadable = rc != KW_ERR_OK && rc != KW_ERR_NOMEM;
     return rc;
 }
 
@@ -1153,12 +1160,14 @@ static const uint8_t *plain_payload(const kw_header *h, const uint8_t *payload)
 typedef struct ingest_prep {
     kw_err check; /* kw_entry_check */
     kw_header h;
-    bool decoded; /* a plaintext payload came and the check passed: */
+    bool decoded; /* a plaintext payload came, the check passed, and it is indexed now: */
     kw_err decode; /* payload_bundle's result */
+    bool unreadable;
     kw_bundle *b;
 } ingest_prep;
 
-static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, ingest_prep *pp)
+static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, bool defer,
+    ingest_prep *pp)
 {
     memset(pp, 0, sizeof(*pp));
     if (w->hdr_len > KW_HEADER_MAX) {
@@ -1166,8 +1175,10 @@ static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, ingest_
         return;
     }
     pp->check = kw_entry_check(&pp->h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len);
-    if (pp->check == KW_ERR_OK && w->payload != NULL && !(pp->h.flags & KW_ENTRY_FLAG_SEALED)) {
-        pp->decode = payload_bundle(&pp->h, w->payload, w->payload_len, me, &pp->b);
+    if (!defer && pp->check == KW_ERR_OK && w->payload != NULL
+        && !(pp->h.flags & KW_ENTRY_FLAG_SEALED)) {
+        pp->decode = payload_bundle(&pp->h, w->payload, w->payload_len, me, &pp->b,
+            &pp->unreadable);
         pp->decoded = true;
     }
 }
@@ -1183,6 +1194,7 @@ static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, ingest_
 typedef struct prep_pool {
     const kw_wire_entry *entries;
     const kw_identity *me;
+    bool defer;
     ingest_prep *preps;
     bool *done;
     size_t n;
@@ -1201,7 +1213,7 @@ static bool prep_take(prep_pool *pl)
     if (i >= pl->n) {
         return false;
     }
-    prepare_entry(&pl->entries[i], pl->me, &pl->preps[i]);
+    prepare_entry(&pl->entries[i], pl->me, pl->defer, &pl->preps[i]);
     pthread_mutex_lock(&pl->mu);
     pl->done[i] = true;
     pthread_cond_broadcast(&pl->cv);
@@ -1224,11 +1236,12 @@ static void *prep_worker(void *arg)
 }
 
 static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries, size_t n,
-    const kw_identity *me)
+    const kw_identity *me, bool defer)
 {
     memset(pl, 0, sizeof(*pl));
     pl->entries = entries;
     pl->me = me;
+    pl->defer = defer;
     pl->n = n;
     atomic_init(&pl->next, 0);
     if ((pl->preps = calloc(n ? n : 1, sizeof(*pl->preps))) == NULL
@@ -1291,20 +1304,111 @@ static void prep_end(prep_pool *pl)
 
 /* The entry's payload, opened and decoded (taken from pp when it was decoded beforehand). */
 static kw_err entry_bundle(const kw_wire_entry *w, const kw_identity *me, ingest_prep *pp,
-    kw_bundle **b)
+    kw_bundle **b, bool *unreadable)
 {
     if (!pp->decoded) {
-        return payload_bundle(&pp->h, w->payload, w->payload_len, me, b);
+        return payload_bundle(&pp->h, w->payload, w->payload_len, me, b, unreadable);
     }
     *b = pp->b;
     pp->b = NULL;
+    *unreadable = pp->unreadable;
     return pp->decode;
 }
 
-static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
+static void warn_unreadable(const kw_header *h)
+{
+    char who[13];
+    kw_id_short(who, h->origin);
+    kw_log_warn("entry kept unreadable: its payload does not decode", "origin=%s seq=%llu",
+        who, (unsigned long long)h->seq);
+}
+
+/*
+ * What a received payload (w->payload, not NULL) makes of its entry: the entry's flags, and
+ * the bundle to index now (*b; NULL when there is none to index now). defer: a plaintext
+ * payload is stored and queued for kw_store_index_queued (*queue) instead of decoded here.
+ * A payload that is plaintext or opens, but does not decode, is kept unreadable: its entry
+ * is signed and chained, so refusing it would stall the feed behind it for everyone.
+ * Returns the error that rejects the entry, or KW_ERR_OK.
+ */
+static kw_err payload_take(const kw_wire_entry *w, const kw_identity *me, ingest_prep *pp,
+    bool defer, uint8_t *flags, kw_bundle **b, bool *queue)
+{
+    const kw_header *h = &pp->h;
+    bool unreadable = false;
+
+    *b = NULL;
+    *queue = false;
+    if (defer && !(h->flags & KW_ENTRY_FLAG_SEALED)) {
+        *flags = KW__ENT_HELD;
+        *queue = true;
+        return KW_ERR_OK;
+    }
+    kw_err rc = entry_bundle(w, me, pp, b, &unreadable);
+    if (rc == KW_ERR_OK) {
+        *flags = KW__ENT_HELD | KW__ENT_INDEXED;
+        return KW_ERR_OK;
+    }
+    if (unreadable) {
+        warn_unreadable(h);
+        *flags = KW__ENT_HELD | KW__ENT_UNREADABLE;
+        return KW_ERR_OK;
+    }
+    if (rc == KW_ERR_NOKEY || (rc == KW_ERR_CRYPTO && h->tlp != KW_TLP_RED && me != NULL)) {
+        /* Not addressed to us. RED must never rest here, not even as ciphertext; AMBER
+         * ciphertext is kept so we can relay it. A payload that does not open with a slot
+         * of ours is treated as not ours: the ciphertext is all we can check. */
+        if (rc == KW_ERR_CRYPTO) {
+            kw_log_warn("sealed payload failed to open with our slot", NULL);
+        }
+        *flags = h->tlp == KW_TLP_RED ? KW__ENT_WITHHELD : KW__ENT_HELD | KW__ENT_SEALED;
+        return KW_ERR_OK;
+    }
+    return rc;
+}
+
+/* The counters an entry's flags change, as it is stored (sign 1) or stops being so (-1). */
+static void count_flags(kw_store *s, MDB_txn *txn, uint8_t flags, int sign)
+{
+    if (flags & KW__ENT_WITHHELD) {
+        kw__counter_add(s, txn, "n_withheld", sign);
+    }
+    if (flags & KW__ENT_SEALED) {
+        kw__counter_add(s, txn, "n_sealed", sign);
+    }
+    if (flags & KW__ENT_UNREADABLE) {
+        kw__counter_add(s, txn, "n_unreadable", sign);
+    }
+}
+
+/* Puts the entry under key on the index queue, after every entry queued before. */
+static kw_err queue_put(kw_store *s, MDB_txn *txn, const uint8_t key[static 40])
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint8_t qk[8];
+    uint64_t next = 1;
+    kw_err rc = kw__mdb_err(mdb_cursor_open(txn, s->index_queue, &cur), "cursor");
+
+    if (rc != KW_ERR_OK) {
+        return rc;
+    }
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
+        next = kw__get64(k.mv_data) + 1;
+    }
+    kw__put64(qk, next);
+    k = (MDB_val){ 8, qk };
+    v = (MDB_val){ 40, (void *)key };
+    rc = kw__mdb_err(mdb_cursor_put(cur, &k, &v, MDB_APPEND), "index_queue_put");
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me, bool defer,
     const kw_wire_entry *w, ingest_prep *pp, uint64_t now, kw_buf *scratch,
     kw_ingest_result *r)
 {
+    bool queue = false;
     kw_header h;
     kw_head head;
     uint8_t key[40], eid[32];
@@ -1382,38 +1486,32 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
             r->err = KW_ERR_OK;
             return KW_ERR_OK;
         }
-        rc = entry_bundle(w, me, pp, &b);
-        if (rc == KW_ERR_NOKEY && h.tlp == KW_TLP_RED) {
+        uint8_t got = 0;
+        if ((rc = payload_take(w, me, pp, defer, &got, &b, &queue)) != KW_ERR_OK) {
+            r->err = rc;
+            return KW_ERR_OK;
+        }
+        if (got & KW__ENT_WITHHELD) {
+            /* RED not addressed to us: nothing here may change. */
             r->status = KW_INGEST_HELD;
             r->err = KW_ERR_OK;
             return KW_ERR_OK;
         }
-        if (rc != KW_ERR_OK && rc != KW_ERR_NOKEY) {
-            r->err = rc;
-            return KW_ERR_OK;
-        }
         uint8_t nv[KW__ENT_HDR_OFF + KW_HEADER_MAX];
         memcpy(nv, held, v.mv_size);
-        nv[0] = (uint8_t)((flags & ~KW__ENT_WITHHELD) | KW__ENT_HELD);
-        if (b == NULL) {
-            nv[0] |= KW__ENT_SEALED;
-        } else {
-            nv[0] |= KW__ENT_INDEXED;
-        }
+        nv[0] = (uint8_t)((flags & ~KW__ENT_WITHHELD) | got);
         MDB_val vv = { v.mv_size, nv }, pv = { w->payload_len, (void *)w->payload };
         if ((rc = kw__mdb_err(mdb_put(txn, s->entries, &k, &vv, 0), "entries_put"))
                 != KW_ERR_OK
             || (rc = kw__mdb_err(mdb_put(txn, s->payloads, &k, &pv, 0), "payloads_put"))
-                != KW_ERR_OK) {
+                != KW_ERR_OK
+            || (queue && (rc = queue_put(s, txn, key)) != KW_ERR_OK)) {
             kw_bundle_free(b);
             return rc;
         }
-        if (flags & KW__ENT_WITHHELD) {
-            kw__counter_add(s, txn, "n_withheld", -1);
-        }
-        if (b == NULL) {
-            kw__counter_add(s, txn, "n_sealed", 1);
-        } else {
+        count_flags(s, txn, flags & KW__ENT_WITHHELD, -1);
+        count_flags(s, txn, got, 1);
+        if (b != NULL) {
             rc = index_bundle(s, txn, &h, b, plain_payload(&h, w->payload), held_recv_ms,
                 scratch, &r->indicators);
             kw_bundle_free(b);
@@ -1441,31 +1539,16 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
         r->err = KW_ERR_CHAIN;
         return KW_ERR_OK;
     }
-    uint8_t flags = 0;
+    uint8_t flags = KW__ENT_WITHHELD;
     const uint8_t *payload = w->payload;
     if (payload != NULL) {
-        rc = entry_bundle(w, me, pp, &b);
-        if (rc == KW_ERR_NOKEY || (rc == KW_ERR_CRYPTO && h.tlp != KW_TLP_RED && me != NULL)) {
-            /* Not addressed to us. RED must never rest here, not even as ciphertext; AMBER
-             * ciphertext is kept so we can relay it. A payload that does not open with a
-             * slot of ours is treated as not ours: the ciphertext is all we can check. */
-            if (rc == KW_ERR_CRYPTO) {
-                kw_log_warn("sealed payload failed to open with our slot", NULL);
-            }
-            if (h.tlp == KW_TLP_RED) {
-                payload = NULL;
-                flags = KW__ENT_WITHHELD;
-            } else {
-                flags = KW__ENT_HELD | KW__ENT_SEALED;
-            }
-        } else if (rc != KW_ERR_OK) {
+        if ((rc = payload_take(w, me, pp, defer, &flags, &b, &queue)) != KW_ERR_OK) {
             r->err = rc;
             return KW_ERR_OK;
-        } else {
-            flags = KW__ENT_HELD | KW__ENT_INDEXED;
         }
-    } else {
-        flags = KW__ENT_WITHHELD;
+        if (flags & KW__ENT_WITHHELD) {
+            payload = NULL;
+        }
     }
     rc = put_entry(s, txn, &h, w->hdr, w->hdr_len, w->sig, eid, flags, now, payload,
         w->payload_len);
@@ -1473,16 +1556,14 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
         rc = index_bundle(s, txn, &h, b, plain_payload(&h, payload), now, scratch,
             &r->indicators);
     }
+    if (rc == KW_ERR_OK && queue) {
+        rc = queue_put(s, txn, key);
+    }
     kw_bundle_free(b);
     if (rc != KW_ERR_OK) {
         return rc;
     }
-    if (flags & KW__ENT_WITHHELD) {
-        kw__counter_add(s, txn, "n_withheld", 1);
-    }
-    if (flags & KW__ENT_SEALED) {
-        kw__counter_add(s, txn, "n_sealed", 1);
-    }
+    count_flags(s, txn, flags, 1);
     head.seq = h.seq;
     memcpy(head.id, eid, 32);
     if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {
@@ -1493,8 +1574,8 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me,
     return KW_ERR_OK;
 }
 
-kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
-    size_t n, kw_ingest_result *results)
+static kw_err ingest_batch(kw_store *s, const kw_identity *me, bool defer,
+    const kw_wire_entry *entries, size_t n, kw_ingest_result *results)
 {
     MDB_txn *txn = NULL;
     kw_buf scratch = { 0 };
@@ -1506,12 +1587,12 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
     }
     kw__wtxn_reset(s);
     prep_pool pl;
-    if ((rc = prep_start(&pl, entries, n, me)) != KW_ERR_OK) {
+    if ((rc = prep_start(&pl, entries, n, me, defer)) != KW_ERR_OK) {
         mdb_txn_abort(txn);
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = ingest_one(s, txn, me, &entries[i], prep_get(&pl, i), now, &scratch,
+        if ((rc = ingest_one(s, txn, me, defer, &entries[i], prep_get(&pl, i), now, &scratch,
                  &results[i]))
             != KW_ERR_OK) {
             prep_end(&pl);
@@ -1529,6 +1610,264 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
         return rc;
     }
     return kw__commit(s, txn);
+}
+
+kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
+    size_t n, kw_ingest_result *results)
+{
+    return ingest_batch(s, me, false, entries, n, results);
+}
+
+kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
+    const kw_wire_entry *entries, size_t n, kw_ingest_result *results)
+{
+    return ingest_batch(s, me, true, entries, n, results);
+}
+
+/* ---- The index queue ---- */
+
+/* One queued entry, read and decoded before the write transaction. */
+typedef struct queued {
+    uint8_t qkey[8];
+    uint8_t key[40]; /* feed key */
+    kw_header h;
+    bool index;      /* held, not indexed yet, and its header decodes */
+    kw_err decode;   /* payload_bundle's result, when index */
+    bool unreadable;
+    kw_bundle *b;
+} queued;
+
+/* Entries of the queue indexed in one write transaction, at most, and the payload bytes
+ * read for one at most (bounding the decoded bundles held at once). */
+#define QUEUE_BATCH 32u
+#define QUEUE_BYTES (8u << 20)
+
+/* A batch of the queue, read and decoded. */
+typedef struct qbatch {
+    queued q[QUEUE_BATCH];
+    size_t n;
+    kw_err rc;
+    /* what to read: */
+    kw_store *s;
+    const kw_identity *me;
+    uint8_t after[8]; /* the queue key to read after (with has_after) */
+    bool has_after;
+    size_t max;
+} qbatch;
+
+static void qbatch_clear(qbatch *qb)
+{
+    for (size_t i = 0; i < qb->n; i++) {
+        kw_bundle_free(qb->q[i].b);
+    }
+    qb->n = 0;
+}
+
+/* Reads qb->max queued entries at most, oldest first (after qb->after), and decodes their
+ * payloads, in a read transaction: nothing of this needs the write lock. */
+static void queue_read(qbatch *qb)
+{
+    kw_store *s = qb->s;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t bytes = 0;
+    int mrc;
+
+    qb->n = 0;
+    if ((qb->rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "txn_begin"))
+        != KW_ERR_OK) {
+        return;
+    }
+    if ((qb->rc = kw__mdb_err(mdb_cursor_open(txn, s->index_queue, &cur), "cursor"))
+        != KW_ERR_OK) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    k = (MDB_val){ 8, qb->after };
+    if (!qb->has_after) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    } else if ((mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) == 0 && k.mv_size == 8
+        && memcmp(k.mv_data, qb->after, 8) == 0) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    for (; mrc == 0 && qb->n < qb->max && bytes < QUEUE_BYTES;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        queued *e = &qb->q[qb->n];
+        MDB_val ek, ev, pv;
+        memset(e, 0, sizeof(*e));
+        if (k.mv_size != 8 || v.mv_size != 40) {
+            qb->rc = KW_ERR_STORE;
+            break;
+        }
+        memcpy(e->qkey, k.mv_data, 8);
+        memcpy(e->key, v.mv_data, 40);
+        qb->n++;
+        ek = (MDB_val){ 40, e->key };
+        if (mdb_get(txn, s->entries, &ek, &ev) != 0 || ev.mv_size < KW__ENT_HDR_OFF) {
+            continue; /* gone or damaged: the write transaction drops it from the queue */
+        }
+        const uint8_t *rec = ev.mv_data;
+        if ((rec[0] & (KW__ENT_HELD | KW__ENT_INDEXED | KW__ENT_UNREADABLE)) != KW__ENT_HELD
+            || kw_header_decode(&e->h, rec + KW__ENT_HDR_OFF, ev.mv_size - KW__ENT_HDR_OFF)
+                != KW_ERR_OK
+            || mdb_get(txn, s->payloads, &ek, &pv) != 0) {
+            continue;
+        }
+        e->index = true;
+        bytes += pv.mv_size;
+        e->decode = payload_bundle(&e->h, pv.mv_data, pv.mv_size, qb->me, &e->b,
+            &e->unreadable);
+        if (e->decode == KW_ERR_NOMEM) {
+            qb->rc = KW_ERR_NOMEM;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+}
+
+static void *queue_read_thread(void *arg)
+{
+    queue_read(arg);
+    return NULL;
+}
+
+/* Indexes one queued entry (read by queue_read) and takes it off the queue. */
+static kw_err queue_index_one(kw_store *s, MDB_txn *txn, queued *e, kw_buf *scratch,
+    kw_indexed *out)
+{
+    MDB_val qk = { 8, e->qkey }, qv, ek = { 40, e->key }, ev, pv;
+    kw_err rc;
+
+    memset(out, 0, sizeof(*out));
+    memcpy(out->origin, e->key, 32);
+    out->seq = kw__get64(e->key + 32);
+    if (mdb_get(txn, s->index_queue, &qk, &qv) != 0) {
+        return KW_ERR_OK; /* indexed meanwhile by another process */
+    }
+    if ((rc = kw__mdb_err(mdb_del(txn, s->index_queue, &qk, NULL), "index_queue_del"))
+        != KW_ERR_OK) {
+        return rc;
+    }
+    /* Read again: only the write transaction's view counts. */
+    if (!e->index || mdb_get(txn, s->entries, &ek, &ev) != 0 || ev.mv_size < KW__ENT_HDR_OFF
+        || ev.mv_size > KW__ENT_HDR_OFF + KW_HEADER_MAX
+        || (((const uint8_t *)ev.mv_data)[0] & (KW__ENT_HELD | KW__ENT_INDEXED
+                | KW__ENT_UNREADABLE)) != KW__ENT_HELD
+        || mdb_get(txn, s->payloads, &ek, &pv) != 0) {
+        return KW_ERR_OK;
+    }
+    uint8_t nv[KW__ENT_HDR_OFF + KW_HEADER_MAX];
+    memcpy(nv, ev.mv_data, ev.mv_size);
+    if (e->decode != KW_ERR_OK) {
+        /* A sealed payload is never queued; one that is not ours stays as it is. */
+        if (!e->unreadable) {
+            return KW_ERR_OK;
+        }
+        warn_unreadable(&e->h);
+        nv[0] |= KW__ENT_UNREADABLE;
+        count_flags(s, txn, KW__ENT_UNREADABLE, 1);
+        out->unreadable = true;
+    } else {
+        rc = index_bundle(s, txn, &e->h, e->b, plain_payload(&e->h, pv.mv_data),
+            kw__get64(nv + 1), scratch, &out->indicators);
+        if (rc != KW_ERR_OK) {
+            return rc;
+        }
+        nv[0] |= KW__ENT_INDEXED;
+    }
+    MDB_val vv = { ev.mv_size, nv };
+    return kw__mdb_err(mdb_put(txn, s->entries, &ek, &vv, 0), "entries_put");
+}
+
+/* Indexes a batch in one write transaction; out[i] for qb->q[i]. */
+static kw_err queue_write(kw_store *s, qbatch *qb, kw_indexed *out)
+{
+    MDB_txn *txn = NULL;
+    kw_buf scratch = { 0 };
+    kw_err rc;
+
+    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+        return rc;
+    }
+    kw__wtxn_reset(s);
+    for (size_t i = 0; i < qb->n && rc == KW_ERR_OK; i++) {
+        rc = queue_index_one(s, txn, &qb->q[i], &scratch, &out[i]);
+    }
+    kw_buf_free(&scratch);
+    if (rc == KW_ERR_OK) {
+        rc = kw__vbatch_flush(s, txn);
+    }
+    if (rc != KW_ERR_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return kw__commit(s, txn);
+}
+
+kw_err kw_store_index_queued(kw_store *s, const kw_identity *me, size_t max, kw_indexed_cb cb,
+    void *ctx, size_t *done)
+{
+    qbatch *qb[2] = { NULL, NULL };
+    kw_indexed out[QUEUE_BATCH];
+    size_t left = max;
+    kw_err rc = KW_ERR_OK;
+
+    *done = 0;
+    if (s->rdonly) {
+        return KW_ERR_PERM;
+    }
+    if (!s->has_queue || max == 0) {
+        return KW_ERR_OK;
+    }
+    if ((qb[0] = calloc(1, sizeof(*qb[0]))) == NULL
+        || (qb[1] = calloc(1, sizeof(*qb[1]))) == NULL) {
+        free(qb[0]);
+        return KW_ERR_NOMEM;
+    }
+    qb[0]->s = qb[1]->s = s;
+    qb[0]->me = qb[1]->me = me;
+    qb[0]->max = left < QUEUE_BATCH ? left : QUEUE_BATCH;
+    queue_read(qb[0]);
+    /* The next batch is read and decoded on a second thread while this one is written. */
+    for (int cur = 0; qb[cur]->rc == KW_ERR_OK && qb[cur]->n > 0; cur ^= 1) {
+        qbatch *now = qb[cur], *next = qb[cur ^ 1];
+        pthread_t th;
+        bool ahead = false;
+        left -= now->n;
+        if (left > 0 && now->n == now->max) {
+            memcpy(next->after, now->q[now->n - 1].qkey, 8);
+            next->has_after = true;
+            next->max = left < QUEUE_BATCH ? left : QUEUE_BATCH;
+            next->n = 0;
+            next->rc = KW_ERR_OK;
+            ahead = pthread_create(&th, NULL, queue_read_thread, next) == 0;
+        }
+        rc = queue_write(s, now, out);
+        if (ahead) {
+            pthread_join(th, NULL);
+        }
+        if (rc != KW_ERR_OK) {
+            break;
+        }
+        *done += now->n;
+        if (cb != NULL) {
+            cb(ctx, out, now->n);
+        }
+        qbatch_clear(now);
+        if (!ahead) {
+            break;
+        }
+    }
+    if (rc == KW_ERR_OK) {
+        rc = qb[0]->rc != KW_ERR_OK ? qb[0]->rc : qb[1]->rc;
+    }
+    qbatch_clear(qb[0]);
+    qbatch_clear(qb[1]);
+    free(qb[0]);
+    free(qb[1]);
+    return rc;
 }
 
 /* ---- Reading feeds ---- */

@@ -196,9 +196,16 @@ static kw_err env_open(kw_store *s, const char *dir, bool create, bool rdonly)
         { "peer_ids", &s->peer_ids, 0 },
         { "outbox", &s->outbox, 0 },
         { "recipients", &s->recipients, 0 },
+        { "index_queue", &s->index_queue, 0 },
     };
+    s->has_queue = true;
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-        if ((rc = mdb_dbi_open(txn, dbs[i].name, f | dbs[i].flags, dbs[i].dbi)) != 0) {
+        rc = mdb_dbi_open(txn, dbs[i].name, f | dbs[i].flags, dbs[i].dbi);
+        if (rc == MDB_NOTFOUND && dbs[i].dbi == &s->index_queue) {
+            s->has_queue = false;
+            continue; /* read-only, and no entry was ever queued: none is */
+        }
+        if (rc != 0) {
             mdb_txn_abort(txn);
             return rc == MDB_NOTFOUND ? KW_ERR_NOINIT : kw__mdb_err(rc, "dbi_open");
         }
@@ -641,6 +648,10 @@ kw_err kw_store_stats_get(kw_store *s, kw_store_stats *out)
     }
     out->withheld = kw__counter_get(s, txn, "n_withheld");
     out->sealed_unread = kw__counter_get(s, txn, "n_sealed");
+    out->unreadable = kw__counter_get(s, txn, "n_unreadable");
+    if (s->has_queue && mdb_stat(txn, s->index_queue, &st) == 0) {
+        out->queued = st.ms_entries;
+    }
     mdb_txn_abort(txn);
     snprintf(path, sizeof(path), "%s/store/data.mdb", s->dir);
     if (stat(path, &fst) == 0) {

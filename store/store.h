@@ -148,7 +148,7 @@ typedef struct kw_wire_entry {
 
 /* Per-entry outcome of kw_store_ingest. */
 typedef enum kw_ingest_status {
-    KW_INGEST_STORED = 0,   /* new entry stored (and indexed when readable) */
+    KW_INGEST_STORED = 0,   /* new entry stored (and indexed when readable, or queued) */
     KW_INGEST_HELD = 1,     /* already held (same entry id): nothing to do */
     KW_INGEST_UPGRADED = 2, /* held as header only before; payload added now */
     KW_INGEST_REJECTED = 3, /* failed a check: see err */
@@ -166,18 +166,54 @@ typedef struct kw_ingest_result {
 } kw_ingest_result;
 
 /*
- * Verifies and stores a batch of received entries in ONE write transaction. Each entry is
- * checked before it is stored: origin in the roster (or the node itself), header, signature,
- * prev chain against the stored feed (entries of one batch may chain to each other),
- * payload length and hash, and a decodable payload (opened first when sealed and this node
- * is a recipient). A failing entry is not stored and does not stop the others; results[i]
- * says what happened to entries[i]. Returns an error only when the transaction itself
- * fails (then nothing of the batch is stored).
+ * Verifies, stores and indexes a batch of received entries in ONE write transaction. Each
+ * entry is checked before it is stored: origin in the roster (or the node itself), header,
+ * signature, prev chain against the stored feed (entries of one batch may chain to each
+ * other), payload length and hash. A failing entry is not stored and does not stop the
+ * others; results[i] says what happened to entries[i]. The payload is then opened (when
+ * sealed and this node is a recipient) and decoded: a payload this node may read that does
+ * not decode is kept, marked unreadable (kw_store_stats unreadable), and indexes nothing,
+ * since its entry is signed and chained, and refusing it would stall the origin's feed
+ * behind it. Returns an error only when the transaction itself fails (then nothing of the
+ * batch is stored).
  * me: the node's identity, to open sealed payloads addressed to it (may be NULL: then
  * sealed payloads are stored unopened).
  */
 kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
     size_t n, kw_ingest_result *results);
+
+/*
+ * kw_store_ingest, storing without indexing: an entry with a plaintext payload is checked
+ * (roster, header, signature, chain, payload hash) and stored as above, but its payload is
+ * neither decoded nor indexed here; the entry goes on the index queue instead, for
+ * kw_store_index_queued (its result's indicators is 0). This is what the daemon does: a
+ * transaction then holds little more than the payload bytes, and the network is not held up
+ * by the index. Sealed payloads are opened and indexed at once, as kw_store_ingest does.
+ */
+kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
+    const kw_wire_entry *entries, size_t n, kw_ingest_result *results);
+
+/* What kw_store_index_queued made of one queued entry. */
+typedef struct kw_indexed {
+    uint8_t origin[32];
+    uint64_t seq;
+    uint32_t indicators; /* indicators indexed from it */
+    bool unreadable;     /* its payload did not decode: kept, and indexes nothing */
+} kw_indexed;
+
+/* Called after each index transaction commits, with what it indexed. */
+typedef void (*kw_indexed_cb)(void *ctx, const kw_indexed *done, size_t n);
+
+/*
+ * Indexes up to max entries of the index queue, oldest first, and takes them off the queue:
+ * a few dozen per write transaction, each batch read and decoded on a second thread while
+ * the one before is written. cb (may be NULL) hears what each transaction indexed. *done
+ * counts the entries taken off the queue (0 when it was empty). An entry whose payload does
+ * not decode is kept and marked unreadable, as kw_store_ingest keeps one. On an error, what
+ * was committed before it stays. A store opened read-only gives KW_ERR_PERM.
+ */
+kw_err kw_store_index_queued(kw_store *s, const kw_identity *me, size_t max, kw_indexed_cb cb,
+    void *ctx, size_t *done);
 
 /* ---- Feeds ---- */
 
@@ -282,6 +318,8 @@ typedef struct kw_store_stats {
     uint64_t forks;
     uint64_t withheld;     /* entries held as header only */
     uint64_t sealed_unread;/* sealed payloads this node cannot open */
+    uint64_t unreadable;   /* payloads held and ours to read that do not decode */
+    uint64_t queued;       /* entries stored, their indicators not indexed yet */
     uint64_t store_bytes;  /* size of the data file */
 } kw_store_stats;
 
@@ -291,6 +329,7 @@ typedef struct kw_verify_report {
     uint64_t entries;
     uint64_t payloads;
     uint64_t indicators;
+    uint64_t queued;     /* entries waiting for the index */
     uint64_t problems;
     char first_problem[256];
 } kw_verify_report;

@@ -16,7 +16,7 @@
 struct kw_store {
     MDB_env *env;
     MDB_dbi meta, entries, payloads, objects, by_value, by_time, heads, forks, peers, peer_ids,
-        outbox, recipients;
+        outbox, recipients, index_queue;
     uint8_t self[32];
     /* Change to the current-indicator counter in the open write transaction; written once
      * by kw__commit rather than once per indicator. Reset when a write transaction begins. */
@@ -33,6 +33,7 @@ struct kw_store {
     uint8_t obj_max[16];
     int obj_max_state;
     bool rdonly;
+    bool has_queue; /* index_queue exists (a store opened read-only may predate it) */
     int schema; /* as read at open, or raised by kw_store_upgrade */
     char dir[4096];
 };
@@ -42,6 +43,7 @@ struct kw_store {
 #define KW__ENT_WITHHELD 0x02u /* header only: payload not ours to hold (RED) or not sent */
 #define KW__ENT_SEALED 0x04u   /* sealed payload this node cannot open */
 #define KW__ENT_INDEXED 0x08u  /* its indicators went through the index */
+#define KW__ENT_UNREADABLE 0x10u /* payload held and readable to us, but it does not decode */
 #define KW__ENT_HDR_OFF (1 + 8 + 32 + 64)
 
 /* objects value: origin(32) | seq(8) | recv_ms(8) | modified(8) | tlp(1) | flags(1) |
@@ -57,6 +59,10 @@ struct kw_store {
  * existed) froze the feed just after its head. */
 #define KW__HEAD_LEN 49
 #define KW__HEAD_LEN_V1 41
+
+/* index_queue key: n(8 BE), one more than the last key when queued; value: the entry's
+ * feed key origin(32) | seq(8). An entry on the queue is held (KW__ENT_HELD) and waits for
+ * kw_store_index_queued; the queue is taken oldest first. */
 
 /* by_value key: type(1) | value, or, for values too long for an LMDB key,
  * type(1) | first 440 bytes | BLAKE2b-128(value) */

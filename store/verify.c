@@ -156,6 +156,44 @@ out:
     return rc;
 }
 
+/* Every index queue record must name a held entry that waits for the index. */
+static kw_err verify_queue(kw_store *s, MDB_txn *txn, kw_verify_report *rep)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int mrc;
+    kw_err rc;
+
+    if (!s->has_queue) {
+        return KW_ERR_OK;
+    }
+    if ((rc = kw__mdb_err(mdb_cursor_open(txn, s->index_queue, &cur), "cursor")) != KW_ERR_OK) {
+        return rc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ev;
+        char who[13];
+        rep->queued++;
+        if (k.mv_size != 8 || v.mv_size != 40) {
+            problem(rep, "index queue record %llu is damaged", (unsigned long long)rep->queued);
+            continue;
+        }
+        kw_id_short(who, v.mv_data);
+        unsigned long long seq = (unsigned long long)kw__get64((const uint8_t *)v.mv_data + 32);
+        if (mdb_get(txn, s->entries, &v, &ev) != 0 || ev.mv_size < 1) {
+            problem(rep, "index queue names origin %s seq %llu, which is not stored", who, seq);
+        } else if ((((const uint8_t *)ev.mv_data)[0] & (KW__ENT_HELD | KW__ENT_INDEXED))
+            != KW__ENT_HELD) {
+            problem(rep, "index queue names origin %s seq %llu, which is %s", who, seq,
+                (((const uint8_t *)ev.mv_data)[0] & KW__ENT_HELD) ? "indexed already"
+                                                                  : "not held");
+        }
+    }
+    mdb_cursor_close(cur);
+    return KW_ERR_OK;
+}
+
 kw_err kw_store_verify(kw_store *s, const kw_identity *me, kw_verify_report *rep)
 {
     MDB_txn *txn = NULL;
@@ -167,8 +205,9 @@ kw_err kw_store_verify(kw_store *s, const kw_identity *me, kw_verify_report *rep
         != KW_ERR_OK) {
         return rc;
     }
-    if ((rc = verify_entries(s, txn, rep)) == KW_ERR_OK) {
-        rc = verify_index(s, txn, rep);
+    if ((rc = verify_entries(s, txn, rep)) == KW_ERR_OK
+        && (rc = verify_index(s, txn, rep)) == KW_ERR_OK) {
+        rc = verify_queue(s, txn, rep);
     }
     mdb_txn_abort(txn);
     return rc;

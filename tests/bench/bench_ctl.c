@@ -6,9 +6,11 @@
  *   bench_ctl stats DIR...
  *       Asks each running daemon for its `stats` (control socket) and prints the sums:
  *       "payload_bytes_received N" and "payload_bytes_new M".
- *   bench_ctl wait DIR COUNT TIMEOUT_S
+ *   bench_ctl wait DIR COUNT TIMEOUT_S [ENTRIES]
  *       Polls the store in DIR (read-only, every 5 ms) until it holds COUNT current
- *       indicators, then prints "seconds S" (from this program's start). Exit 1 on timeout.
+ *       indicators, then prints "seconds S" (from this program's start). With ENTRIES, first
+ *       prints "entries S" when the store holds ENTRIES entries (every one verified and
+ *       committed; their indicators may still wait for the index). Exit 1 on timeout.
  *   bench_ctl prop KAWAN PUBDIR N TIMEOUT_S WATCHDIR...
  *       Follows every WATCHDIR daemon with `tail` on its control socket, then N times:
  *       starts `KAWAN --dir PUBDIR publish --tlp green VALUE` with a fresh value and waits
@@ -90,24 +92,36 @@ static int cmd_wait(int argc, char **argv)
 {
     double t0 = now();
     struct timespec d = { 0, 5 * 1000 * 1000 };
-    unsigned long long want;
+    unsigned long long want, want_entries = 0;
+    bool entries_seen;
     double limit;
     kw_store *s = NULL;
 
-    if (argc != 3) {
+    if (argc != 3 && argc != 4) {
         return 2;
     }
     want = strtoull(argv[1], NULL, 10);
     limit = atof(argv[2]);
+    if (argc == 4) {
+        want_entries = strtoull(argv[3], NULL, 10);
+    }
+    entries_seen = want_entries == 0;
     while (now() - t0 < limit) {
         kw_store_stats st;
         if (s == NULL && kw_store_open(&s, argv[0], KW_STORE_RDONLY) != KW_ERR_OK) {
             s = NULL;
         }
-        if (s != NULL && kw_store_stats_get(s, &st) == KW_ERR_OK && st.indicators >= want) {
-            printf("seconds %.4f\n", now() - t0);
-            kw_store_close(s);
-            return 0;
+        if (s != NULL && kw_store_stats_get(s, &st) == KW_ERR_OK) {
+            if (!entries_seen && st.entries >= want_entries) {
+                printf("entries %.4f\n", now() - t0);
+                fflush(stdout);
+                entries_seen = true;
+            }
+            if (entries_seen && st.indicators >= want) {
+                printf("seconds %.4f\n", now() - t0);
+                kw_store_close(s);
+                return 0;
+            }
         }
         nanosleep(&d, NULL);
     }

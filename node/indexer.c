@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's index thread. Entries a peer sends because we asked for them (a catch-up)
+ * are stored without their index (kw_store_ingest_deferred) and wait on the store's index
+ * queue; this thread decodes and indexes them (kw_store_index_queued) while the loop thread
+ * goes on receiving, checking, storing and relaying. What it indexed goes back to the loop
+ * thread through an async handle, for `kawan tail`. The queue is in the store, so entries a
+ * stopped or killed daemon had not indexed are indexed by the next one.
+ */
+#include "node/node_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bundle/bundle.h"
+#include "crypto/log.h"
+
+/* Entries indexed per call of kw_store_index_queued (a few transactions): between calls the
+ * thread sees whether it is told to stop or to give way. */
+#define INDEX_MAX 128u
+/* While the loop thread stores a catch-up, the index waits: the two would take turns at the
+ * store's one write lock, and the catch-up would slow to the index's pace. The index starts
+ * this long after the last batch of the catch-up was stored. */
+#define QUIET_MS 20u
+/* After a failed index transaction (a full disk, ...), wait this long before trying again. */
+#define RETRY_MS 1000u
+
+struct kw__indexer {
+    kw_node *n;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+    /* under mu: */
+    bool kicked;       /* entries may have been queued since the last look */
+    bool quit;
+    bool async_open;   /* done may be sent to */
+    uint64_t quiet_until_ms;
+    kw_indexed *ready; /* indexed, not yet announced on the loop thread */
+    size_t n_ready;
+    size_t cap_ready;
+    uv_async_t done;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Loop thread: announces what the index thread indexed. */
+static void on_done(uv_async_t *a)
+{
+    kw__indexer *x = a->data;
+    kw_indexed *got;
+    size_t n;
+
+    pthread_mutex_lock(&x->mu);
+    got = x->ready;
+    n = x->n_ready;
+    x->ready = NULL;
+    x->n_ready = x->cap_ready = 0;
+    pthread_mutex_unlock(&x->mu);
+    for (size_t i = 0; i < n; i++) {
+        kw__control_tail_entry(x->n, got[i].origin, got[i].seq);
+    }
+    free(got);
+}
+
+/* Index thread: hands what one transaction indexed to the loop thread. */
+static void hand_over(void *ctx, const kw_indexed *done, size_t n)
+{
+    kw__indexer *x = ctx;
+    pthread_mutex_lock(&x->mu);
+    for (size_t i = 0; i < n && x->async_open; i++) {
+        if (done[i].indicators == 0) {
+            continue;
+        }
+        kw_indexed *r = kw_grow(x->ready, &x->cap_ready, x->n_ready, sizeof(*r), 64);
+        if (r == NULL) {
+            break; /* `kawan tail` misses these; the index has them */
+        }
+        x->ready = r;
+        x->ready[x->n_ready++] = done[i];
+    }
+    if (x->async_open && x->n_ready > 0) {
+        uv_async_send(&x->done);
+    }
+    pthread_mutex_unlock(&x->mu);
+}
+
+/*
+ * Waits, under mu, until there is work (kicked, and no catch-up being stored) or the thread
+ * is told to quit. retry_ms > 0: after a failure, look again after that long even if
+ * nothing new came.
+ */
+static void wait_work(kw__indexer *x, unsigned retry_ms)
+{
+    uint64_t retry_at = retry_ms > 0 ? mono_ms() + retry_ms : 0;
+    while (!x->quit) {
+        uint64_t now = mono_ms(), until = 0;
+        if (x->kicked || (retry_at > 0 && now >= retry_at)) {
+            if (now >= x->quiet_until_ms) {
+                return;
+            }
+            until = x->quiet_until_ms;
+        } else if (retry_at > 0) {
+            until = retry_at;
+        }
+        if (until == 0) {
+            pthread_cond_wait(&x->cv, &x->mu);
+            continue;
+        }
+        struct timespec ts;
+        uint64_t wait_ms = until - now;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)(wait_ms / 1000u);
+        ts.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+    }
+}
+
+static void *index_main(void *arg)
+{
+    kw__indexer *x = arg;
+    unsigned retry_ms = 0;
+
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        wait_work(x, retry_ms);
+        if (x->quit) {
+            break;
+        }
+        x->kicked = false;
+        pthread_mutex_unlock(&x->mu);
+        size_t done = 0;
+        kw_err rc = kw_store_index_queued(x->n->store, x->n->id, INDEX_MAX, hand_over, x, &done);
+        if (rc != KW_ERR_OK) {
+            kw_log_error("indexing received entries failed; trying again", "err=\"%s\"",
+                kw_strerror(rc));
+        }
+        pthread_mutex_lock(&x->mu);
+        retry_ms = rc != KW_ERR_OK ? RETRY_MS : 0;
+        if (rc == KW_ERR_OK && done > 0) {
+            x->kicked = true; /* there may be more */
+        }
+    }
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+static void free_closed(uv_handle_t *h)
+{
+    kw__indexer *x = h->data;
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+    free(x);
+}
+
+kw_err kw__indexer_start(kw_node *n)
+{
+    kw__indexer *x = calloc(1, sizeof(*x));
+    pthread_condattr_t ca;
+
+    if (x == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    x->n = n;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (uv_async_init(&n->loop, &x->done, on_done) != 0) {
+        pthread_mutex_destroy(&x->mu);
+        pthread_cond_destroy(&x->cv);
+        free(x);
+        return KW_ERR_NET;
+    }
+    x->done.data = x;
+    x->async_open = true;
+    x->kicked = true; /* entries a previous daemon left queued */
+    if (pthread_create(&x->th, NULL, index_main, x) != 0) {
+        uv_close((uv_handle_t *)&x->done, free_closed);
+        return KW_ERR_NOMEM;
+    }
+    n->indexer = x;
+    return KW_ERR_OK;
+}
+
+void kw__indexer_kick(kw_node *n, bool catching_up)
+{
+    kw__indexer *x = n->indexer;
+    if (x == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    x->kicked = true;
+    if (catching_up) {
+        x->quiet_until_ms = mono_ms() + QUIET_MS;
+    }
+    pthread_cond_signal(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
+void kw__indexer_stop(kw_node *n)
+{
+    kw__indexer *x = n->indexer;
+    if (x == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    x->quit = true;
+    pthread_cond_signal(&x->cv);
+    if (x->async_open) {
+        x->async_open = false;
+        uv_close((uv_handle_t *)&x->done, NULL);
+    }
+    pthread_mutex_unlock(&x->mu);
+}
+
+void kw__indexer_free(kw_node *n)
+{
+    kw__indexer *x = n->indexer;
+    if (x == NULL) {
+        return;
+    }
+    kw__indexer_stop(n);
+    pthread_join(x->th, NULL); /* after its current transaction */
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+    free(x->ready);
+    free(x);
+    n->indexer = NULL;
+}
