@@ -212,8 +212,9 @@ static void test_versions_in_one_transaction(void **state)
 }
 
 /* Collects the wire form of an origin's feed from one store. */
+#define WIRE_COPY_MAX 64
 typedef struct wire_copy {
-    kw_stored_entry e[16];
+    kw_stored_entry e[WIRE_COPY_MAX];
     size_t n;
 } wire_copy;
 
@@ -226,7 +227,7 @@ static int copy_cb(void *ctx, const kw_stored_entry *e)
         memcpy(w->e[w->n].payload, e->payload, e->payload_len);
     }
     w->n++;
-    return w->n == 16;
+    return w->n == WIRE_COPY_MAX;
 }
 
 static kw_wire_entry wire_of(const kw_stored_entry *e)
@@ -328,6 +329,195 @@ static void test_ingest_checks(void **state)
     }
     kw_store_close(s2);
     kw_identity_free(other);
+    kw_test_rmrf(dir2);
+}
+
+/* What kw_store_index_queued's callback heard, in order. */
+typedef struct heard {
+    uint64_t seq[64];
+    uint32_t indicators;
+    size_t n, calls, unreadable;
+} heard;
+
+static void heard_cb(void *ctx, const kw_indexed *done, size_t n)
+{
+    heard *h = ctx;
+    h->calls++;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(h->n < 64);
+        h->seq[h->n++] = done[i].seq;
+        h->indicators += done[i].indicators;
+        h->unreadable += done[i].unreadable;
+    }
+}
+
+/* The entry after last in f's feed, signed by f, whose payload is not a bundle. */
+static kw_stored_entry undecodable_entry(fixture *f, const kw_stored_entry *last)
+{
+    static const uint8_t junk[] = { 0x93, 0x01, 0x02, 0x03 }; /* msgpack [1,2,3] */
+    kw_stored_entry e = *last;
+    e.h.seq = last->h.seq + 1;
+    e.h.has_prev = true;
+    memcpy(e.h.prev, last->id, 32);
+    e.h.payload_len = sizeof(junk);
+    kw_payload_hash(e.h.payload_hash, junk, sizeof(junk));
+    assert_int_equal(kw_header_encode(&e.h, e.hdr, &e.hdr_len), KW_ERR_OK);
+    kw_entry_sign(f->id, e.sig, e.hdr, e.hdr_len);
+    kw_entry_id(e.id, e.hdr, e.hdr_len, e.sig);
+    e.payload = malloc(sizeof(junk));
+    memcpy(e.payload, junk, sizeof(junk));
+    e.payload_len = sizeof(junk);
+    return e;
+}
+
+/*
+ * A catch-up stored first and indexed behind: entries ingested deferred hold nothing in the
+ * index until kw_store_index_queued takes them off the queue, oldest first, in batches read
+ * ahead; then the store is what indexing at once makes it. A validly signed entry whose
+ * payload is not a bundle is kept, marked unreadable, both ways.
+ */
+static void test_index_queue(void **state)
+{
+    fixture *f = *state;
+    char dir2[256], dir3[256];
+    kw_identity *other = kw_test_identity(9);
+    kw_publish_result res = { 0 };
+    wire_copy w = { 0 };
+    kw_ingest_result r[WIRE_COPY_MAX];
+    kw_store_stats st, st3;
+    kw_verify_report rep;
+    heard h = { 0 };
+    size_t done = 0;
+    enum { N = 40 };
+
+    /* 40 entries; the 40th holds a new version of the first entry's indicator, with a new
+     * value, so the old value must leave the value index. */
+    kw_bundle *first = NULL;
+    for (int i = 0; i < N; i++) {
+        char v1[48], v2[48];
+        snprintf(v1, sizeof(v1), "queue%d-a.example.net", i);
+        snprintf(v2, sizeof(v2), "queue%d-b.example.net", i);
+        const char *vals[] = { v1, v2 };
+        kw_bundle *b = make_bundle(vals, KW_OBS_DOMAIN, i == N - 1 ? 1 : 2);
+        if (i == 0) {
+            first = b;
+            publish(f, b, KW_TLP_GREEN, &res);
+            continue;
+        }
+        if (i == N - 1) {
+            memcpy(b->items[0].id, first->items[0].id, 16);
+            b->items[0].modified = first->items[0].modified + 1000;
+            b->items[0].value = kw_bundle_strdup(b, "queue-renamed.example.net", 25);
+            b->items[0].value_len = 25;
+        }
+        publish(f, b, KW_TLP_GREEN, &res);
+        kw_bundle_free(b);
+    }
+    kw_bundle_free(first);
+    assert_int_equal(kw_store_feed_range(f->s, kw_identity_pk(f->id), 1, 0, true, copy_cb, &w),
+        KW_ERR_OK);
+    assert_int_equal(w.n, N);
+    w.e[N] = undecodable_entry(f, &w.e[N - 1]);
+    w.n = N + 1;
+    assert_int_equal(kw_store_stats_get(f->s, &st), KW_ERR_OK);
+    assert_int_equal(st.indicators, 2 * (N - 1));
+
+    /* Deferred, in batches of 7: every entry stored, nothing indexed. */
+    kw_store *s2 = node_store(dir2, other, "CERT-B");
+    roster_add(s2, "CERT-A", f->id);
+    kw_wire_entry we[WIRE_COPY_MAX];
+    for (size_t i = 0; i < w.n; i++) {
+        we[i] = wire_of(&w.e[i]);
+    }
+    for (size_t i = 0; i < w.n; i += 7) {
+        size_t k = w.n - i < 7 ? w.n - i : 7;
+        assert_int_equal(kw_store_ingest_deferred(s2, other, we + i, k, r), KW_ERR_OK);
+        for (size_t j = 0; j < k; j++) {
+            assert_int_equal(r[j].status, KW_INGEST_STORED);
+            assert_int_equal(r[j].indicators, 0);
+        }
+    }
+    assert_int_equal(kw_store_stats_get(s2, &st), KW_ERR_OK);
+    assert_int_equal(st.entries, N + 1);
+    assert_int_equal(st.queued, N + 1);
+    assert_int_equal(st.indicators, 0);
+    assert_int_equal(query_value(s2, "queue5-a.example.net", true), 0);
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(rep.queued, N + 1);
+    /* Held entries sent again change nothing. */
+    assert_int_equal(kw_store_ingest_deferred(s2, other, we, 3, r), KW_ERR_OK);
+    assert_int_equal(r[2].status, KW_INGEST_HELD);
+
+    /* The queue outlives the process: reopened, it is all still there. */
+    kw_store_close(s2);
+    assert_int_equal(kw_store_open(&s2, dir2, KW_STORE_RDONLY), KW_ERR_OK);
+    assert_int_equal(kw_store_index_queued(s2, other, 100, heard_cb, &h, &done), KW_ERR_PERM);
+    kw_store_close(s2);
+    assert_int_equal(kw_store_open(&s2, dir2, 0), KW_ERR_OK);
+
+    /* Five, oldest first. */
+    assert_int_equal(kw_store_index_queued(s2, other, 5, heard_cb, &h, &done), KW_ERR_OK);
+    assert_int_equal(done, 5);
+    assert_int_equal(h.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(h.seq[i], i + 1);
+    }
+    assert_int_equal(kw_store_stats_get(s2, &st), KW_ERR_OK);
+    assert_int_equal(st.queued, N + 1 - 5);
+    assert_int_equal(st.indicators, 10);
+    assert_int_equal(query_value(s2, "queue4-b.example.net", false), 1);
+    assert_int_equal(query_value(s2, "queue5-a.example.net", false), 0);
+
+    /* The rest: more than one batch, so the next is read while one is written. */
+    assert_int_equal(kw_store_index_queued(s2, other, 1000, heard_cb, &h, &done), KW_ERR_OK);
+    assert_int_equal(done, N + 1 - 5);
+    assert_true(h.calls >= 3);
+    assert_int_equal(h.n, N + 1);
+    for (size_t i = 0; i < h.n; i++) {
+        assert_int_equal(h.seq[i], i + 1);
+    }
+    assert_int_equal(h.unreadable, 1);
+    assert_int_equal(h.indicators, 2 * (N - 1) + 1);
+    assert_int_equal(kw_store_index_queued(s2, other, 1000, heard_cb, &h, &done), KW_ERR_OK);
+    assert_int_equal(done, 0);
+
+    assert_int_equal(kw_store_stats_get(s2, &st), KW_ERR_OK);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.unreadable, 1);
+    assert_int_equal(st.entries, N + 1);
+    assert_int_equal(st.indicators, 2 * (N - 1));
+    assert_int_equal(query_value(s2, "queue-renamed.example.net", false), 1);
+    assert_int_equal(query_value(s2, "queue0-a.example.net", true), 0);
+    assert_int_equal(query_value(s2, "queue38-b.example.net", false), 1);
+    assert_int_equal(kw_store_verify(s2, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+    assert_int_equal(rep.queued, 0);
+    kw_head head;
+    assert_int_equal(kw_store_head(s2, kw_identity_pk(f->id), &head), KW_ERR_OK);
+    assert_int_equal(head.seq, N + 1);
+
+    /* Indexed at once, the same store results; the unreadable entry is kept there too. */
+    kw_store *s3 = node_store(dir3, other, "CERT-C");
+    roster_add(s3, "CERT-A", f->id);
+    assert_int_equal(kw_store_ingest(s3, other, we, w.n, r), KW_ERR_OK);
+    assert_int_equal(r[N].status, KW_INGEST_STORED);
+    assert_int_equal(r[N].indicators, 0);
+    assert_int_equal(kw_store_stats_get(s3, &st3), KW_ERR_OK);
+    assert_int_equal(st3.indicators, st.indicators);
+    assert_int_equal(st3.versions, st.versions);
+    assert_int_equal(st3.unreadable, 1);
+    assert_int_equal(st3.queued, 0);
+    assert_int_equal(kw_store_verify(s3, other, &rep), KW_ERR_OK);
+    assert_int_equal(rep.problems, 0);
+
+    for (size_t i = 0; i < w.n; i++) {
+        kw_stored_entry_clear(&w.e[i]);
+    }
+    kw_store_close(s3);
+    kw_store_close(s2);
+    kw_identity_free(other);
+    kw_test_rmrf(dir3);
     kw_test_rmrf(dir2);
 }
 
@@ -1304,6 +1494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_in_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_evidence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects_refer_to_payloads, setup, teardown),
