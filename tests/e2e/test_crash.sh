@@ -13,6 +13,7 @@ awk -v n="$N_VALUES" 'BEGIN { for (i = 0; i < n; i++) printf "host%d.crash-test.
     >"$NET/values.txt"
 head_of() { kn "$1" status --json | sed -n 's/.*"feeds":{[^}]*"'"$2"'":\([0-9]*\).*/\1/p'; }
 count_of() { kn "$1" status --json | sed -n 's/.*"indicators":\([0-9]*\).*/\1/p'; }
+queued_of() { kn "$1" status --json | sed -n 's/.*"queued":\([0-9]*\).*/\1/p'; }
 
 net_init 3
 net_link 0 1
@@ -25,6 +26,7 @@ net_start 0
 
 kills=0
 last=0
+queued_seen=0 # kills that left stored entries waiting for the index
 for round in $(seq 1 10); do
     net_start 1
     sleep "$(printf '0.%03d' $((RANDOM % 250)))"
@@ -33,15 +35,19 @@ for round in $(seq 1 10); do
     kn 1 verify >/dev/null || fail "verify failed after kill -9 number $kills of kawan run"
     h=$(head_of 1 "$A"); h=${h:-0}
     [ "$h" -ge "$last" ] || fail "B's head went back from $last to $h after a crash"
+    q=$(queued_of 1)
+    [ "${q:-0}" -gt 0 ] && queued_seen=$((queued_seen + 1))
     printf '%s ' "$h"
     last=$h
 done
 echo
-echo "B held $last of $want_head entries after $kills crashes while receiving"
+echo "B held $last of $want_head entries after $kills crashes while receiving;" \
+    "$queued_seen of them left entries waiting for the index"
 net_start 1
 wait_for 120 bash -c "[ \"\$('$KAWAN' --dir '$NET/n1' status --json | sed -n 's/.*\"indicators\":\\([0-9]*\\).*/\\1/p')\" = '$want_count' ]" \
     || fail "B did not catch up after the crashes: $(count_of 1) of $want_count"
 [ "$(head_of 1 "$A")" = "$want_head" ] || fail "B's head differs from A's"
+[ "$(queued_of 1)" = 0 ] || fail "B still has $(queued_of 1) entries waiting for the index"
 kn 1 verify >/dev/null || fail "verify failed on B after catching up"
 pass "kawan run survived $kills kill -9 while receiving; caught up with nothing lost or doubled"
 
