@@ -222,17 +222,22 @@ TABLE=$OUT/table.md
         "publish CLEAR, same values: $(fmt "$sc")/s" "$(dec "$sr" 2) (time)" "time <= 1.5x CLEAR (#5)" \
         "$(met 'r <= 1.5' r="$sr")" "$(get seal.runs)"
 
-    cu=$(get net.catchup) hc=$(get hc.catchup) hs=$(get hc.status)
+    cu=$(get net.catchup) cr=$(get net.catchup.replicated) hc=$(get hc.catchup) hs=$(get hc.status)
+    cn=$(fmt "$(get net.catchup.count)")
     if [ "$hs" = ok ]; then
         hcell="Hypercore $(get hc.version), same entries and bytes: $(fmt "$hc") ind/s"
-        hr=$(ratio "$cu" "$hc")
-        hm="$(met 'c / h >= 3' c="$cu" h="$hc"); $(met 'c >= 200000' c="$cu")"
+        row "catch-up: fresh node pulls $cn indicators from one peer, replicated (every entry verified and committed)" \
+            "$(fmt "$cr") ind/s" "$hcell" "$(ratio "$cr" "$hc")" "ratio >= 3 (#8)" \
+            "$(met 'c / h >= 3' c="$cr" h="$hc")" "$(get net.catchup.runs)"
+        row "catch-up (the same), queryable (every indicator indexed)" "$(fmt "$cu") ind/s" "$hcell" \
+            "$(ratio "$cu" "$hc")" ">= 200,000/s (#4)" "$(met 'c >= 200000' c="$cu")" "$(get net.catchup.runs)"
     else
-        hcell="Hypercore: $hs"; hr="-"; hm="-; $(met 'c >= 200000' c="$cu")"
+        row "catch-up: fresh node pulls $cn indicators from one peer, replicated (every entry verified and committed)" \
+            "$(fmt "$cr") ind/s" "Hypercore: $hs" "-" "ratio >= 3 (#8)" "-" "$(get net.catchup.runs)"
+        row "catch-up (the same), queryable (every indicator indexed)" "$(fmt "$cu") ind/s" "-" "-" \
+            ">= 200,000/s (#4)" "$(met 'c >= 200000' c="$cu")" "$(get net.catchup.runs)"
     fi
-    row "catch-up: fresh node pulls $(fmt "$(get net.catchup.count)") indicators from one peer" "$(fmt "$cu") ind/s" \
-        "$hcell" "$hr" "ratio >= 3 (#8); >= 200,000/s (#4)" "$hm" "$(get net.catchup.runs)"
-    row "catch-up (the same)" "$(fmt "$cu") ind/s" "local \`kawan publish --file\` of the data: $(fmt "$cp_")/s" \
+    row "catch-up (the same), queryable" "$(fmt "$cu") ind/s" "local \`kawan publish --file\` of the data: $(fmt "$cp_")/s" \
         "$(ratio "$cu" "$cp_")" "-" "-" "$(get net.catchup.runs)"
     n=20 # the largest network; the scaling rows below have every size
     p50=$(get net.prop.$n.p50_ms) p99=$(get net.prop.$n.p99_ms) pn=$(get net.prop.$n.publishes)

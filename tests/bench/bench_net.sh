@@ -10,8 +10,9 @@
 # What it measures (docs/performance.md says how and why):
 #  1. catch-up: node A publishes N indicators with `kawan publish --file` (timed: the local
 #     publish rate), then a fresh node B that has A in its roster starts and pulls them all;
-#     the time runs from B's start until B's store holds N indicators (polled every 5 ms
-#     by bench_ctl). Also: `kawan query --value` wall time on A's N-indicator store, and
+#     two times run from B's start: until B's store holds every entry of A's feed, each
+#     verified and committed (replicated), and until it has indexed all N indicators
+#     (queryable); both polled every 5 ms by bench_ctl. Also: `kawan query --value` wall time on A's N-indicator store, and
 #     B's peak RSS (VmHWM) and peak RssAnon (sampled every 0.1 s) while it catches up.
 #     R runs (default 3); figures are medians.
 #  2. the peer: Hypercore, installed with npm into the temp directory, appending as many
@@ -235,7 +236,12 @@ for r in $(seq 1 "$RUNS"); do
         v=$(proc_field "$bpid" RssAnon status); [ "${v:-0}" -gt "$peak" ] && peak=$v
         echo "$peak" >"$W/anon.txt"; sleep 0.1; done) &
     sampler=$!
-    cu=$("$BENCH_CTL" wait "$B" "$n" 900 | awk '{ print $2 }')
+    # Two moments: B holds every entry (each verified and committed: replicated), and B has
+    # indexed every indicator (queryable). B indexes a catch-up behind storing it.
+    "$BENCH_CTL" wait "$B" "$n" 900 "$entries" >"$W/wait.txt" || true
+    cr=$(awk '$1 == "entries" { print $2 }' "$W/wait.txt")
+    cu=$(awk '$1 == "seconds" { print $2 }' "$W/wait.txt")
+    cr=${cr:-timeout} cu=${cu:-timeout}
     hwm=$(proc_field "$bpid" VmHWM status)
     a_hwm=$(proc_field "${PID[$A]}" VmHWM status)
     sleep 0.3
@@ -245,11 +251,12 @@ for r in $(seq 1 "$RUNS"); do
     pbytes=$("$BENCH_CTL" stats "$B" | awk '$1 == "payload_bytes_new" { print $2 }')
     stop "$B"
     stop "$A"
-    if [ "$cu" = timeout ]; then
+    if [ "$cu" = timeout ] || [ "$cr" = timeout ]; then
         log "run $r: catch-up did not finish in 900 s"
-        curate=nan
+        curate=nan crrate=nan
     else
         curate=$(awk -v n="$n" -v s="$cu" 'BEGIN { printf "%.0f", n / s }')
+        crrate=$(awk -v n="$n" -v s="$cr" 'BEGIN { printf "%.0f", n / s }')
     fi
     ebytes=$((pbytes / (entries > 0 ? entries : 1)))
 
@@ -259,9 +266,10 @@ for r in $(seq 1 "$RUNS"); do
         [ -n "$hc" ] || log "run $r: hypercore replication failed: $(tail -n 2 "$W/hcw.err" | tr '\n' ' ')"
     fi
     hc_ind=${hc:+$(awk -v e="$hc" -v n="$n" -v k="$entries" 'BEGIN { printf "%.0f", e * n / k }')}
-    echo "$pub $curate $qms $hwm $anon $a_hwm ${hc_ind:-nan} $entries $ebytes $n" >>"$W/cu.txt"
+    echo "$pub $curate $qms $hwm $anon $a_hwm ${hc_ind:-nan} $entries $ebytes $n $crrate" >>"$W/cu.txt"
     log "catch-up run $r/$RUNS: $n indicators in $entries entries of ~$ebytes payload bytes;" \
-        "publish $pub/s, catch-up $curate/s (${cu}s), hypercore ${hc_ind:-n/a} ind/s," \
+        "publish $pub/s, catch-up replicated $crrate/s (${cr}s), queryable $curate/s (${cu}s)," \
+        "hypercore ${hc_ind:-n/a} ind/s," \
         "CLI query ${qms} ms, B VmHWM ${hwm} kB, RssAnon ${anon} kB"
     rm -rf "$W/cu"
 done
@@ -272,6 +280,7 @@ kv net.catchup.entries "$(col 8)"
 kv net.catchup.entry_bytes "$(col 9)"
 kv net.publish_cli "$(col 1)"
 kv net.catchup "$(col 2)"
+kv net.catchup.replicated "$(col 11)"
 kv net.cli_query_ms "$(col 3)"
 kv net.daemon_hwm_kb "$(col 4)"
 kv net.daemon_anon_kb "$(col 5)"
