@@ -17,9 +17,9 @@
 #include "bundle/bundle.h"
 #include "crypto/log.h"
 
-/* Entries indexed per call of kw_store_index_queued (a few transactions): between calls the
- * thread sees whether it is told to stop or to give way. */
-#define INDEX_MAX 128u
+/* Entries indexed per call of kw_store_index_queued (several transactions; after each the
+ * thread sees whether it is told to stop or to give way). */
+#define INDEX_MAX 1024u
 /* While the loop thread stores a catch-up, the index waits: the two would take turns at the
  * store's one write lock, and the catch-up would slow to the index's pace. The index starts
  * this long after the last batch of the catch-up was stored. */
@@ -69,10 +69,12 @@ static void on_done(uv_async_t *a)
     free(got);
 }
 
-/* Index thread: hands what one transaction indexed to the loop thread. */
-static void hand_over(void *ctx, const kw_indexed *done, size_t n)
+/* Index thread: hands what one transaction indexed to the loop thread; false when the index
+ * should give way (a catch-up is being stored, or the daemon stops). */
+static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
 {
     kw__indexer *x = ctx;
+    bool go_on;
     pthread_mutex_lock(&x->mu);
     for (size_t i = 0; i < n && x->async_open; i++) {
         if (done[i].indicators == 0) {
@@ -88,7 +90,9 @@ static void hand_over(void *ctx, const kw_indexed *done, size_t n)
     if (x->async_open && x->n_ready > 0) {
         uv_async_send(&x->done);
     }
+    go_on = !x->quit && mono_ms() >= x->quiet_until_ms;
     pthread_mutex_unlock(&x->mu);
+    return go_on;
 }
 
 /*

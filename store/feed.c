@@ -1852,11 +1852,9 @@ kw_err kw_store_index_queued(kw_store *s, const kw_identity *me, size_t max, kw_
             break;
         }
         *done += now->n;
-        if (cb != NULL) {
-            cb(ctx, out, now->n);
-        }
+        bool go_on = cb == NULL || cb(ctx, out, now->n);
         qbatch_clear(now);
-        if (!ahead) {
+        if (!ahead || !go_on) {
             break;
         }
     }

@@ -201,13 +201,15 @@ typedef struct kw_indexed {
     bool unreadable;     /* its payload did not decode: kept, and indexes nothing */
 } kw_indexed;
 
-/* Called after each index transaction commits, with what it indexed. */
-typedef void (*kw_indexed_cb)(void *ctx, const kw_indexed *done, size_t n);
+/* Called after each index transaction commits, with what it indexed; returning false stops
+ * the indexing there (the rest stays queued). */
+typedef bool (*kw_indexed_cb)(void *ctx, const kw_indexed *done, size_t n);
 
 /*
  * Indexes up to max entries of the index queue, oldest first, and takes them off the queue:
  * a few dozen per write transaction, each batch read and decoded on a second thread while
- * the one before is written. cb (may be NULL) hears what each transaction indexed. *done
+ * the one before is written. cb (may be NULL) hears what each transaction indexed, and may
+ * stop the indexing after any transaction. *done
  * counts the entries taken off the queue (0 when it was empty). An entry whose payload does
  * not decode is kept and marked unreadable, as kw_store_ingest keeps one. On an error, what
  * was committed before it stays. A store opened read-only gives KW_ERR_PERM.

@@ -212,7 +212,7 @@ static void test_versions_in_one_transaction(void **state)
 }
 
 /* Collects the wire form of an origin's feed from one store. */
-#define WIRE_COPY_MAX 64
+#define WIRE_COPY_MAX 128
 typedef struct wire_copy {
     kw_stored_entry e[WIRE_COPY_MAX];
     size_t n;
@@ -334,21 +334,23 @@ static void test_ingest_checks(void **state)
 
 /* What kw_store_index_queued's callback heard, in order. */
 typedef struct heard {
-    uint64_t seq[64];
+    uint64_t seq[128];
     uint32_t indicators;
     size_t n, calls, unreadable;
+    size_t stop_after; /* calls, when not 0 */
 } heard;
 
-static void heard_cb(void *ctx, const kw_indexed *done, size_t n)
+static bool heard_cb(void *ctx, const kw_indexed *done, size_t n)
 {
     heard *h = ctx;
     h->calls++;
     for (size_t i = 0; i < n; i++) {
-        assert_true(h->n < 64);
+        assert_true(h->n < 128);
         h->seq[h->n++] = done[i].seq;
         h->indicators += done[i].indicators;
         h->unreadable += done[i].unreadable;
     }
+    return h->stop_after == 0 || h->calls < h->stop_after;
 }
 
 /* The entry after last in f's feed, signed by f, whose payload is not a bundle. */
@@ -388,9 +390,9 @@ static void test_index_queue(void **state)
     kw_verify_report rep;
     heard h = { 0 };
     size_t done = 0;
-    enum { N = 40 };
+    enum { N = 80 };
 
-    /* 40 entries; the 40th holds a new version of the first entry's indicator, with a new
+    /* 80 entries; the 80th holds a new version of the first entry's indicator, with a new
      * value, so the old value must leave the value index. */
     kw_bundle *first = NULL;
     for (int i = 0; i < N; i++) {
@@ -469,10 +471,20 @@ static void test_index_queue(void **state)
     assert_int_equal(query_value(s2, "queue4-b.example.net", false), 1);
     assert_int_equal(query_value(s2, "queue5-a.example.net", false), 0);
 
-    /* The rest: more than one batch, so the next is read while one is written. */
+    /* Stopped by the callback after the first transaction of a call. */
+    h.stop_after = h.calls + 1;
     assert_int_equal(kw_store_index_queued(s2, other, 1000, heard_cb, &h, &done), KW_ERR_OK);
-    assert_int_equal(done, N + 1 - 5);
-    assert_true(h.calls >= 3);
+    assert_true(done > 0 && done < N + 1 - 5);
+    assert_int_equal(h.calls, h.stop_after);
+    assert_int_equal(kw_store_stats_get(s2, &st), KW_ERR_OK);
+    assert_int_equal(st.queued, N + 1 - 5 - done);
+    h.stop_after = 0;
+
+    /* The rest: more than one batch, so the next is read while one is written. */
+    size_t before = h.n;
+    assert_int_equal(kw_store_index_queued(s2, other, 1000, heard_cb, &h, &done), KW_ERR_OK);
+    assert_int_equal(done, N + 1 - before);
+    assert_true(h.calls >= 4);
     assert_int_equal(h.n, N + 1);
     for (size_t i = 0; i < h.n; i++) {
         assert_int_equal(h.seq[i], i + 1);
