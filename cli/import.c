@@ -91,6 +91,7 @@ typedef struct kwx_import {
     size_t count;
     /* The tally. */
     uint64_t read, stored, upgraded, held, indicators, rejected;
+    uint64_t unreadable; /* stored, but the payload does not decode */
     uint64_t gap, fork, frozen;
     uint64_t by_err[32]; /* other rejections, by -kw_err */
     uint64_t detailed;
@@ -119,7 +120,7 @@ static const char *reject_reason(kw_err err)
     case KW_ERR_HASH:
         return "payload does not match its hash";
     case KW_ERR_DECODE:
-        return "malformed header or payload";
+        return "malformed header";
     case KW_ERR_TLP:
         return "not allowed by the TLP rules";
     case KW_ERR_CRYPTO:
@@ -138,10 +139,12 @@ static void tally(kwx_import *x, const batch_item *it, const kw_ingest_result *r
     case KW_INGEST_STORED:
         x->stored++;
         x->indicators += r->indicators;
+        x->unreadable += r->unreadable;
         return;
     case KW_INGEST_UPGRADED:
         x->upgraded++;
         x->indicators += r->indicators;
+        x->unreadable += r->unreadable;
         return;
     case KW_INGEST_HELD:
         x->held++;
@@ -242,9 +245,14 @@ static void print_kwx_summary(const kwx_import *x, bool complete)
         printf(", %llu payload%s added to entries held as header only",
             (unsigned long long)x->upgraded, kw__xfer_plural(x->upgraded));
     }
-    printf(" (%llu indicator%s), %llu skipped as already held, %llu rejected",
-        (unsigned long long)x->indicators, kw__xfer_plural(x->indicators),
-        (unsigned long long)x->held, (unsigned long long)x->rejected);
+    printf(" (%llu indicator%s", (unsigned long long)x->indicators,
+        kw__xfer_plural(x->indicators));
+    if (x->unreadable > 0) {
+        printf("; %llu kept unreadable: signed and chained, but the payload does not decode",
+            (unsigned long long)x->unreadable);
+    }
+    printf("), %llu skipped as already held, %llu rejected", (unsigned long long)x->held,
+        (unsigned long long)x->rejected);
     if (x->rejected == 0) {
         putchar('\n');
         return;

@@ -1511,6 +1511,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me, bool 
         }
         count_flags(s, txn, flags & KW__ENT_WITHHELD, -1);
         count_flags(s, txn, got, 1);
+        r->unreadable = (got & KW__ENT_UNREADABLE) != 0;
         if (b != NULL) {
             rc = index_bundle(s, txn, &h, b, plain_payload(&h, w->payload), held_recv_ms,
                 scratch, &r->indicators);
@@ -1564,6 +1565,7 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me, bool 
         return rc;
     }
     count_flags(s, txn, flags, 1);
+    r->unreadable = (flags & KW__ENT_UNREADABLE) != 0;
     head.seq = h.seq;
     memcpy(head.id, eid, 32);
     if ((rc = kw__head_put(s, txn, &head)) != KW_ERR_OK) {

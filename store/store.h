@@ -163,6 +163,7 @@ typedef struct kw_ingest_result {
     uint8_t origin[32];
     uint64_t seq;
     uint32_t indicators;    /* indicators indexed from this entry */
+    bool unreadable;        /* STORED or UPGRADED, but its payload does not decode */
 } kw_ingest_result;
 
 /*

@@ -515,6 +515,8 @@ static void test_index_queue(void **state)
     assert_int_equal(kw_store_ingest(s3, other, we, w.n, r), KW_ERR_OK);
     assert_int_equal(r[N].status, KW_INGEST_STORED);
     assert_int_equal(r[N].indicators, 0);
+    assert_true(r[N].unreadable);
+    assert_false(r[N - 1].unreadable);
     assert_int_equal(kw_store_stats_get(s3, &st3), KW_ERR_OK);
     assert_int_equal(st3.indicators, st.indicators);
     assert_int_equal(st3.versions, st.versions);
