@@ -120,7 +120,7 @@ static const char *reject_reason(kw_err err)
     case KW_ERR_HASH:
         return "payload does not match its hash";
     case KW_ERR_DECODE:
-        return "malformed header";
+        return "malformed header or sealed payload";
     case KW_ERR_TLP:
         return "not allowed by the TLP rules";
     case KW_ERR_CRYPTO:
