@@ -24,6 +24,9 @@
  * store's one write lock, and the catch-up would slow to the index's pace. The index starts
  * this long after the last batch of the catch-up was stored. */
 #define QUIET_MS 20u
+/* But a catch-up that goes on (a long backlog over a link just fast enough) does not keep
+ * the index waiting longer than this: then the index runs one transaction, and waits again. */
+#define QUIET_MAX_MS 1000u
 /* After a failed index transaction (a full disk, ...), wait this long before trying again. */
 #define RETRY_MS 1000u
 
@@ -37,6 +40,7 @@ struct kw__indexer {
     bool quit;
     bool async_open;   /* done may be sent to */
     uint64_t quiet_until_ms;
+    uint64_t held_since_ms; /* when the index began to wait for a catch-up (0: it does not) */
     kw_indexed *ready; /* indexed, not yet announced on the loop thread */
     size_t n_ready;
     size_t cap_ready;
@@ -96,8 +100,8 @@ static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
 }
 
 /*
- * Waits, under mu, until there is work (kicked, and no catch-up being stored) or the thread
- * is told to quit. retry_ms > 0: after a failure, look again after that long even if
+ * Waits, under mu, until there is work (kicked, and no catch-up being stored, or one has held
+ * the index back for QUIET_MAX_MS) or the thread is told to quit. retry_ms > 0: after a failure, look again after that long even if
  * nothing new came.
  */
 static void wait_work(kw__indexer *x, unsigned retry_ms)
@@ -109,7 +113,15 @@ static void wait_work(kw__indexer *x, unsigned retry_ms)
             if (now >= x->quiet_until_ms) {
                 return;
             }
-            until = x->quiet_until_ms;
+            if (x->held_since_ms == 0) {
+                x->held_since_ms = now;
+            }
+            if (now - x->held_since_ms >= QUIET_MAX_MS) {
+                return;
+            }
+            until = x->quiet_until_ms < x->held_since_ms + QUIET_MAX_MS
+                ? x->quiet_until_ms
+                : x->held_since_ms + QUIET_MAX_MS;
         } else if (retry_at > 0) {
             until = retry_at;
         }
@@ -142,6 +154,7 @@ static void *index_main(void *arg)
             break;
         }
         x->kicked = false;
+        x->held_since_ms = 0;
         pthread_mutex_unlock(&x->mu);
         size_t done = 0;
         kw_err rc = kw_store_index_queued(x->n->store, x->n->id, INDEX_MAX, hand_over, x, &done);
