@@ -36,7 +36,13 @@ for round in $(seq 1 10); do
     h=$(head_of 1 "$A"); h=${h:-0}
     [ "$h" -ge "$last" ] || fail "B's head went back from $last to $h after a crash"
     q=$(queued_of 1)
-    [ "${q:-0}" -gt 0 ] && queued_seen=$((queued_seen + 1))
+    if [ "${q:-0}" -gt 0 ]; then
+        queued_seen=$((queued_seen + 1))
+        # A query while entries wait for the index says that it did not search them.
+        kn 1 query --value host0.crash-test.example 2>&1 >/dev/null \
+            | grep -q "received entr.* not indexed yet and not searched" \
+            || fail "a query with $q entries waiting for the index does not say so"
+    fi
     printf '%s ' "$h"
     last=$h
 done

@@ -166,6 +166,22 @@ else
     pass "slow-drip and slow-frame (--quick): T kept serving H; the 30 s timeout was not waited for"
 fi
 
+# M2 signs an entry whose payload matches its hash but is no bundle, then a valid one after
+# it: T keeps the first as unreadable, keeps the session, and takes the feed past it.
+mark=$(wc -l <"$NET/n0.log")
+hp 3 undecodable --wait 1.5 >"$NET/undecodable.out" 2>&1 \
+    || { cat "$NET/undecodable.out" >&2; fail "undecodable: hostile-peer did not run"; }
+sed 's/^/    | /' "$NET/undecodable.out"
+grep -q "still open" "$NET/undecodable.out" || fail "undecodable: T closed the session"
+wait_for 10 has_value 0 after-undecodable.hostile.example \
+    || fail "undecodable: T did not take the entry after the unreadable one"
+log_since "$mark" | grep -q "entry kept unreadable: its payload does not decode" \
+    || fail "undecodable: T's log does not say 'entry kept unreadable'"
+[ "$(kn 0 status --json | jq -r .unreadable)" = 1 ] || fail "undecodable: T does not count it"
+kn 0 status | grep -q "1 not decodable" || fail "undecodable: kawan status does not show it"
+healthy undecodable
+pass "undecodable: kept unreadable and counted, session kept, the feed goes on past it"
+
 for sc in forged-sig broken-chain bad-hash; do
     lacks_value 1 "$sc.hostile.example" || fail "$sc: the bad entry reached H"
 done

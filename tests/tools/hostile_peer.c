@@ -224,7 +224,7 @@ static kw_err feed_load(kw_store *s, const uint8_t origin[static 32], entry_list
     return out->n == h.seq ? KW_ERR_OK : KW_ERR_STORE;
 }
 
-enum { DEFECT_NONE = 0, DEFECT_HASH = 1 };
+enum { DEFECT_NONE = 0, DEFECT_HASH = 1, DEFECT_UNDECODABLE = 2 };
 
 /*
  * Builds one entry of signer's feed at seq (prev is the previous entry id, NULL for seq 1)
@@ -262,6 +262,12 @@ static kw_err build_entry(entry *e, const kw_identity *signer, uint64_t seq, con
     d->created = d->modified = d->valid_from = kw_time_now_ms();
     if ((rc = kw_bundle_encode(b, &e->payload, &e->payload_len)) != KW_ERR_OK) {
         goto out;
+    }
+    if (defect == DEFECT_UNDECODABLE) {
+        /* Well-formed msgpack, but no bundle: the array [1, 2, 3]. */
+        static const uint8_t junk[] = { 0x93, 0x01, 0x02, 0x03 };
+        memcpy(e->payload, junk, sizeof(junk));
+        e->payload_len = sizeof(junk);
     }
     memset(&h, 0, sizeof(h));
     memcpy(h.origin, kw_identity_pk(signer), 32);
@@ -977,6 +983,49 @@ static int sc_bad_entry(ctx *c)
     return 0;
 }
 
+/* undecodable: the member's feed, then an entry validly signed and chained whose payload
+ * matches its hash but is no bundle, then a valid entry chained to it. A member may sign
+ * what this version cannot read (a newer payload form, or a bug): the node keeps it as
+ * unreadable, keeps the session, and the feed goes on. */
+static int sc_undecodable(ctx *c)
+{
+    entry_list feed = { 0 };
+    entry two[2];
+    uint8_t prev[32];
+    int ret;
+
+    if ((ret = own_feed(c, &feed, "member2-feed.hostile.example")) != 0) {
+        return ret;
+    }
+    entry_id_of(prev, &feed.e[feed.n - 1]);
+    uint64_t seq = feed.n + 1;
+    if (build_entry(&two[0], c->m.id, seq, prev, "undecodable.hostile.example",
+            DEFECT_UNDECODABLE)
+        != KW_ERR_OK) {
+        entry_list_free(&feed);
+        return setup_error("cannot build the entry");
+    }
+    entry_id_of(prev, &two[0]);
+    if (build_entry(&two[1], c->m.id, seq + 1, prev, "after-undecodable.hostile.example",
+            DEFECT_NONE)
+        != KW_ERR_OK) {
+        free(two[0].payload);
+        entry_list_free(&feed);
+        return setup_error("cannot build the entry");
+    }
+    say("sending the member's feed (seq 1-%zu), then seq %llu (validly signed, payload [1,2,3])"
+        " and seq %llu with indicator after-undecodable.hostile.example",
+        feed.n, (unsigned long long)seq, (unsigned long long)seq + 1);
+    send_feed(&c->s, &feed);
+    double t = now_s();
+    send_entries(&c->s, two, 2, true);
+    report_close(&c->s, t, c->o->wait_s, c->o->connect[0], &c->m);
+    free(two[0].payload);
+    free(two[1].payload);
+    entry_list_free(&feed);
+    return 0;
+}
+
 /* false-fork: the member's feed, then "fork evidence" for its last seq whose second entry
  * is a different header with a signature that does not verify. */
 static int sc_false_fork(ctx *c)
@@ -1419,6 +1468,7 @@ static const struct {
     { "forged-sig", "next entry of the member's feed with one signature byte flipped" },
     { "broken-chain", "next entry validly signed, prev wrong" },
     { "bad-hash", "next entry validly signed, payload not matching the header hash" },
+    { "undecodable", "next entry validly signed and hashed, payload no bundle; one after it" },
     { "unknown-origin", "entries signed by a fresh key not in the roster" },
     { "replay", "a transport frame sent twice, byte for byte" },
     { "reorder", "two transport frames in swapped order" },
@@ -1560,6 +1610,8 @@ int main(int argc, char **argv)
     if (strcmp(sc, "forged-sig") == 0 || strcmp(sc, "broken-chain") == 0
         || strcmp(sc, "bad-hash") == 0) {
         ret = sc_bad_entry(&c);
+    } else if (strcmp(sc, "undecodable") == 0) {
+        ret = sc_undecodable(&c);
     } else if (strcmp(sc, "false-fork") == 0) {
         ret = sc_false_fork(&c);
     } else if (strcmp(sc, "unknown-origin") == 0) {
