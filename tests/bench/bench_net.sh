@@ -200,6 +200,7 @@ hypercore_run() {
 # ---- 1+2: catch-up and the peer ----
 if want catchup; then
 : >"$W/cu.txt"
+: >"$W/q_all.txt"
 for r in $(seq 1 "$RUNS"); do
     A=$W/cu/a B=$W/cu/b
     pa=$((PORT_BASE + 1)) pb=$((PORT_BASE + 2))
@@ -226,6 +227,7 @@ for r in $(seq 1 "$RUNS"); do
         awk -v a="$q0" -v b="$q1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }' >>"$W/q.txt"
     done <"$W/qvals.txt"
     qms=$(median <"$W/q.txt")
+    cat "$W/q.txt" >>"$W/q_all.txt" # every query of every run, for the percentiles
 
     start "$A" "$pa" 30
     wait_daemon "$A"
@@ -282,6 +284,10 @@ kv net.publish_cli "$(col 1)"
 kv net.catchup "$(col 2)"
 kv net.catchup.replicated "$(col 11)"
 kv net.cli_query_ms "$(col 3)"
+# p50 and p99 (nearest rank) over every CLI query of every run
+kv net.cli_query_p50_ms "$(sort -g "$W/q_all.txt" | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR - 1) * 0.50) + 1]; else print "nan" }')"
+kv net.cli_query_p99_ms "$(sort -g "$W/q_all.txt" | awk '{ v[NR] = $1 } END { if (NR) { i = int(NR * 0.99 + 0.999999); if (i > NR) i = NR; print v[i] } else print "nan" }')"
+kv net.cli_query_n "$(wc -l <"$W/q_all.txt")"
 kv net.daemon_hwm_kb "$(col 4)"
 kv net.daemon_anon_kb "$(col 5)"
 kv net.serving_hwm_kb "$(col 6)"
