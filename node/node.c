@@ -369,6 +369,10 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     if ((rc = kw_store_open(&n->store, opts->dir, 0)) != KW_ERR_OK) {
         goto out;
     }
+    /* Everything this daemon writes can be had again (see kw_store_defer_meta_sync). */
+    if (kw_store_defer_meta_sync(n->store) != KW_ERR_OK) {
+        kw_log_warn("store commits stay fully synced", NULL);
+    }
     kw_store_self(n->store, n->self);
     if (memcmp(n->self, kw_identity_pk(id), 32) != 0) {
         rc = KW_ERR_INVAL;

@@ -216,6 +216,11 @@ static kw_err env_open(kw_store *s, const char *dir, bool create, bool rdonly)
     return KW_ERR_OK;
 }
 
+kw_err kw_store_defer_meta_sync(kw_store *s)
+{
+    return kw__mdb_err(mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1), "env_set_flags");
+}
+
 kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const char *name)
 {
     kw_store *s = calloc(1, sizeof(*s));

@@ -41,6 +41,17 @@ kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const cha
 
 void kw_store_close(kw_store *s);
 
+/*
+ * From now on, this handle's commits sync the data they write but not the page that makes
+ * them current (LMDB's MDB_NOMETASYNC): the next commit of any process, or the system,
+ * flushes it. The store stays consistent, but a power loss may undo the last transaction.
+ * Only for writers whose every transaction can be had again, as the daemon's can: what it
+ * stores came from peers (and comes again), its index is rebuilt from its queue, and it
+ * never writes the node's own feed, which `kawan publish` writes with full syncs (an own
+ * entry undone after it was sent out would come back as a fork).
+ */
+kw_err kw_store_defer_meta_sync(kw_store *s);
+
 /* Own node id and name (copied). */
 void kw_store_self(const kw_store *s, uint8_t self[static 32]);
 kw_err kw_store_name(kw_store *s, char *buf, size_t cap);
