@@ -94,7 +94,7 @@ static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
     if (x->async_open && x->n_ready > 0) {
         uv_async_send(&x->done);
     }
-    go_on = !x->quit && mono_ms() >= x->quiet_until_ms;
+    go_on = !x->quit && mono_ms() >= x->quiet_until_ms && atomic_load(&x->n->catchup_jobs) == 0;
     pthread_mutex_unlock(&x->mu);
     return go_on;
 }
@@ -110,7 +110,7 @@ static void wait_work(kw__indexer *x, unsigned retry_ms)
     while (!x->quit) {
         uint64_t now = mono_ms(), until = 0;
         if (x->kicked || (retry_at > 0 && now >= retry_at)) {
-            if (now >= x->quiet_until_ms) {
+            if (now >= x->quiet_until_ms && atomic_load(&x->n->catchup_jobs) == 0) {
                 return;
             }
             if (x->held_since_ms == 0) {
@@ -119,9 +119,10 @@ static void wait_work(kw__indexer *x, unsigned retry_ms)
             if (now - x->held_since_ms >= QUIET_MAX_MS) {
                 return;
             }
-            until = x->quiet_until_ms < x->held_since_ms + QUIET_MAX_MS
-                ? x->quiet_until_ms
-                : x->held_since_ms + QUIET_MAX_MS;
+            until = x->quiet_until_ms > now ? x->quiet_until_ms : now + 5;
+            if (until > x->held_since_ms + QUIET_MAX_MS) {
+                until = x->held_since_ms + QUIET_MAX_MS;
+            }
         } else if (retry_at > 0) {
             until = retry_at;
         }

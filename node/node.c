@@ -278,6 +278,7 @@ static void stop(kw_node *n, const char *why)
     }
     kw__control_close_all(n);
     kw__indexer_stop(n);
+    kw__storer_stop(n);
     uv_close((uv_handle_t *)&n->listener, NULL);
     uv_close((uv_handle_t *)&n->tick, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
@@ -427,6 +428,9 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     if (kw__indexer_start(n) != KW_ERR_OK) {
         kw_log_warn("no index thread: received entries are indexed as they are stored", NULL);
     }
+    if (kw__storer_start(n) != KW_ERR_OK) {
+        kw_log_warn("no store thread: received entries are stored on the loop thread", NULL);
+    }
     {
         char idt[KW_ID_TEXT_LEN];
         kw_id_encode(idt, n->self);
@@ -440,6 +444,7 @@ out:
     if (loop_open) {
         /* Let close callbacks run, then release the loop. */
         uv_run(&n->loop, UV_RUN_DEFAULT);
+        kw__storer_free(n);
         kw__indexer_free(n);
         uv_loop_close(&n->loop);
     }

@@ -4,6 +4,7 @@
 
 /* Internal to node/: the daemon's state, shared by its files. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -29,6 +30,23 @@
 struct kw_node;
 struct kw_peer_state;
 typedef struct kw__indexer kw__indexer;
+typedef struct kw__storer kw__storer;
+
+/* A received ENTRIES message, copied, on its way to the store and back (node/storer.c). */
+typedef struct kw__ingest_job {
+    struct kw__ingest_job *next;
+    struct kw_peer_state *peer; /* who sent it */
+    bool push;                  /* an eager push, not a catch-up answer */
+    bool defer;                 /* stored with kw_store_ingest_deferred */
+    bool counted;               /* in kw_node.catchup_jobs */
+    size_t n;
+    kw_wire_entry *entries;     /* pointing into buf */
+    uint8_t *buf;
+    size_t bytes;               /* of buf */
+    kw_ingest_result *res;      /* once stored: one per entry */
+    kw_err rc;                  /* once stored: the transaction's result */
+    kw_entry_verdict *verdicts; /* the checks made on the loop thread, one per entry */
+} kw__ingest_job;
 
 typedef enum conn_state {
     CONN_CONNECTING = 0,
@@ -140,6 +158,8 @@ typedef struct kw_node {
     char store_error[160];
     uint64_t store_error_ms;
     struct kw__indexer *indexer; /* NULL: received entries are indexed as they are stored */
+    struct kw__storer *storer;   /* NULL: received entries are stored on the loop thread */
+    _Atomic size_t catchup_jobs; /* catch-up messages handed to the store thread, not yet acted on */
     bool stopping;
 } kw_node;
 
@@ -171,6 +191,8 @@ void kw__sync_new_entries(kw_node *n, const uint8_t origin[static 32], uint64_t 
 void kw__sync_anti_entropy(kw_node *n);
 void kw__sync_tick(kw_node *n, uint64_t now);
 kw__origin_state *kw__origin_state_get(kw_peer_state *p, const uint8_t origin[static 32]);
+/* Acts on a stored ENTRIES message (loop thread): counts, asks for gaps, passes on. */
+void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j);
 
 /* indexer.c: the thread that indexes what the loop thread stored unindexed. */
 kw_err kw__indexer_start(kw_node *n);
@@ -178,6 +200,18 @@ kw_err kw__indexer_start(kw_node *n);
 void kw__indexer_kick(kw_node *n, bool catching_up);
 void kw__indexer_stop(kw_node *n);      /* from the loop thread, as the daemon stops */
 void kw__indexer_free(kw_node *n);      /* once the loop has run its close callbacks */
+
+/* storer.c: the thread that checks and stores what peers send. */
+kw__ingest_job *kw__ingest_job_new(struct kw_peer_state *p, const kw_msg *m, bool defer);
+void kw__ingest_job_free(kw__ingest_job *j);
+/* Stores j on the calling thread. */
+void kw__ingest_job_run(kw_node *n, kw__ingest_job *j);
+/* Hands j to the store thread (waiting while too much waits); false when there is none,
+ * and j is still the caller's. */
+bool kw__storer_put(kw_node *n, kw__ingest_job *j);
+kw_err kw__storer_start(kw_node *n);
+void kw__storer_stop(kw_node *n);
+void kw__storer_free(kw_node *n);
 
 /* control.c */
 kw_err kw__control_listen(kw_node *n);

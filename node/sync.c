@@ -534,11 +534,8 @@ static bool take_evidence(kw__conn *c, const kw_msg *m, const char **bad, char *
 static void on_entries(kw__conn *c, const kw_msg *m)
 {
     kw_node *n = c->node;
-    kw_peer_state *p = c->peer;
-    kw_ingest_result *r = NULL;
     const char *bad = NULL;
     char why[160];
-    size_t fresh = 0;
 
     if (m->n_entries == 0) {
         return;
@@ -549,28 +546,49 @@ static void on_entries(kw__conn *c, const kw_msg *m)
         }
         return;
     }
-    if ((r = calloc(m->n_entries, sizeof(*r))) == NULL) {
-        return;
-    }
     /* What a peer pushes as it is published is indexed at once, so it can be found (and
      * `kawan tail` shows it) as soon as it is here. What we asked for (a catch-up) is stored
      * first and indexed by the index thread behind it: see node/indexer.c. */
-    bool defer = n->indexer != NULL && !m->push;
-    kw_err rc = defer ? kw_store_ingest_deferred(n->store, n->id, m->entries, m->n_entries, r)
-                      : kw_store_ingest(n->store, n->id, m->entries, m->n_entries, r);
-    if (rc != KW_ERR_OK) {
+    kw__ingest_job *j = kw__ingest_job_new(c->peer, m, n->indexer != NULL && !m->push);
+    if (j == NULL) {
+        kw_log_error("out of memory for received entries; dropped", "peer=%s",
+            c->peer->info.name);
+        return;
+    }
+    /* Checked and stored on the store thread (node/storer.c), or here without one. */
+    if (!kw__storer_put(n, j)) {
+        kw__ingest_job_run(n, j);
+        kw__sync_entries_stored(n, j);
+        kw__ingest_job_free(j);
+    }
+}
+
+void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
+{
+    kw_peer_state *p = j->peer;
+    /* The session the entries came on, or the peer's session since: what we answer goes
+     * there, if there is one. */
+    kw__conn *c = p->session != NULL && p->session->state == CONN_UP ? p->session : NULL;
+    const kw_ingest_result *r = j->res;
+    const char *bad = NULL;
+    char why[160];
+    size_t fresh = 0;
+
+    if (j->counted) {
+        atomic_fetch_sub(&n->catchup_jobs, 1);
+    }
+    if (j->rc != KW_ERR_OK) {
         kw_log_error("storing received entries failed", "peer=%s err=\"%s\"", p->info.name,
-            kw_strerror(rc));
+            kw_strerror(j->rc));
         if (n->store_error[0] == '\0') {
             n->store_error_ms = (uint64_t)kw_time_now_ms(); /* since the first failure */
         }
         snprintf(n->store_error, sizeof(n->store_error), "storing received entries failed: %s",
-            kw_strerror(rc));
-        free(r);
+            kw_strerror(j->rc));
         return;
     }
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const kw_wire_entry *w = &m->entries[i];
+    for (size_t i = 0; i < j->n; i++) {
+        const kw_wire_entry *w = &j->entries[i];
         char who[13];
         if (w->payload != NULL) {
             p->payload_bytes_rx += w->payload_len;
@@ -595,7 +613,7 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             break;
         case KW_INGEST_GAP:
             /* Ahead of what we hold: ask this peer to fill the gap from our head. */
-            if ((os = origin_state_add(p, r[i].origin)) != NULL) {
+            if (c != NULL && (os = origin_state_add(p, r[i].origin)) != NULL) {
                 uint64_t head = kw__head_seq(n, r[i].origin);
                 if (os->want_sent_for != head + 1) {
                     os->want_sent_for = head + 1;
@@ -624,16 +642,15 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             break;
         }
     }
-    free(r);
     kw_log_debug("entries received", "peer=%s entries=%zu new=%zu push=%d", p->info.name,
-        m->n_entries, fresh, m->push ? 1 : 0);
+        j->n, fresh, j->push ? 1 : 0);
     if (fresh > 0) {
-        if (defer) {
+        if (j->defer) {
             kw__indexer_kick(n, true);
         }
         n->store_error[0] = '\0'; /* storing works again */
         kw__heads_refresh(n, p);
-    } else if (m->push && bad == NULL && p->eager && c->state == CONN_UP) {
+    } else if (j->push && bad == NULL && p->eager && c != NULL) {
         kw_log_debug("pruning a duplicate eager link", "peer=%s", p->info.name);
         /* A pushed batch that brought nothing new: this link duplicates another path.
          * Make it lazy on both sides (Plumtree's prune). */
@@ -644,7 +661,7 @@ static void on_entries(kw__conn *c, const kw_msg *m)
         }
         kw_buf_free(&b);
     }
-    if (bad != NULL) {
+    if (bad != NULL && c != NULL) {
         misbehaved(c, bad);
     }
 }

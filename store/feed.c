@@ -1166,15 +1166,27 @@ typedef struct ingest_prep {
     kw_bundle *b;
 } ingest_prep;
 
+/* kw_entry_check, refusing an oversized header first. */
+static kw_err check_entry(const kw_wire_entry *w, kw_header *h)
+{
+    if (w->hdr_len > KW_HEADER_MAX) {
+        memset(h, 0, sizeof(*h));
+        return KW_ERR_DECODE;
+    }
+    return kw_entry_check(h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len);
+}
+
+/* pre: the entry's checks done beforehand (kw_store_check_entries), or NULL. */
 static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, bool defer,
-    ingest_prep *pp)
+    const kw_entry_verdict *pre, ingest_prep *pp)
 {
     memset(pp, 0, sizeof(*pp));
-    if (w->hdr_len > KW_HEADER_MAX) {
-        pp->check = KW_ERR_DECODE;
-        return;
+    if (pre != NULL) {
+        pp->check = pre->check;
+        pp->h = pre->h;
+    } else {
+        pp->check = check_entry(w, &pp->h);
     }
-    pp->check = kw_entry_check(&pp->h, w->hdr, w->hdr_len, w->sig, w->payload, w->payload_len);
     if (!defer && pp->check == KW_ERR_OK && w->payload != NULL
         && !(pp->h.flags & KW_ENTRY_FLAG_SEALED)) {
         pp->decode = payload_bundle(&pp->h, w->payload, w->payload_len, me, &pp->b,
@@ -1193,6 +1205,7 @@ static void prepare_entry(const kw_wire_entry *w, const kw_identity *me, bool de
 
 typedef struct prep_pool {
     const kw_wire_entry *entries;
+    const kw_entry_verdict *pre; /* may be NULL */
     const kw_identity *me;
     bool defer;
     ingest_prep *preps;
@@ -1213,7 +1226,8 @@ static bool prep_take(prep_pool *pl)
     if (i >= pl->n) {
         return false;
     }
-    prepare_entry(&pl->entries[i], pl->me, pl->defer, &pl->preps[i]);
+    prepare_entry(&pl->entries[i], pl->me, pl->defer, pl->pre ? &pl->pre[i] : NULL,
+        &pl->preps[i]);
     pthread_mutex_lock(&pl->mu);
     pl->done[i] = true;
     pthread_cond_broadcast(&pl->cv);
@@ -1235,11 +1249,12 @@ static void *prep_worker(void *arg)
     return NULL;
 }
 
-static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries, size_t n,
-    const kw_identity *me, bool defer)
+static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries,
+    const kw_entry_verdict *pre, size_t n, const kw_identity *me, bool defer)
 {
     memset(pl, 0, sizeof(*pl));
     pl->entries = entries;
+    pl->pre = pre;
     pl->me = me;
     pl->defer = defer;
     pl->n = n;
@@ -1251,7 +1266,8 @@ static kw_err prep_start(prep_pool *pl, const kw_wire_entry *entries, size_t n,
     }
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
-    pl->threaded = n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+    /* Checked beforehand and stored without decoding, an entry needs no preparing. */
+    pl->threaded = (pre == NULL || !defer) && n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
         && pthread_create(&pl->th, NULL, prep_worker, pl) == 0;
     return KW_ERR_OK;
 }
@@ -1577,7 +1593,8 @@ static kw_err ingest_one(kw_store *s, MDB_txn *txn, const kw_identity *me, bool 
 }
 
 static kw_err ingest_batch(kw_store *s, const kw_identity *me, bool defer,
-    const kw_wire_entry *entries, size_t n, kw_ingest_result *results)
+    const kw_wire_entry *entries, const kw_entry_verdict *pre, size_t n,
+    kw_ingest_result *results)
 {
     MDB_txn *txn = NULL;
     kw_buf scratch = { 0 };
@@ -1589,7 +1606,7 @@ static kw_err ingest_batch(kw_store *s, const kw_identity *me, bool defer,
     }
     kw__wtxn_reset(s);
     prep_pool pl;
-    if ((rc = prep_start(&pl, entries, n, me, defer)) != KW_ERR_OK) {
+    if ((rc = prep_start(&pl, entries, pre, n, me, defer)) != KW_ERR_OK) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -1617,13 +1634,51 @@ static kw_err ingest_batch(kw_store *s, const kw_identity *me, bool defer,
 kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
     size_t n, kw_ingest_result *results)
 {
-    return ingest_batch(s, me, false, entries, n, results);
+    return ingest_batch(s, me, false, entries, NULL, n, results);
 }
 
 kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
     const kw_wire_entry *entries, size_t n, kw_ingest_result *results)
 {
-    return ingest_batch(s, me, true, entries, n, results);
+    return ingest_batch(s, me, true, entries, NULL, n, results);
+}
+
+kw_err kw_store_ingest_checked(kw_store *s, const kw_identity *me,
+    const kw_wire_entry *entries, const kw_entry_verdict *verdicts, size_t n, bool defer,
+    kw_ingest_result *results)
+{
+    return ingest_batch(s, me, defer, entries, verdicts, n, results);
+}
+
+/* Half of kw_store_check_entries: entries from, from + step, ... */
+typedef struct check_part {
+    const kw_wire_entry *entries;
+    kw_entry_verdict *out;
+    size_t n, from, step;
+} check_part;
+
+static void *check_some(void *arg)
+{
+    const check_part *c = arg;
+    for (size_t i = c->from; i < c->n; i += c->step) {
+        c->out[i].check = check_entry(&c->entries[i], &c->out[i].h);
+    }
+    return NULL;
+}
+
+void kw_store_check_entries(const kw_wire_entry *entries, size_t n, kw_entry_verdict *out)
+{
+    check_part mine = { entries, out, n, 0, 2 }, other = { entries, out, n, 1, 2 };
+    pthread_t th;
+    bool two = n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+        && pthread_create(&th, NULL, check_some, &other) == 0;
+    if (!two) {
+        mine.step = 1;
+    }
+    check_some(&mine);
+    if (two) {
+        pthread_join(th, NULL);
+    }
 }
 
 /* ---- The index queue ---- */

@@ -205,6 +205,27 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
 kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
     const kw_wire_entry *entries, size_t n, kw_ingest_result *results);
 
+/* The checks of one received entry that need no store (header, signature by its origin,
+ * payload length and hash), made ahead of storing it: kw_entry_check's result and header. */
+typedef struct kw_entry_verdict {
+    kw_err check;
+    kw_header h;
+} kw_entry_verdict;
+
+/* Makes out[i] for entries[i], on two threads when there are two cores. Needs no store, so a
+ * receiver can check the next batch while the one before is being stored. */
+void kw_store_check_entries(const kw_wire_entry *entries, size_t n, kw_entry_verdict *out);
+
+/*
+ * kw_store_ingest (defer false) or kw_store_ingest_deferred (defer true) of entries whose
+ * store-free checks were made ahead: verdicts[i] must be kw_store_check_entries' verdict on
+ * exactly entries[i]. The checks that need the store (roster, chain, fork, held) are made
+ * here as always.
+ */
+kw_err kw_store_ingest_checked(kw_store *s, const kw_identity *me,
+    const kw_wire_entry *entries, const kw_entry_verdict *verdicts, size_t n, bool defer,
+    kw_ingest_result *results);
+
 /* What kw_store_index_queued made of one queued entry. */
 typedef struct kw_indexed {
     uint8_t origin[32];

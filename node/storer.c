@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's store thread. Every ENTRIES message a peer sends is copied on the loop thread,
+ * which also makes the checks that need no store (signature, payload hash: a helper thread
+ * takes half), and handed to this thread, which makes the checks that need the store
+ * (roster, chain, forks) and stores it (kw_store_ingest_checked; deferred for a catch-up)
+ * while the loop thread reads, decrypts and checks the next messages. Messages of one kind
+ * that wait together are stored in one write transaction, one sync to disk for all, in the
+ * order they came. The results go back to the loop thread through an async handle, in the
+ * same order, where node/sync.c acts on them. The loop thread waits while more than
+ * STORE_QUEUE_MAX bytes wait, so a fast sender cannot make the daemon hold more than that.
+ * Stopping drops what was not stored yet: nothing of it was committed, and peers send it
+ * again.
+ */
+#include "node/node_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/log.h"
+
+/* Bytes of received entries waiting to be stored, at most; and stored in one transaction,
+ * at most (a single larger message is stored alone). */
+#define STORE_QUEUE_MAX (8u << 20)
+#define STORE_TXN_MAX (4u << 20)
+
+struct kw__storer {
+    kw_node *n;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* work for the thread */
+    pthread_cond_t room;    /* room in the queue, for the loop thread */
+    /* under mu: */
+    kw__ingest_job *todo;   /* FIFO */
+    kw__ingest_job **todo_tail;
+    kw__ingest_job *done;   /* FIFO, for the loop thread */
+    kw__ingest_job **done_tail;
+    size_t queued_bytes;    /* of todo and the jobs being stored */
+    bool quit;
+    bool async_open;
+    uv_async_t wake;
+};
+
+void kw__ingest_job_free(kw__ingest_job *j)
+{
+    if (j != NULL) {
+        free(j->buf);
+        free(j->entries);
+        free(j->res);
+        free(j->verdicts);
+        free(j);
+    }
+}
+
+kw__ingest_job *kw__ingest_job_new(kw_peer_state *p, const kw_msg *m, bool defer)
+{
+    kw__ingest_job *j = calloc(1, sizeof(*j));
+    size_t bytes = 0, off = 0;
+
+    if (j == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n_entries; i++) {
+        bytes += m->entries[i].hdr_len + KW_SIG_LEN + m->entries[i].payload_len;
+    }
+    j->entries = calloc(m->n_entries, sizeof(*j->entries));
+    j->verdicts = calloc(m->n_entries, sizeof(*j->verdicts));
+    j->res = calloc(m->n_entries, sizeof(*j->res));
+    j->buf = malloc(bytes > 0 ? bytes : 1);
+    if (j->entries == NULL || j->verdicts == NULL || j->res == NULL || j->buf == NULL) {
+        kw__ingest_job_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const kw_wire_entry *w = &m->entries[i];
+        kw_wire_entry *c = &j->entries[i];
+        c->hdr = j->buf + off;
+        memcpy(j->buf + off, w->hdr, w->hdr_len);
+        c->hdr_len = w->hdr_len;
+        off += w->hdr_len;
+        c->sig = j->buf + off;
+        memcpy(j->buf + off, w->sig, KW_SIG_LEN);
+        off += KW_SIG_LEN;
+        if (w->payload != NULL) {
+            c->payload = j->buf + off;
+            if (w->payload_len > 0) {
+                memcpy(j->buf + off, w->payload, w->payload_len);
+            }
+            c->payload_len = w->payload_len;
+            off += w->payload_len;
+        }
+    }
+    /* The checks that need no store, made here while the store thread stores what came
+     * before. */
+    kw_store_check_entries(j->entries, m->n_entries, j->verdicts);
+    j->peer = p;
+    j->n = m->n_entries;
+    j->push = m->push;
+    j->defer = defer;
+    j->bytes = bytes;
+    return j;
+}
+
+void kw__ingest_job_run(kw_node *n, kw__ingest_job *j)
+{
+    j->rc = kw_store_ingest_checked(n->store, n->id, j->entries, j->verdicts, j->n, j->defer,
+        j->res);
+}
+
+/* Stores jobs (a FIFO run of the same kind) in one transaction. */
+static void store_run(kw_node *n, kw__ingest_job *first, size_t count, size_t entries)
+{
+    kw_wire_entry *all = NULL;
+    kw_entry_verdict *verdicts = NULL;
+    kw_ingest_result *res = NULL;
+    kw__ingest_job *j;
+    size_t k = 0;
+
+    if (count > 1) {
+        all = malloc(entries * sizeof(*all));
+        verdicts = malloc(entries * sizeof(*verdicts));
+        res = malloc(entries * sizeof(*res));
+    }
+    if (all == NULL || verdicts == NULL || res == NULL) {
+        /* One at a time (one job, or no memory to join them). */
+        free(all);
+        free(verdicts);
+        free(res);
+        for (j = first; j != NULL; j = j->next) {
+            kw__ingest_job_run(n, j);
+        }
+        return;
+    }
+    for (j = first; j != NULL; j = j->next) {
+        memcpy(all + k, j->entries, j->n * sizeof(*all));
+        memcpy(verdicts + k, j->verdicts, j->n * sizeof(*verdicts));
+        k += j->n;
+    }
+    kw_err rc = kw_store_ingest_checked(n->store, n->id, all, verdicts, entries, first->defer,
+        res);
+    k = 0;
+    for (j = first; j != NULL; j = j->next) {
+        j->rc = rc;
+        memcpy(j->res, res + k, j->n * sizeof(*res));
+        k += j->n;
+    }
+    free(all);
+    free(verdicts);
+    free(res);
+}
+
+static void *store_main(void *arg)
+{
+    kw__storer *x = arg;
+
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        while (x->todo == NULL && !x->quit) {
+            pthread_cond_wait(&x->cv, &x->mu);
+        }
+        if (x->quit) {
+            break;
+        }
+        /* Take the run of jobs of one kind at the head of the queue, up to STORE_TXN_MAX. */
+        kw__ingest_job *first = x->todo, *last = first;
+        size_t count = 1, entries = first->n, bytes = first->bytes;
+        while (last->next != NULL && last->next->defer == first->defer
+            && bytes + last->next->bytes <= STORE_TXN_MAX) {
+            last = last->next;
+            count++;
+            entries += last->n;
+            bytes += last->bytes;
+        }
+        x->todo = last->next;
+        if (x->todo == NULL) {
+            x->todo_tail = &x->todo;
+        }
+        last->next = NULL;
+        pthread_mutex_unlock(&x->mu);
+
+        store_run(x->n, first, count, entries);
+
+        pthread_mutex_lock(&x->mu);
+        x->queued_bytes -= bytes;
+        pthread_cond_broadcast(&x->room);
+        if (x->async_open) {
+            *x->done_tail = first;
+            x->done_tail = &last->next;
+            uv_async_send(&x->wake);
+        } else {
+            while (first != NULL) {
+                kw__ingest_job *next = first->next;
+                kw__ingest_job_free(first);
+                first = next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+/* Loop thread: acts on what was stored, in order. */
+static void on_wake(uv_async_t *a)
+{
+    kw__storer *x = a->data;
+    kw__ingest_job *j;
+
+    pthread_mutex_lock(&x->mu);
+    j = x->done;
+    x->done = NULL;
+    x->done_tail = &x->done;
+    pthread_mutex_unlock(&x->mu);
+    while (j != NULL) {
+        kw__ingest_job *next = j->next;
+        kw__sync_entries_stored(x->n, j);
+        kw__ingest_job_free(j);
+        j = next;
+    }
+}
+
+bool kw__storer_put(kw_node *n, kw__ingest_job *j)
+{
+    kw__storer *x = n->storer;
+    if (x == NULL) {
+        return false;
+    }
+    pthread_mutex_lock(&x->mu);
+    while (x->queued_bytes > 0 && x->queued_bytes + j->bytes > STORE_QUEUE_MAX && !x->quit) {
+        pthread_cond_wait(&x->room, &x->mu);
+    }
+    if (x->quit) {
+        pthread_mutex_unlock(&x->mu);
+        return false;
+    }
+    if (j->defer) {
+        /* The index thread gives way until this is acted on (node/indexer.c). */
+        atomic_fetch_add(&n->catchup_jobs, 1);
+        j->counted = true;
+    }
+    j->next = NULL;
+    *x->todo_tail = j;
+    x->todo_tail = &j->next;
+    x->queued_bytes += j->bytes;
+    pthread_cond_signal(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+    return true;
+}
+
+static void free_closed(uv_handle_t *h)
+{
+    kw__storer *x = h->data;
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+    pthread_cond_destroy(&x->room);
+    free(x);
+}
+
+kw_err kw__storer_start(kw_node *n)
+{
+    kw__storer *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return KW_ERR_NOMEM;
+    }
+    x->n = n;
+    x->todo_tail = &x->todo;
+    x->done_tail = &x->done;
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cv, NULL);
+    pthread_cond_init(&x->room, NULL);
+    if (uv_async_init(&n->loop, &x->wake, on_wake) != 0) {
+        pthread_mutex_destroy(&x->mu);
+        pthread_cond_destroy(&x->cv);
+        pthread_cond_destroy(&x->room);
+        free(x);
+        return KW_ERR_NET;
+    }
+    x->wake.data = x;
+    x->async_open = true;
+    if (pthread_create(&x->th, NULL, store_main, x) != 0) {
+        uv_close((uv_handle_t *)&x->wake, free_closed);
+        return KW_ERR_NOMEM;
+    }
+    n->storer = x;
+    return KW_ERR_OK;
+}
+
+/* Frees a list of jobs. */
+static void jobs_free(kw__ingest_job *j)
+{
+    while (j != NULL) {
+        kw__ingest_job *next = j->next;
+        kw__ingest_job_free(j);
+        j = next;
+    }
+}
+
+void kw__storer_stop(kw_node *n)
+{
+    kw__storer *x = n->storer;
+    if (x == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    x->quit = true;
+    pthread_cond_broadcast(&x->cv);
+    pthread_cond_broadcast(&x->room);
+    if (x->async_open) {
+        x->async_open = false;
+        uv_close((uv_handle_t *)&x->wake, NULL);
+    }
+    pthread_mutex_unlock(&x->mu);
+}
+
+void kw__storer_free(kw_node *n)
+{
+    kw__storer *x = n->storer;
+    if (x == NULL) {
+        return;
+    }
+    kw__storer_stop(n);
+    pthread_join(x->th, NULL); /* after its current transaction */
+    /* What was not stored yet is dropped: nothing of it was committed, and peers send it
+     * again. */
+    jobs_free(x->todo);
+    jobs_free(x->done);
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+    pthread_cond_destroy(&x->room);
+    free(x);
+    n->storer = NULL;
+}
