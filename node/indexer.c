@@ -8,6 +8,7 @@
  * stopped or killed daemon had not indexed are indexed by the next one.
  */
 #include "node/node_int.h"
+#include "node/worker.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,19 +33,14 @@
 
 struct kw__indexer {
     kw_node *n;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    /* under mu: */
+    kw__worker w;      /* w.async announces what was indexed */
+    /* under w.mu: */
     bool kicked;       /* entries may have been queued since the last look */
-    bool quit;
-    bool async_open;   /* done may be sent to */
     uint64_t quiet_until_ms;
     uint64_t held_since_ms; /* when the index began to wait for a catch-up (0: it does not) */
     kw_indexed *ready; /* indexed, not yet announced on the loop thread */
     size_t n_ready;
     size_t cap_ready;
-    uv_async_t done;
 };
 
 static uint64_t mono_ms(void)
@@ -61,12 +57,12 @@ static void on_done(uv_async_t *a)
     kw_indexed *got;
     size_t n;
 
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&x->w.mu);
     got = x->ready;
     n = x->n_ready;
     x->ready = NULL;
     x->n_ready = x->cap_ready = 0;
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&x->w.mu);
     for (size_t i = 0; i < n; i++) {
         kw__control_tail_entry(x->n, got[i].origin, got[i].seq);
     }
@@ -79,8 +75,8 @@ static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
 {
     kw__indexer *x = ctx;
     bool go_on;
-    pthread_mutex_lock(&x->mu);
-    for (size_t i = 0; i < n && x->async_open; i++) {
+    pthread_mutex_lock(&x->w.mu);
+    for (size_t i = 0; i < n && x->w.async_open; i++) {
         if (done[i].indicators == 0) {
             continue;
         }
@@ -91,11 +87,11 @@ static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
         x->ready = r;
         x->ready[x->n_ready++] = done[i];
     }
-    if (x->async_open && x->n_ready > 0) {
-        uv_async_send(&x->done);
+    if (x->n_ready > 0) {
+        kw__worker_notify(&x->w);
     }
-    go_on = !x->quit && mono_ms() >= x->quiet_until_ms && atomic_load(&x->n->catchup_jobs) == 0;
-    pthread_mutex_unlock(&x->mu);
+    go_on = !x->w.quit && mono_ms() >= x->quiet_until_ms && atomic_load(&x->n->catchup_jobs) == 0;
+    pthread_mutex_unlock(&x->w.mu);
     return go_on;
 }
 
@@ -107,7 +103,7 @@ static bool hand_over(void *ctx, const kw_indexed *done, size_t n)
 static void wait_work(kw__indexer *x, unsigned retry_ms)
 {
     uint64_t retry_at = retry_ms > 0 ? mono_ms() + retry_ms : 0;
-    while (!x->quit) {
+    while (!x->w.quit) {
         uint64_t now = mono_ms(), until = 0;
         if (x->kicked || (retry_at > 0 && now >= retry_at)) {
             if (now >= x->quiet_until_ms && atomic_load(&x->n->catchup_jobs) == 0) {
@@ -127,7 +123,7 @@ static void wait_work(kw__indexer *x, unsigned retry_ms)
             until = retry_at;
         }
         if (until == 0) {
-            pthread_cond_wait(&x->cv, &x->mu);
+            pthread_cond_wait(&x->w.cv, &x->w.mu);
             continue;
         }
         struct timespec ts;
@@ -139,7 +135,7 @@ static void wait_work(kw__indexer *x, unsigned retry_ms)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+        pthread_cond_timedwait(&x->w.cv, &x->w.mu, &ts);
     }
 }
 
@@ -148,65 +144,43 @@ static void *index_main(void *arg)
     kw__indexer *x = arg;
     unsigned retry_ms = 0;
 
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&x->w.mu);
     for (;;) {
         wait_work(x, retry_ms);
-        if (x->quit) {
+        if (x->w.quit) {
             break;
         }
         x->kicked = false;
         x->held_since_ms = 0;
-        pthread_mutex_unlock(&x->mu);
+        pthread_mutex_unlock(&x->w.mu);
         size_t done = 0;
         kw_err rc = kw_store_index_queued(x->n->store, x->n->id, INDEX_MAX, hand_over, x, &done);
         if (rc != KW_ERR_OK) {
             kw_log_error("indexing received entries failed; trying again", "err=\"%s\"",
                 kw_strerror(rc));
         }
-        pthread_mutex_lock(&x->mu);
+        pthread_mutex_lock(&x->w.mu);
         retry_ms = rc != KW_ERR_OK ? RETRY_MS : 0;
         if (rc == KW_ERR_OK && done > 0) {
             x->kicked = true; /* there may be more */
         }
     }
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&x->w.mu);
     return NULL;
-}
-
-static void free_closed(uv_handle_t *h)
-{
-    kw__indexer *x = h->data;
-    pthread_mutex_destroy(&x->mu);
-    pthread_cond_destroy(&x->cv);
-    free(x);
 }
 
 kw_err kw__indexer_start(kw_node *n)
 {
     kw__indexer *x = calloc(1, sizeof(*x));
-    pthread_condattr_t ca;
-
     if (x == NULL) {
         return KW_ERR_NOMEM;
     }
     x->n = n;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&x->mu, NULL);
-    pthread_cond_init(&x->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (uv_async_init(&n->loop, &x->done, on_done) != 0) {
-        pthread_mutex_destroy(&x->mu);
-        pthread_cond_destroy(&x->cv);
-        free(x);
-        return KW_ERR_NET;
-    }
-    x->done.data = x;
-    x->async_open = true;
     x->kicked = true; /* entries a previous daemon left queued */
-    if (pthread_create(&x->th, NULL, index_main, x) != 0) {
-        uv_close((uv_handle_t *)&x->done, free_closed);
-        return KW_ERR_NOMEM;
+    kw_err rc = kw__worker_start(&x->w, &n->loop, on_done, index_main, x);
+    if (rc != KW_ERR_OK) {
+        free(x);
+        return rc;
     }
     n->indexer = x;
     return KW_ERR_OK;
@@ -218,29 +192,20 @@ void kw__indexer_kick(kw_node *n, bool catching_up)
     if (x == NULL) {
         return;
     }
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&x->w.mu);
     x->kicked = true;
     if (catching_up) {
         x->quiet_until_ms = mono_ms() + QUIET_MS;
     }
-    pthread_cond_signal(&x->cv);
-    pthread_mutex_unlock(&x->mu);
+    pthread_cond_signal(&x->w.cv);
+    pthread_mutex_unlock(&x->w.mu);
 }
 
 void kw__indexer_stop(kw_node *n)
 {
-    kw__indexer *x = n->indexer;
-    if (x == NULL) {
-        return;
+    if (n->indexer != NULL) {
+        kw__worker_stop(&n->indexer->w);
     }
-    pthread_mutex_lock(&x->mu);
-    x->quit = true;
-    pthread_cond_signal(&x->cv);
-    if (x->async_open) {
-        x->async_open = false;
-        uv_close((uv_handle_t *)&x->done, NULL);
-    }
-    pthread_mutex_unlock(&x->mu);
 }
 
 void kw__indexer_free(kw_node *n)
@@ -249,10 +214,8 @@ void kw__indexer_free(kw_node *n)
     if (x == NULL) {
         return;
     }
-    kw__indexer_stop(n);
-    pthread_join(x->th, NULL); /* after its current transaction */
-    pthread_mutex_destroy(&x->mu);
-    pthread_cond_destroy(&x->cv);
+    kw__worker_stop(&x->w);
+    kw__worker_join(&x->w); /* after its current transaction */
     free(x->ready);
     free(x);
     n->indexer = NULL;

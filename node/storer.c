@@ -13,6 +13,7 @@
  * again.
  */
 #include "node/node_int.h"
+#include "node/worker.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,19 +28,14 @@
 
 struct kw__storer {
     kw_node *n;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;      /* work for the thread */
+    kw__worker w;           /* w.async: stored jobs are in done */
     pthread_cond_t room;    /* room in the queue, for the loop thread */
-    /* under mu: */
+    /* under w.mu: */
     kw__ingest_job *todo;   /* FIFO */
     kw__ingest_job **todo_tail;
     kw__ingest_job *done;   /* FIFO, for the loop thread */
     kw__ingest_job **done_tail;
     size_t queued_bytes;    /* of todo and the jobs being stored */
-    bool quit;
-    bool async_open;
-    uv_async_t wake;
 };
 
 void kw__ingest_job_free(kw__ingest_job *j)
@@ -154,12 +150,12 @@ static void *store_main(void *arg)
 {
     kw__storer *x = arg;
 
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&x->w.mu);
     for (;;) {
-        while (x->todo == NULL && !x->quit) {
-            pthread_cond_wait(&x->cv, &x->mu);
+        while (x->todo == NULL && !x->w.quit) {
+            pthread_cond_wait(&x->w.cv, &x->w.mu);
         }
-        if (x->quit) {
+        if (x->w.quit) {
             break;
         }
         /* Take the run of jobs of one kind at the head of the queue, up to STORE_TXN_MAX. */
@@ -177,17 +173,17 @@ static void *store_main(void *arg)
             x->todo_tail = &x->todo;
         }
         last->next = NULL;
-        pthread_mutex_unlock(&x->mu);
+        pthread_mutex_unlock(&x->w.mu);
 
         store_run(x->n, first, count, entries);
 
-        pthread_mutex_lock(&x->mu);
+        pthread_mutex_lock(&x->w.mu);
         x->queued_bytes -= bytes;
         pthread_cond_broadcast(&x->room);
-        if (x->async_open) {
+        if (x->w.async_open) {
             *x->done_tail = first;
             x->done_tail = &last->next;
-            uv_async_send(&x->wake);
+            kw__worker_notify(&x->w);
         } else {
             while (first != NULL) {
                 kw__ingest_job *next = first->next;
@@ -196,7 +192,7 @@ static void *store_main(void *arg)
             }
         }
     }
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&x->w.mu);
     return NULL;
 }
 
@@ -206,11 +202,11 @@ static void on_wake(uv_async_t *a)
     kw__storer *x = a->data;
     kw__ingest_job *j;
 
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&x->w.mu);
     j = x->done;
     x->done = NULL;
     x->done_tail = &x->done;
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&x->w.mu);
     while (j != NULL) {
         kw__ingest_job *next = j->next;
         kw__sync_entries_stored(x->n, j);
@@ -225,12 +221,12 @@ bool kw__storer_put(kw_node *n, kw__ingest_job *j)
     if (x == NULL) {
         return false;
     }
-    pthread_mutex_lock(&x->mu);
-    while (x->queued_bytes > 0 && x->queued_bytes + j->bytes > STORE_QUEUE_MAX && !x->quit) {
-        pthread_cond_wait(&x->room, &x->mu);
+    pthread_mutex_lock(&x->w.mu);
+    while (x->queued_bytes > 0 && x->queued_bytes + j->bytes > STORE_QUEUE_MAX && !x->w.quit) {
+        pthread_cond_wait(&x->room, &x->w.mu);
     }
-    if (x->quit) {
-        pthread_mutex_unlock(&x->mu);
+    if (x->w.quit) {
+        pthread_mutex_unlock(&x->w.mu);
         return false;
     }
     if (j->defer) {
@@ -242,18 +238,9 @@ bool kw__storer_put(kw_node *n, kw__ingest_job *j)
     *x->todo_tail = j;
     x->todo_tail = &j->next;
     x->queued_bytes += j->bytes;
-    pthread_cond_signal(&x->cv);
-    pthread_mutex_unlock(&x->mu);
+    pthread_cond_signal(&x->w.cv);
+    pthread_mutex_unlock(&x->w.mu);
     return true;
-}
-
-static void free_closed(uv_handle_t *h)
-{
-    kw__storer *x = h->data;
-    pthread_mutex_destroy(&x->mu);
-    pthread_cond_destroy(&x->cv);
-    pthread_cond_destroy(&x->room);
-    free(x);
 }
 
 kw_err kw__storer_start(kw_node *n)
@@ -265,21 +252,12 @@ kw_err kw__storer_start(kw_node *n)
     x->n = n;
     x->todo_tail = &x->todo;
     x->done_tail = &x->done;
-    pthread_mutex_init(&x->mu, NULL);
-    pthread_cond_init(&x->cv, NULL);
     pthread_cond_init(&x->room, NULL);
-    if (uv_async_init(&n->loop, &x->wake, on_wake) != 0) {
-        pthread_mutex_destroy(&x->mu);
-        pthread_cond_destroy(&x->cv);
+    kw_err rc = kw__worker_start(&x->w, &n->loop, on_wake, store_main, x);
+    if (rc != KW_ERR_OK) {
         pthread_cond_destroy(&x->room);
         free(x);
-        return KW_ERR_NET;
-    }
-    x->wake.data = x;
-    x->async_open = true;
-    if (pthread_create(&x->th, NULL, store_main, x) != 0) {
-        uv_close((uv_handle_t *)&x->wake, free_closed);
-        return KW_ERR_NOMEM;
+        return rc;
     }
     n->storer = x;
     return KW_ERR_OK;
@@ -301,15 +279,10 @@ void kw__storer_stop(kw_node *n)
     if (x == NULL) {
         return;
     }
-    pthread_mutex_lock(&x->mu);
-    x->quit = true;
-    pthread_cond_broadcast(&x->cv);
+    kw__worker_stop(&x->w);
+    pthread_mutex_lock(&x->w.mu);
     pthread_cond_broadcast(&x->room);
-    if (x->async_open) {
-        x->async_open = false;
-        uv_close((uv_handle_t *)&x->wake, NULL);
-    }
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&x->w.mu);
 }
 
 void kw__storer_free(kw_node *n)
@@ -319,13 +292,11 @@ void kw__storer_free(kw_node *n)
         return;
     }
     kw__storer_stop(n);
-    pthread_join(x->th, NULL); /* after its current transaction */
+    kw__worker_join(&x->w); /* after its current transaction */
     /* What was not stored yet is dropped: nothing of it was committed, and peers send it
      * again. */
     jobs_free(x->todo);
     jobs_free(x->done);
-    pthread_mutex_destroy(&x->mu);
-    pthread_cond_destroy(&x->cv);
     pthread_cond_destroy(&x->room);
     free(x);
     n->storer = NULL;
