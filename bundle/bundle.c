@@ -562,13 +562,17 @@ static kw_err get_int(const msgpack_object *o, int64_t *out)
     return KW_ERR_DECODE;
 }
 
-static const char *get_str(kw_bundle *b, const msgpack_object *o, size_t max)
+/* A string of at most max bytes without NUL, copied into b: KW_ERR_DECODE when o is not
+ * one, KW_ERR_NOMEM when the copy fails (not the payload's fault). */
+static kw_err get_str(kw_bundle *b, const msgpack_object *o, size_t max, const char **out)
 {
+    *out = NULL;
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max
         || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL) {
-        return NULL;
+        return KW_ERR_DECODE;
     }
-    return kw_bundle_strdup(b, o->via.str.ptr, o->via.str.size);
+    *out = kw_bundle_strdup(b, o->via.str.ptr, o->via.str.size);
+    return *out != NULL ? KW_ERR_OK : KW_ERR_NOMEM;
 }
 
 static kw_err get_str_list(kw_bundle *b, const msgpack_object *o, const char ***out, uint32_t *n)
@@ -581,8 +585,9 @@ static kw_err get_str_list(kw_bundle *b, const msgpack_object *o, const char ***
         return KW_ERR_NOMEM;
     }
     for (uint32_t i = 0; i < o->via.array.size; i++) {
-        if ((v[i] = get_str(b, &o->via.array.ptr[i], 1024)) == NULL) {
-            return KW_ERR_DECODE;
+        kw_err rc = get_str(b, &o->via.array.ptr[i], 1024, &v[i]);
+        if (rc != KW_ERR_OK) {
+            return rc;
         }
     }
     *out = v;
@@ -625,6 +630,9 @@ static kw_err decode_fields(kw_bundle *b, const msgpack_object *o, char *norm)
                 return KW_ERR_DECODE;
             }
             d->value = kw_bundle_strdup(b, val->via.str.ptr, val->via.str.size);
+            if (d->value == NULL) {
+                return KW_ERR_NOMEM;
+            }
             d->value_len = val->via.str.size;
             seen |= 4;
         } else if (key_is(k, "c")) {
@@ -657,12 +665,12 @@ static kw_err decode_fields(kw_bundle *b, const msgpack_object *o, char *norm)
             }
             d->revoked = val->via.boolean;
         } else if (key_is(k, "n")) {
-            if ((d->name = get_str(b, val, 1024)) == NULL) {
-                return KW_ERR_DECODE;
+            if ((rc = get_str(b, val, 1024, &d->name)) != KW_ERR_OK) {
+                return rc;
             }
         } else if (key_is(k, "ds")) {
-            if ((d->description = get_str(b, val, KW_BUNDLE_MAX_TEXT)) == NULL) {
-                return KW_ERR_DECODE;
+            if ((rc = get_str(b, val, KW_BUNDLE_MAX_TEXT, &d->description)) != KW_ERR_OK) {
+                return rc;
             }
         } else if (key_is(k, "lb")) {
             if ((rc = get_str_list(b, val, &d->labels, &d->n_labels)) != KW_ERR_OK) {
@@ -688,11 +696,13 @@ static kw_err decode_fields(kw_bundle *b, const msgpack_object *o, char *norm)
                 if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2) {
                     return KW_ERR_DECODE;
                 }
-                d->kill_chain_phases[j].kill_chain_name = get_str(b, &p->via.array.ptr[0], 256);
-                d->kill_chain_phases[j].phase_name = get_str(b, &p->via.array.ptr[1], 256);
-                if (d->kill_chain_phases[j].kill_chain_name == NULL
-                    || d->kill_chain_phases[j].phase_name == NULL) {
-                    return KW_ERR_DECODE;
+                if ((rc = get_str(b, &p->via.array.ptr[0], 256,
+                         &d->kill_chain_phases[j].kill_chain_name))
+                        != KW_ERR_OK
+                    || (rc = get_str(b, &p->via.array.ptr[1], 256,
+                            &d->kill_chain_phases[j].phase_name))
+                        != KW_ERR_OK) {
+                    return rc;
                 }
             }
         }
@@ -915,9 +925,10 @@ kw_err kw_bundle_decode(kw_bundle **out, const uint8_t *buf, size_t len)
                 goto out;
             }
         } else if (key_is(k, "d")) {
-            if ((b->description = get_str(b, v, KW_BUNDLE_MAX_TEXT)) == NULL) {
+            if ((rc = get_str(b, v, KW_BUNDLE_MAX_TEXT, &b->description)) != KW_ERR_OK) {
                 goto out;
             }
+            rc = KW_ERR_DECODE;
         } else if (key_is(k, "r")) {
             if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > KW_BUNDLE_MAX_RECIPIENTS) {
                 goto out;
