@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The daemon's index thread. Entries a peer sends because we asked for them (a catch-up)
- * are stored without their index (kw_store_ingest_deferred) and wait on the store's index
- * queue; this thread decodes and indexes them (kw_store_index_queued) while the loop thread
+ * are stored without their index (kw_store_ingest_checked with defer, on the store thread:
+ * node/storer.c) and wait on the store's index queue; this thread decodes and indexes them (kw_store_index_queued) while the loop thread
  * goes on receiving, checking, storing and relaying. What it indexed goes back to the loop
  * thread through an async handle, for `kawan tail`. The queue is in the store, so entries a
  * stopped or killed daemon had not indexed are indexed by the next one.

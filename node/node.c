@@ -370,10 +370,7 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     if ((rc = kw_store_open(&n->store, opts->dir, 0)) != KW_ERR_OK) {
         goto out;
     }
-    /* Everything this daemon writes can be had again (see kw_store_defer_meta_sync). */
-    if (kw_store_defer_meta_sync(n->store) != KW_ERR_OK) {
-        kw_log_warn("store commits stay fully synced", NULL);
-    }
+
     kw_store_self(n->store, n->self);
     if (memcmp(n->self, kw_identity_pk(id), 32) != 0) {
         rc = KW_ERR_INVAL;
@@ -412,6 +409,11 @@ kw_err kw_node_run(const kw_node_opts *opts, const kw_identity *id)
     /* This daemon now owns the data directory: no older one runs on the store. */
     if (kw_store_upgrade(n->store) != KW_ERR_OK) {
         kw_log_warn("store schema not raised; it is written in its older forms", NULL);
+    }
+    /* From here on, everything this daemon writes can be had again (see
+     * kw_store_defer_meta_sync); the setting and the schema above were synced in full. */
+    if (kw_store_defer_meta_sync(n->store) != KW_ERR_OK) {
+        kw_log_warn("store commits stay fully synced", NULL);
     }
     roster_reload(n);
     kw__heads_refresh(n, NULL);

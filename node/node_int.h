@@ -206,8 +206,8 @@ kw__ingest_job *kw__ingest_job_new(struct kw_peer_state *p, const kw_msg *m, boo
 void kw__ingest_job_free(kw__ingest_job *j);
 /* Stores j on the calling thread. */
 void kw__ingest_job_run(kw_node *n, kw__ingest_job *j);
-/* Hands j to the store thread (waiting while too much waits); false when there is none,
- * and j is still the caller's. */
+/* Hands j to the store thread (waiting while too much waits); false when there is none or
+ * it is stopping, and j is still the caller's. */
 bool kw__storer_put(kw_node *n, kw__ingest_job *j);
 kw_err kw__storer_start(kw_node *n);
 void kw__storer_stop(kw_node *n);

@@ -8,7 +8,8 @@
  * that wait together are stored in one write transaction, one sync to disk for all, in the
  * order they came. The results go back to the loop thread through an async handle, in the
  * same order, where node/sync.c acts on them. The loop thread waits while more than
- * STORE_QUEUE_MAX bytes wait, so a fast sender cannot make the daemon hold more than that.
+ * STORE_QUEUE_MAX bytes wait to be stored, so a fast sender cannot make the daemon hold much
+ * more than that (what is stored waits only for the loop thread to act on it).
  * Stopping drops what was not stored yet: nothing of it was committed, and peers send it
  * again.
  */
@@ -135,9 +136,19 @@ static void store_run(kw_node *n, kw__ingest_job *first, size_t count, size_t en
     }
     kw_err rc = kw_store_ingest_checked(n->store, n->id, all, verdicts, entries, first->defer,
         res);
+    if (rc != KW_ERR_OK) {
+        /* One message's failure must not cost the others theirs: each alone, then. */
+        free(all);
+        free(verdicts);
+        free(res);
+        for (j = first; j != NULL; j = j->next) {
+            kw__ingest_job_run(n, j);
+        }
+        return;
+    }
     k = 0;
     for (j = first; j != NULL; j = j->next) {
-        j->rc = rc;
+        j->rc = KW_ERR_OK;
         memcpy(j->res, res + k, j->n * sizeof(*res));
         k += j->n;
     }

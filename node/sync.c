@@ -555,6 +555,16 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             c->peer->info.name);
         return;
     }
+    /* The sender holds what it sent: say so now, not once it is stored, or what another
+     * peer's batch stores meanwhile would be pushed back to this one. */
+    for (size_t i = 0; i < j->n; i++) {
+        const kw_entry_verdict *v = &j->verdicts[i];
+        kw__origin_state *os;
+        if (v->check == KW_ERR_OK && origin_wanted(n, v->h.origin)
+            && (os = origin_state_add(c->peer, v->h.origin)) != NULL && os->known < v->h.seq) {
+            os->known = v->h.seq;
+        }
+    }
     /* Checked and stored on the store thread (node/storer.c), or here without one. */
     if (!kw__storer_put(n, j)) {
         kw__ingest_job_run(n, j);

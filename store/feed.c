@@ -914,11 +914,10 @@ kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *op
         pub_free(&pc);
         return KW_ERR_NOMEM;
     }
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &pc.txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &pc.txn)) != KW_ERR_OK) {
         pub_free(&pc);
         return rc;
     }
-    kw__wtxn_reset(s);
     if ((rc = kw__head_get(s, pc.txn, s->self, &pc.head)) != KW_ERR_OK) {
         goto out;
     }
@@ -1029,10 +1028,9 @@ kw_err kw_store_fork_evidence(kw_store *s, const kw_wire_entry *a, const kw_wire
     if (memcmp(ha.origin, hb.origin, 32) != 0 || ha.seq != hb.seq || memcmp(ida, idb, 32) == 0) {
         return KW_ERR_INVAL;
     }
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
-    kw__wtxn_reset(s);
     if (memcmp(ha.origin, s->self, 32) != 0) {
         MDB_val ik = { 32, ha.origin }, iv;
         if (mdb_get(txn, s->peer_ids, &ik, &iv) != 0) {
@@ -1601,10 +1599,9 @@ static kw_err ingest_batch(kw_store *s, const kw_identity *me, bool defer,
     kw_err rc;
     uint64_t now = (uint64_t)kw_time_now_ms();
 
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
-    kw__wtxn_reset(s);
     prep_pool pl;
     if ((rc = prep_start(&pl, entries, pre, n, me, defer)) != KW_ERR_OK) {
         mdb_txn_abort(txn);
@@ -1800,8 +1797,11 @@ static kw_err queue_index_one(kw_store *s, MDB_txn *txn, queued *e, kw_buf *scra
     memset(out, 0, sizeof(*out));
     memcpy(out->origin, e->key, 32);
     out->seq = kw__get64(e->key + 32);
-    if (mdb_get(txn, s->index_queue, &qk, &qv) != 0) {
-        return KW_ERR_OK; /* indexed meanwhile by another process */
+    if (mdb_get(txn, s->index_queue, &qk, &qv) != 0 || qv.mv_size != 40
+        || memcmp(qv.mv_data, e->key, 40) != 0) {
+        /* Taken off the queue since it was read (keys start again at 1 once the queue is
+         * empty, so the key may now name another entry): nothing to do for this one. */
+        return KW_ERR_OK;
     }
     if ((rc = kw__mdb_err(mdb_del(txn, s->index_queue, &qk, NULL), "index_queue_del"))
         != KW_ERR_OK) {
@@ -1817,6 +1817,9 @@ static kw_err queue_index_one(kw_store *s, MDB_txn *txn, queued *e, kw_buf *scra
     }
     uint8_t nv[KW__ENT_HDR_OFF + KW_HEADER_MAX];
     memcpy(nv, ev.mv_data, ev.mv_size);
+    /* pv points into the map at a payload committed before this transaction, which this
+     * transaction never writes: the puts below dirty other pages only, so it stays valid
+     * (the environment has no MDB_WRITEMAP). */
     if (e->decode != KW_ERR_OK) {
         /* A sealed payload is never queued; one that is not ours stays as it is. */
         if (!e->unreadable) {
@@ -1845,10 +1848,9 @@ static kw_err queue_write(kw_store *s, qbatch *qb, kw_indexed *out)
     kw_buf scratch = { 0 };
     kw_err rc;
 
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
-    kw__wtxn_reset(s);
     for (size_t i = 0; i < qb->n && rc == KW_ERR_OK; i++) {
         rc = queue_index_one(s, txn, &qb->q[i], &scratch, &out[i]);
     }
@@ -2169,7 +2171,7 @@ kw_err kw_store_outbox_done(kw_store *s, const uint8_t recipient[static 32],
 
     memcpy(key, recipient, 32);
     kw__feed_key(key + 32, origin, seq);
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
     mrc = mdb_del(txn, s->outbox, &k, NULL);

@@ -45,6 +45,15 @@ void kw__wtxn_reset(kw_store *s)
     kw__vbatch_reset(s);
 }
 
+kw_err kw__wtxn_begin(kw_store *s, MDB_txn **txn)
+{
+    kw_err rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, txn), "txn_begin");
+    if (rc == KW_ERR_OK) {
+        kw__wtxn_reset(s);
+    }
+    return rc;
+}
+
 bool kw__object_may_exist(kw_store *s, MDB_txn *txn, const uint8_t id[static 16])
 {
     if (s->obj_max_state == 0) {

@@ -235,7 +235,7 @@ kw_err kw_store_create(const char *dir, const uint8_t self[static 32], const cha
     if ((rc = env_open(s, dir, true, false)) != KW_ERR_OK) {
         goto out;
     }
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         goto out;
     }
     if (meta_get(txn, s->meta, "self", &v) == KW_ERR_OK) {
@@ -273,7 +273,7 @@ kw_err kw_store_upgrade(kw_store *s)
     if (!kw_store_upgrade_due(s)) {
         return KW_ERR_OK;
     }
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
     /* Read again inside the write transaction: another process may have raised it. */
@@ -403,7 +403,7 @@ kw_err kw_store_setting_set(kw_store *s, const char *key, const char *value)
     kw_err rc;
 
     snprintf(k, sizeof(k), "set:%s", key);
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
     if ((rc = meta_put(txn, s->meta, k, value, strlen(value))) != KW_ERR_OK) {
@@ -460,7 +460,7 @@ kw_err kw_store_peer_add(kw_store *s, const kw_peer *p)
     memcpy(buf, p->id, 32);
     kw__put64(buf + 32, (uint64_t)(p->added_ms ? p->added_ms : kw_time_now_ms()));
     memcpy(buf + 40, p->address, al);
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
     MDB_val k = { strlen(p->name), (void *)p->name };
@@ -486,7 +486,7 @@ kw_err kw_store_peer_remove(kw_store *s, const char *name)
     kw_err rc;
     int mrc;
 
-    if ((rc = kw__mdb_err(mdb_txn_begin(s->env, NULL, 0, &txn), "txn_begin")) != KW_ERR_OK) {
+    if ((rc = kw__wtxn_begin(s, &txn)) != KW_ERR_OK) {
         return rc;
     }
     if ((mrc = mdb_get(txn, s->peers, &k, &v)) != 0) {

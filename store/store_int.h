@@ -178,6 +178,11 @@ kw_err kw__publish(kw_store *s, const kw_identity *id, const kw_publish_opts *op
 /* Starts the store's per-transaction state for a new write transaction. */
 void kw__wtxn_reset(kw_store *s);
 
+/* Begins a write transaction, with the per-transaction state reset: what an aborted
+ * transaction left there (a partial current-indicator delta, held inserts) must not reach
+ * the next commit. Every write transaction of the store begins here. */
+kw_err kw__wtxn_begin(kw_store *s, MDB_txn **txn);
+
 /*
  * False when no objects record can exist for id (it is above every key in `objects`), so
  * the caller may skip the lookup; true when it may exist or that cannot be told.
