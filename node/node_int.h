@@ -191,8 +191,11 @@ void kw__sync_new_entries(kw_node *n, const uint8_t origin[static 32], uint64_t 
 void kw__sync_anti_entropy(kw_node *n);
 void kw__sync_tick(kw_node *n, uint64_t now);
 kw__origin_state *kw__origin_state_get(kw_peer_state *p, const uint8_t origin[static 32]);
-/* Acts on a stored ENTRIES message (loop thread): counts, asks for gaps, passes on. */
-void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j);
+/* Acts on a stored ENTRIES message (loop thread): counts, records what the sender holds,
+ * asks for gaps. True when it stored something new: the caller then refreshes the heads
+ * (kw__heads_refresh), which passes it on; after the results of every message stored in
+ * the same transaction are in, so nothing goes back to a peer that sent it. */
+bool kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j);
 
 /* indexer.c: the thread that indexes what the loop thread stored unindexed. */
 kw_err kw__indexer_start(kw_node *n);

@@ -218,11 +218,21 @@ static void on_wake(uv_async_t *a)
     x->done = NULL;
     x->done_tail = &x->done;
     pthread_mutex_unlock(&x->w.mu);
+    /* Every result first, then the heads once: a message's sender is known to hold what
+     * it sent before anything new is passed on. */
+    bool fresh = false;
+    kw_peer_state *from = NULL;
     while (j != NULL) {
         kw__ingest_job *next = j->next;
-        kw__sync_entries_stored(x->n, j);
+        if (kw__sync_entries_stored(x->n, j)) {
+            from = !fresh || from == j->peer ? j->peer : NULL;
+            fresh = true;
+        }
         kw__ingest_job_free(j);
         j = next;
+    }
+    if (fresh) {
+        kw__heads_refresh(x->n, from);
     }
 }
 

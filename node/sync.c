@@ -555,25 +555,17 @@ static void on_entries(kw__conn *c, const kw_msg *m)
             c->peer->info.name);
         return;
     }
-    /* The sender holds what it sent: say so now, not once it is stored, or what another
-     * peer's batch stores meanwhile would be pushed back to this one. */
-    for (size_t i = 0; i < j->n; i++) {
-        const kw_entry_verdict *v = &j->verdicts[i];
-        kw__origin_state *os;
-        if (v->check == KW_ERR_OK && origin_wanted(n, v->h.origin)
-            && (os = origin_state_add(c->peer, v->h.origin)) != NULL && os->known < v->h.seq) {
-            os->known = v->h.seq;
-        }
-    }
     /* Checked and stored on the store thread (node/storer.c), or here without one. */
     if (!kw__storer_put(n, j)) {
         kw__ingest_job_run(n, j);
-        kw__sync_entries_stored(n, j);
+        if (kw__sync_entries_stored(n, j)) {
+            kw__heads_refresh(n, j->peer);
+        }
         kw__ingest_job_free(j);
     }
 }
 
-void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
+bool kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
 {
     kw_peer_state *p = j->peer;
     /* The session the entries came on, or the peer's session since: what we answer goes
@@ -595,7 +587,7 @@ void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
         }
         snprintf(n->store_error, sizeof(n->store_error), "storing received entries failed: %s",
             kw_strerror(j->rc));
-        return;
+        return false;
     }
     for (size_t i = 0; i < j->n; i++) {
         const kw_wire_entry *w = &j->entries[i];
@@ -624,7 +616,11 @@ void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
         case KW_INGEST_GAP:
             /* Ahead of what we hold: ask this peer to fill the gap from our head. */
             if (c != NULL && (os = origin_state_add(p, r[i].origin)) != NULL) {
-                uint64_t head = kw__head_seq(n, r[i].origin);
+                /* From the store: the cached heads are refreshed once all results are in. */
+                kw_head h;
+                uint64_t head = kw_store_head(n->store, r[i].origin, &h) == KW_ERR_OK
+                    ? h.seq
+                    : kw__head_seq(n, r[i].origin);
                 if (os->want_sent_for != head + 1) {
                     os->want_sent_for = head + 1;
                     send_ref(c, KW_MSG_WANT, r[i].origin, head + 1);
@@ -659,7 +655,6 @@ void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
             kw__indexer_kick(n, true);
         }
         n->store_error[0] = '\0'; /* storing works again */
-        kw__heads_refresh(n, p);
     } else if (j->push && bad == NULL && p->eager && c != NULL) {
         kw_log_debug("pruning a duplicate eager link", "peer=%s", p->info.name);
         /* A pushed batch that brought nothing new: this link duplicates another path.
@@ -674,6 +669,7 @@ void kw__sync_entries_stored(kw_node *n, const kw__ingest_job *j)
     if (bad != NULL && c != NULL) {
         misbehaved(c, bad);
     }
+    return fresh > 0;
 }
 
 kw_err kw__sync_on_message(kw__conn *c, const uint8_t *buf, size_t len)
