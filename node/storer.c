@@ -105,13 +105,18 @@ void kw__ingest_job_run(kw_node *n, kw__ingest_job *j)
         j->res);
 }
 
-/* Stores jobs (a FIFO run of the same kind) in one transaction. */
+/*
+ * Stores jobs (a FIFO run of the same kind, entries in all) in one transaction. Each job
+ * alone when there is one, when there is no memory to join them, or when the joint
+ * transaction failed: one message's failure must not cost the others theirs.
+ */
 static void store_run(kw_node *n, kw__ingest_job *first, size_t count, size_t entries)
 {
     kw_wire_entry *all = NULL;
     kw_entry_verdict *verdicts = NULL;
     kw_ingest_result *res = NULL;
     kw__ingest_job *j;
+    kw_err rc = KW_ERR_NOMEM;
     size_t k = 0;
 
     if (count > 1) {
@@ -119,35 +124,21 @@ static void store_run(kw_node *n, kw__ingest_job *first, size_t count, size_t en
         verdicts = malloc(entries * sizeof(*verdicts));
         res = malloc(entries * sizeof(*res));
     }
-    if (all == NULL || verdicts == NULL || res == NULL) {
-        /* One at a time (one job, or no memory to join them). */
-        free(all);
-        free(verdicts);
-        free(res);
+    if (all != NULL && verdicts != NULL && res != NULL) {
         for (j = first; j != NULL; j = j->next) {
-            kw__ingest_job_run(n, j);
+            memcpy(all + k, j->entries, j->n * sizeof(*all));
+            memcpy(verdicts + k, j->verdicts, j->n * sizeof(*verdicts));
+            k += j->n;
         }
-        return;
-    }
-    for (j = first; j != NULL; j = j->next) {
-        memcpy(all + k, j->entries, j->n * sizeof(*all));
-        memcpy(verdicts + k, j->verdicts, j->n * sizeof(*verdicts));
-        k += j->n;
-    }
-    kw_err rc = kw_store_ingest_checked(n->store, n->id, all, verdicts, entries, first->defer,
-        res);
-    if (rc != KW_ERR_OK) {
-        /* One message's failure must not cost the others theirs: each alone, then. */
-        free(all);
-        free(verdicts);
-        free(res);
-        for (j = first; j != NULL; j = j->next) {
-            kw__ingest_job_run(n, j);
-        }
-        return;
+        rc = kw_store_ingest_checked(n->store, n->id, all, verdicts, entries, first->defer,
+            res);
     }
     k = 0;
     for (j = first; j != NULL; j = j->next) {
+        if (rc != KW_ERR_OK) {
+            kw__ingest_job_run(n, j);
+            continue;
+        }
         j->rc = KW_ERR_OK;
         memcpy(j->res, res + k, j->n * sizeof(*res));
         k += j->n;
