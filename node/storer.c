@@ -32,11 +32,11 @@ struct kw__storer {
     kw__worker w;           /* w.async: stored jobs are in done */
     pthread_cond_t room;    /* room in the queue, for the loop thread */
     /* under w.mu: */
-    kw__ingest_job *todo;   /* FIFO */
-    kw__ingest_job **todo_tail;
+    kw__ingest_job *waiting; /* FIFO: to be stored */
+    kw__ingest_job **waiting_tail;
     kw__ingest_job *done;   /* FIFO, for the loop thread */
     kw__ingest_job **done_tail;
-    size_t queued_bytes;    /* of todo and the jobs being stored */
+    size_t queued_bytes;     /* of waiting and the jobs being stored */
 };
 
 void kw__ingest_job_free(kw__ingest_job *j)
@@ -154,14 +154,14 @@ static void *store_main(void *arg)
 
     pthread_mutex_lock(&x->w.mu);
     for (;;) {
-        while (x->todo == NULL && !x->w.quit) {
+        while (x->waiting == NULL && !x->w.quit) {
             pthread_cond_wait(&x->w.cv, &x->w.mu);
         }
         if (x->w.quit) {
             break;
         }
         /* Take the run of jobs of one kind at the head of the queue, up to STORE_TXN_MAX. */
-        kw__ingest_job *first = x->todo, *last = first;
+        kw__ingest_job *first = x->waiting, *last = first;
         size_t count = 1, entries = first->n, bytes = first->bytes;
         while (last->next != NULL && last->next->defer == first->defer
             && bytes + last->next->bytes <= STORE_TXN_MAX) {
@@ -170,9 +170,9 @@ static void *store_main(void *arg)
             entries += last->n;
             bytes += last->bytes;
         }
-        x->todo = last->next;
-        if (x->todo == NULL) {
-            x->todo_tail = &x->todo;
+        x->waiting = last->next;
+        if (x->waiting == NULL) {
+            x->waiting_tail = &x->waiting;
         }
         last->next = NULL;
         pthread_mutex_unlock(&x->w.mu);
@@ -247,8 +247,8 @@ bool kw__storer_put(kw_node *n, kw__ingest_job *j)
         j->counted = true;
     }
     j->next = NULL;
-    *x->todo_tail = j;
-    x->todo_tail = &j->next;
+    *x->waiting_tail = j;
+    x->waiting_tail = &j->next;
     x->queued_bytes += j->bytes;
     pthread_cond_signal(&x->w.cv);
     pthread_mutex_unlock(&x->w.mu);
@@ -262,7 +262,7 @@ kw_err kw__storer_start(kw_node *n)
         return KW_ERR_NOMEM;
     }
     x->n = n;
-    x->todo_tail = &x->todo;
+    x->waiting_tail = &x->waiting;
     x->done_tail = &x->done;
     pthread_cond_init(&x->room, NULL);
     kw_err rc = kw__worker_start(&x->w, &n->loop, on_wake, store_main, x);
@@ -307,7 +307,7 @@ void kw__storer_free(kw_node *n)
     kw__worker_join(&x->w); /* after its current transaction */
     /* What was not stored yet is dropped: nothing of it was committed, and peers send it
      * again. */
-    jobs_free(x->todo);
+    jobs_free(x->waiting);
     jobs_free(x->done);
     pthread_cond_destroy(&x->room);
     free(x);
