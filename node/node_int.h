@@ -37,7 +37,7 @@ typedef struct kw__ingest_job {
     struct kw__ingest_job *next;
     struct kw_peer_state *peer; /* who sent it */
     bool push;                  /* an eager push, not a catch-up answer */
-    bool defer;                 /* stored with kw_store_ingest_deferred */
+    bool defer;                 /* stored unindexed (kw_store_ingest_checked) */
     bool counted;               /* in kw_node.catchup_jobs */
     size_t n;
     kw_wire_entry *entries;     /* pointing into buf */

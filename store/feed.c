@@ -1634,12 +1634,6 @@ kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *
     return ingest_batch(s, me, false, entries, NULL, n, results);
 }
 
-kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
-    const kw_wire_entry *entries, size_t n, kw_ingest_result *results)
-{
-    return ingest_batch(s, me, true, entries, NULL, n, results);
-}
-
 kw_err kw_store_ingest_checked(kw_store *s, const kw_identity *me,
     const kw_wire_entry *entries, const kw_entry_verdict *verdicts, size_t n, bool defer,
     kw_ingest_result *results)

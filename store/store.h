@@ -194,17 +194,6 @@ typedef struct kw_ingest_result {
 kw_err kw_store_ingest(kw_store *s, const kw_identity *me, const kw_wire_entry *entries,
     size_t n, kw_ingest_result *results);
 
-/*
- * kw_store_ingest, storing without indexing: an entry with a plaintext payload is checked
- * (roster, header, signature, chain, payload hash) and stored as above, but its payload is
- * neither decoded nor indexed here; the entry goes on the index queue instead, for
- * kw_store_index_queued (its result's indicators is 0). This is what the daemon does: a
- * transaction then holds little more than the payload bytes, and the network is not held up
- * by the index. Sealed payloads are opened and indexed at once, as kw_store_ingest does.
- */
-kw_err kw_store_ingest_deferred(kw_store *s, const kw_identity *me,
-    const kw_wire_entry *entries, size_t n, kw_ingest_result *results);
-
 /* The checks of one received entry that need no store (header, signature by its origin,
  * payload length and hash), made ahead of storing it: kw_entry_check's result and header. */
 typedef struct kw_entry_verdict {
@@ -217,10 +206,15 @@ typedef struct kw_entry_verdict {
 void kw_store_check_entries(const kw_wire_entry *entries, size_t n, kw_entry_verdict *out);
 
 /*
- * kw_store_ingest (defer false) or kw_store_ingest_deferred (defer true) of entries whose
- * store-free checks were made ahead: verdicts[i] must be kw_store_check_entries' verdict on
- * exactly entries[i]. The checks that need the store (roster, chain, fork, held) are made
- * here as always.
+ * kw_store_ingest of entries whose store-free checks were made ahead: verdicts[i] must be
+ * kw_store_check_entries' verdict on exactly entries[i]. The checks that need the store
+ * (roster, chain, fork, held) are made here as always.
+ * defer: store without indexing. An entry with a plaintext payload is checked and stored
+ * as above, but its payload is neither decoded nor indexed here; the entry goes on the
+ * index queue instead, for kw_store_index_queued (its result's indicators is 0). This is
+ * what the daemon does with a catch-up: a transaction then holds little more than the
+ * payload bytes, and the network is not held up by the index. Sealed payloads are opened
+ * and indexed at once, as kw_store_ingest does.
  */
 kw_err kw_store_ingest_checked(kw_store *s, const kw_identity *me,
     const kw_wire_entry *entries, const kw_entry_verdict *verdicts, size_t n, bool defer,
