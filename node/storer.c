@@ -148,6 +148,16 @@ static void store_run(kw_node *n, kw__ingest_job *first, size_t count, size_t en
     free(res);
 }
 
+/* Frees a list of jobs. */
+static void jobs_free(kw__ingest_job *j)
+{
+    while (j != NULL) {
+        kw__ingest_job *next = j->next;
+        kw__ingest_job_free(j);
+        j = next;
+    }
+}
+
 static void *store_main(void *arg)
 {
     kw__storer *x = arg;
@@ -187,11 +197,7 @@ static void *store_main(void *arg)
             x->done_tail = &last->next;
             kw__worker_notify(&x->w);
         } else {
-            while (first != NULL) {
-                kw__ingest_job *next = first->next;
-                kw__ingest_job_free(first);
-                first = next;
-            }
+            jobs_free(first); /* stopping: nobody will act on them */
         }
     }
     pthread_mutex_unlock(&x->w.mu);
@@ -273,16 +279,6 @@ kw_err kw__storer_start(kw_node *n)
     }
     n->storer = x;
     return KW_ERR_OK;
-}
-
-/* Frees a list of jobs. */
-static void jobs_free(kw__ingest_job *j)
-{
-    while (j != NULL) {
-        kw__ingest_job *next = j->next;
-        kw__ingest_job_free(j);
-        j = next;
-    }
 }
 
 void kw__storer_stop(kw_node *n)

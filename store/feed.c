@@ -1756,7 +1756,7 @@ static void queue_read(qbatch *qb)
             continue; /* gone or damaged: the write transaction drops it from the queue */
         }
         const uint8_t *rec = ev.mv_data;
-        if ((rec[0] & (KW__ENT_HELD | KW__ENT_INDEXED | KW__ENT_UNREADABLE)) != KW__ENT_HELD
+        if (!kw__ent_awaits_index(rec[0])
             || kw_header_decode(&e->h, rec + KW__ENT_HDR_OFF, ev.mv_size - KW__ENT_HDR_OFF)
                 != KW_ERR_OK
             || mdb_get(txn, s->payloads, &ek, &pv) != 0) {
@@ -1804,8 +1804,7 @@ static kw_err queue_index_one(kw_store *s, MDB_txn *txn, queued *e, kw_buf *scra
     /* Read again: only the write transaction's view counts. */
     if (!e->index || mdb_get(txn, s->entries, &ek, &ev) != 0 || ev.mv_size < KW__ENT_HDR_OFF
         || ev.mv_size > KW__ENT_HDR_OFF + KW_HEADER_MAX
-        || (((const uint8_t *)ev.mv_data)[0] & (KW__ENT_HELD | KW__ENT_INDEXED
-                | KW__ENT_UNREADABLE)) != KW__ENT_HELD
+        || !kw__ent_awaits_index(((const uint8_t *)ev.mv_data)[0])
         || mdb_get(txn, s->payloads, &ek, &pv) != 0) {
         return KW_ERR_OK;
     }

@@ -44,6 +44,12 @@ struct kw_store {
 #define KW__ENT_SEALED 0x04u   /* sealed payload this node cannot open */
 #define KW__ENT_INDEXED 0x08u  /* its indicators went through the index */
 #define KW__ENT_UNREADABLE 0x10u /* payload held and readable to us, but it does not decode */
+
+/* An entry record's flags say its payload is held and waits for the index. */
+static inline bool kw__ent_awaits_index(uint8_t flags)
+{
+    return (flags & (KW__ENT_HELD | KW__ENT_INDEXED | KW__ENT_UNREADABLE)) == KW__ENT_HELD;
+}
 #define KW__ENT_HDR_OFF (1 + 8 + 32 + 64)
 
 /* objects value: origin(32) | seq(8) | recv_ms(8) | modified(8) | tlp(1) | flags(1) |
